@@ -1,0 +1,20 @@
+# Third-party dependencies, all from Debian packages through their own CMake
+# config files (or CMake's find modules where a package ships none).
+find_package(Threads REQUIRED)
+find_package(hwy CONFIG REQUIRED)
+find_package(zstd CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(Eigen3 CONFIG REQUIRED)
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+
+if(TARGET zstd::libzstd_shared)
+  set(DSV32_ZSTD zstd::libzstd_shared)
+else()
+  set(DSV32_ZSTD zstd::libzstd_static)
+endif()
+
+add_library(dsv32_deps INTERFACE)
+target_link_libraries(dsv32_deps INTERFACE
+  hwy::hwy hwy::hwy_contrib ${DSV32_ZSTD} nlohmann_json::nlohmann_json
+  Eigen3::Eigen ${BLAS_LIBRARIES} Threads::Threads)

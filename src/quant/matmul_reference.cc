@@ -1,0 +1,55 @@
+#include <vector>
+
+#include "quant/matrix.h"
+
+namespace dsv32 {
+
+size_t QuantMatrix::bytes() const {
+  const auto n = static_cast<size_t>(rows * cols);
+  switch (format) {
+    case WeightFormat::kF32:
+      return 4 * n;
+    case WeightFormat::kBF16:
+      return 2 * n;
+    case WeightFormat::kFp8Block:
+      return n + 4 * static_cast<size_t>(scale_rows() * scale_cols());
+  }
+  return 0;
+}
+
+void DequantizeRow(const QuantMatrix& w, int64_t row, float* out) {
+  switch (w.format) {
+    case WeightFormat::kF32: {
+      const float* src = static_cast<const float*>(w.data) + row * w.cols;
+      for (int64_t c = 0; c < w.cols; ++c) out[c] = src[c];
+      break;
+    }
+    case WeightFormat::kBF16: {
+      const uint16_t* src = static_cast<const uint16_t*>(w.data) + row * w.cols;
+      for (int64_t c = 0; c < w.cols; ++c) out[c] = BF16ToF32(src[c]);
+      break;
+    }
+    case WeightFormat::kFp8Block: {
+      const uint8_t* src = static_cast<const uint8_t*>(w.data) + row * w.cols;
+      const float* scale_row = w.scales + (row / w.block_rows) * w.scale_cols();
+      for (int64_t c = 0; c < w.cols; ++c)
+        out[c] = Fp8E4M3ToF32(src[c]) * scale_row[c / w.block_cols];
+      break;
+    }
+  }
+}
+
+void MatMulReference(const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    DequantizeRow(w, r, row.data());
+    for (int64_t m = 0; m < tokens; ++m) {
+      const float* xm = x + m * w.cols;
+      float acc = 0.0f;
+      for (int64_t c = 0; c < w.cols; ++c) acc += row[static_cast<size_t>(c)] * xm[c];
+      y[m * w.rows + r] = acc;
+    }
+  }
+}
+
+}  // namespace dsv32
