@@ -136,7 +136,7 @@ TEST_P(GoldenTest, AbsorbedAndNaiveDecodeAgree) {
   EXPECT_LE(s.worst_rel_error, 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::Values("tiny-a"),
+INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::Values("tiny-a", "tiny-b", "tiny-v3"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
