@@ -27,4 +27,39 @@ CheckpointSummary SummarizeCheckpoint(const ModelConfig& config, const Checkpoin
   return s;
 }
 
+namespace {
+
+int64_t MlpBytes(const MlpWeights& m) {
+  return static_cast<int64_t>(m.gate_proj.bytes() + m.up_proj.bytes() + m.down_proj.bytes());
+}
+
+int64_t AttentionBytes(const MlaWeights& a) {
+  int64_t b = static_cast<int64_t>(a.kv_a_proj_with_mqa.bytes() + a.kv_b_proj.bytes() + a.o_proj.bytes());
+  b += a.q_proj ? static_cast<int64_t>(a.q_proj->bytes())
+                : static_cast<int64_t>(a.q_a_proj.bytes() + a.q_b_proj.bytes());
+  if (a.indexer)
+    b += static_cast<int64_t>(a.indexer->wq_b.bytes() + a.indexer->wk.bytes() +
+                              a.indexer->weights_proj.bytes());
+  return b;
+}
+
+}  // namespace
+
+int64_t DecodeWeightBytesPerToken(const ModelConfig& config, const ModelWeights& weights) {
+  int64_t bytes = static_cast<int64_t>(weights.lm_head.bytes()) +
+                  static_cast<int64_t>(weights.embed_tokens.bytes()) / config.vocab_size;
+  for (const LayerWeights& l : weights.layers) {
+    bytes += AttentionBytes(l.self_attn);
+    if (!l.is_moe) {
+      bytes += MlpBytes(l.mlp);
+      continue;
+    }
+    bytes += static_cast<int64_t>(l.moe.router.gate.bytes());
+    if (l.moe.shared) bytes += MlpBytes(*l.moe.shared);
+    if (!l.moe.experts.empty())
+      bytes += config.num_experts_per_tok * MlpBytes(l.moe.experts.front());
+  }
+  return bytes;
+}
+
 }  // namespace dsv32

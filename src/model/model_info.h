@@ -7,6 +7,7 @@
 
 #include "core/checkpoint.h"
 #include "core/config.h"
+#include "model/weights.h"
 
 namespace dsv32 {
 
@@ -19,5 +20,11 @@ struct CheckpointSummary {
 };
 
 CheckpointSummary SummarizeCheckpoint(const ModelConfig& config, const Checkpoint& checkpoint);
+
+// Weight bytes one decoded token streams through the cores: every attention,
+// dense, shared-expert and router matrix of every layer, num_experts_per_tok
+// routed experts per MoE layer, the lm_head, and one embedding row. This is
+// what bounds decode speed on a CPU.
+int64_t DecodeWeightBytesPerToken(const ModelConfig& config, const ModelWeights& weights);
 
 }  // namespace dsv32

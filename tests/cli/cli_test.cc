@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/safetensors.h"
@@ -73,6 +74,21 @@ TEST_F(CliTest, InitRandomThenInfo) {
   EXPECT_NE(r.output.find("parameters"), std::string::npos);
   EXPECT_NE(r.output.find("KV bytes/token"), std::string::npos);
   EXPECT_NE(r.output.find("BF16"), std::string::npos);
+}
+
+TEST_F(CliTest, BenchJsonHasTheContractKeys) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-v32.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("bench --model " + model + " --prompt-len 16 --gen-len 4 --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "decode_bytes_per_token"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  }
 }
 
 TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
