@@ -3,6 +3,8 @@
 #include <exception>
 #include <thread>
 
+#include "parallel/mesh_groups.h"
+
 namespace dsv32 {
 
 CommStats SimulatedDevice::comm_stats() const {
@@ -32,10 +34,10 @@ Result<std::unique_ptr<DeviceMesh>> DeviceMesh::Create(const MeshShape& shape,
   }
   // The groups are made by splitting the world, which every rank joins.
   DSV32_RETURN_IF_ERROR(mesh->Run([&shape](SimulatedDevice& d) -> Status {
-    const MeshCoord c = d.coord();
-    DSV32_ASSIGN_OR_RETURN(d.tp_, d.world().Split(c.ep + shape.ep * c.dp, c.tp));
-    DSV32_ASSIGN_OR_RETURN(d.ep_, d.world().Split(c.tp + shape.tp * c.dp, c.ep));
-    DSV32_ASSIGN_OR_RETURN(d.dp_, d.world().Split(c.tp + shape.tp * c.ep, c.dp));
+    DSV32_ASSIGN_OR_RETURN(MeshGroups g, SplitMeshGroups(d.world(), shape));
+    d.tp_ = std::move(g.tp);
+    d.ep_ = std::move(g.ep);
+    d.dp_ = std::move(g.dp);
     return Status::Ok();
   }));
   return mesh;
