@@ -47,7 +47,7 @@ Result<ShardingPlan> ShardingPlan::Create(const ModelConfig& config, const MeshS
   const std::string where = "sharding over mesh " + mesh.ToString();
   auto check = [&](Status s) { return s.WithContext(where); };
   DSV32_RETURN_IF_ERROR(check(Divides(config.num_attention_heads, "num_attention_heads", mesh.tp, "tp")));
-  if (config.has_indexer)
+  if (config.has_indexer && options.split_indexer_over_tp)
     DSV32_RETURN_IF_ERROR(check(Divides(config.index_n_heads, "index_n_heads", mesh.tp, "tp")));
   DSV32_RETURN_IF_ERROR(check(Divides(config.intermediate_size, "intermediate_size", mesh.tp, "tp")));
   if (config.n_routed_experts > 0) {
@@ -74,6 +74,7 @@ IndexRange ShardingPlan::attention_heads(int tp_rank) const {
   return Balanced(config_.num_attention_heads, mesh_.tp, tp_rank);
 }
 IndexRange ShardingPlan::indexer_heads(int tp_rank) const {
+  if (!options_.split_indexer_over_tp) return {0, config_.index_n_heads};
   return Balanced(config_.index_n_heads, mesh_.tp, tp_rank);
 }
 IndexRange ShardingPlan::routed_experts(int ep_rank) const {
@@ -119,9 +120,9 @@ Result<TensorShard> ShardingPlan::MatrixShard(const std::string& name, int64_t e
   } else if (EndsWith(name, "self_attn.o_proj.weight")) {
     row(Scaled(heads, config_.v_head_dim));
   } else if (EndsWith(name, "indexer.wq_b.weight")) {
-    column(Scaled(indexer_heads(c.tp), config_.index_head_dim));
+    if (options_.split_indexer_over_tp) column(Scaled(indexer_heads(c.tp), config_.index_head_dim));
   } else if (EndsWith(name, "indexer.weights_proj.weight")) {
-    column(indexer_heads(c.tp));
+    if (options_.split_indexer_over_tp) column(indexer_heads(c.tp));
   } else if (EndsWith(name, "mlp.gate_proj.weight") || EndsWith(name, "mlp.up_proj.weight") ||
              EndsWith(name, "shared_experts.gate_proj.weight") ||
              EndsWith(name, "shared_experts.up_proj.weight")) {

@@ -63,6 +63,9 @@ struct TensorShard {
 struct ShardingOptions {
   bool split_experts_over_tp = true;
   bool split_vocab_over_tp = true;
+  // Off: every TP rank keeps the whole indexer and scores all its heads,
+  // trading its weights for the all-reduce of the scores.
+  bool split_indexer_over_tp = true;
 };
 
 class ShardingPlan {

@@ -27,6 +27,7 @@ class Catalog {
     w.shape = {out, in};
     w.dtype = fp8_ ? DType::kF8E4M3 : DType::kBF16;
     w.quantized = fp8_;
+    w.linear = true;
     Add(w);
     if (!fp8_) return;
     CheckpointTensor s = w;
@@ -34,6 +35,7 @@ class Catalog {
     s.shape = {CeilDiv(out, c_.quantization.block_rows), CeilDiv(in, c_.quantization.block_cols)};
     s.dtype = DType::kF32;
     s.quantized = false;
+    s.linear = false;
     s.is_scale = true;
     s.scaled_shape = w.shape;
     Add(std::move(s));

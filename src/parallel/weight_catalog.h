@@ -17,6 +17,10 @@ struct CheckpointTensor {
   std::string name;
   Shape shape;
   DType dtype = DType::kBF16;
+  // The matrix of a linear layer: what a weight format (FP8, int4) changes.
+  // Embeddings, the LM heads, the router and the indexer's weights_proj are
+  // not linear layers in this sense and stay as stored.
+  bool linear = false;
   // An FP8 block-quantized matrix, stored with a "<name>_scale_inv" partner.
   bool quantized = false;
   // A weight_scale_inv tensor: one f32 per block of its matrix.
