@@ -80,7 +80,9 @@ int RunPlan(int argc, char** argv) {
   } else {
     r.device.name = "custom";
     if (!a.Has("device-memory-gb") || !a.Has("hbm-gbps"))
-      return Fail("plan", "give --device, or --device-memory-gb and --hbm-gbps (and --link-gbps for more than one device)");
+      return Fail("plan",
+                  "give --device, or --device-memory-gb and --hbm-gbps (and --link-gbps for more "
+                  "than one device)");
   }
   std::string error;
   if (!Number(a, "device-memory-gb", &r.device.memory_gb, &error) ||
@@ -98,6 +100,7 @@ int RunPlan(int argc, char** argv) {
 
 }  // namespace
 
-DSV32_CLI_COMMAND("plan", "per-device memory and decode throughput of a TP x EP x DP mesh", RunPlan);
+DSV32_CLI_COMMAND("plan", "per-device memory and decode throughput of a TP x EP x DP mesh",
+                  RunPlan);
 
 }  // namespace dsv32::cli

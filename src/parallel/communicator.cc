@@ -19,12 +19,18 @@ std::vector<int64_t> ToBytes(std::span<const int64_t> counts, int64_t item_size)
 
 const char* CollectiveKindName(CollectiveKind kind) {
   switch (kind) {
-    case CollectiveKind::kAllReduce: return "all_reduce";
-    case CollectiveKind::kAllGather: return "all_gather";
-    case CollectiveKind::kReduceScatter: return "reduce_scatter";
-    case CollectiveKind::kAllToAllV: return "all_to_all_v";
-    case CollectiveKind::kBroadcast: return "broadcast";
-    case CollectiveKind::kBarrier: return "barrier";
+    case CollectiveKind::kAllReduce:
+      return "all_reduce";
+    case CollectiveKind::kAllGather:
+      return "all_gather";
+    case CollectiveKind::kReduceScatter:
+      return "reduce_scatter";
+    case CollectiveKind::kAllToAllV:
+      return "all_to_all_v";
+    case CollectiveKind::kBroadcast:
+      return "broadcast";
+    case CollectiveKind::kBarrier:
+      return "barrier";
   }
   return "unknown";
 }
@@ -128,8 +134,7 @@ Status Communicator::AllToAllV(std::span<const float> send, std::span<const int6
 }
 
 Status Communicator::AllToAllVBytes(std::span<const std::byte> send,
-                                    std::span<const int64_t> send_counts,
-                                    std::span<std::byte> recv,
+                                    std::span<const int64_t> send_counts, std::span<std::byte> recv,
                                     std::span<const int64_t> recv_counts) {
   DSV32_RETURN_IF_ERROR(CheckCounts(send_counts, send.size(), "send_counts"));
   DSV32_RETURN_IF_ERROR(CheckCounts(recv_counts, recv.size(), "recv_counts"));

@@ -104,10 +104,8 @@ class Communicator {
   virtual Status DoAllGather(std::span<const std::byte> send, std::span<std::byte> recv) = 0;
   virtual Status DoReduceScatterSum(std::span<const float> send, std::span<float> recv) = 0;
   // Counts and displacements here are in bytes.
-  virtual Status DoAllToAllV(std::span<const std::byte> send,
-                             std::span<const int64_t> send_counts,
-                             std::span<std::byte> recv,
-                             std::span<const int64_t> recv_counts) = 0;
+  virtual Status DoAllToAllV(std::span<const std::byte> send, std::span<const int64_t> send_counts,
+                             std::span<std::byte> recv, std::span<const int64_t> recv_counts) = 0;
   virtual Status DoBroadcast(std::span<std::byte> data, int root) = 0;
   virtual Status DoBarrier() = 0;
 

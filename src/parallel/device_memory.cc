@@ -6,9 +6,12 @@ namespace dsv32 {
 
 const char* MemoryKindName(MemoryKind kind) {
   switch (kind) {
-    case MemoryKind::kWeights: return "weights";
-    case MemoryKind::kKvCache: return "kv_cache";
-    case MemoryKind::kActivations: return "activations";
+    case MemoryKind::kWeights:
+      return "weights";
+    case MemoryKind::kKvCache:
+      return "kv_cache";
+    case MemoryKind::kActivations:
+      return "activations";
   }
   return "unknown";
 }
@@ -24,8 +27,7 @@ Status DeviceMemory::Reserve(MemoryKind kind, int64_t bytes) {
   if (budget_ > 0 && used() + bytes > budget_)
     return OutOfMemory(std::string("reserving ") + std::to_string(bytes) + " bytes of " +
                        MemoryKindName(kind) + " exceeds the device budget: " +
-                       std::to_string(used()) + " of " + std::to_string(budget_) +
-                       " bytes in use");
+                       std::to_string(used()) + " of " + std::to_string(budget_) + " bytes in use");
   used_[static_cast<size_t>(kind)] += bytes;
   peak_ = std::max(peak_, used());
   return Status::Ok();

@@ -67,8 +67,8 @@ Status DeviceMesh::Run(const std::function<Status(SimulatedDevice&)>& fn) {
   const Status* first = nullptr;
   for (size_t r = 0; r < results.size(); ++r) {
     if (results[r].ok()) continue;
-    if (!first || (first->code() == StatusCode::kCancelled &&
-                   results[r].code() != StatusCode::kCancelled))
+    if (!first ||
+        (first->code() == StatusCode::kCancelled && results[r].code() != StatusCode::kCancelled))
       first = &results[r];
   }
   if (!first) return Status::Ok();

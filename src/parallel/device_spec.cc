@@ -9,7 +9,7 @@ const std::vector<DeviceSpec>& DevicePresets() {
   // H200) 450 GB/s and NVLink 5 (B200) 900 GB/s per direction; MI300X and
   // MI325X seven 64 GB/s Infinity Fabric links.
   static const std::vector<DeviceSpec> presets = {
-      {"h100", 80, 3350, 450},   {"h200", 141, 4800, 450},  {"b200", 180, 8000, 900},
+      {"h100", 80, 3350, 450},    {"h200", 141, 4800, 450},   {"b200", 180, 8000, 900},
       {"mi300x", 192, 5300, 448}, {"mi325x", 256, 6000, 448},
   };
   return presets;

@@ -84,8 +84,8 @@ class InProcessCommunicator final : public Communicator {
                      [&](int x, int y) { return group_->post(x).b < group_->post(y).b; });
     const int leader = *std::min_element(members.begin(), members.end());
     if (leader == rank_)
-      mine.new_group = std::make_shared<Group>(static_cast<int>(members.size()),
-                                               group_->cancellation());
+      mine.new_group =
+          std::make_shared<Group>(static_cast<int>(members.size()), group_->cancellation());
     DSV32_RETURN_IF_ERROR(group_->Rendezvous());
     std::shared_ptr<Group> g = group_->post(leader).new_group;
     const int new_rank =
@@ -166,11 +166,10 @@ class InProcessCommunicator final : public Communicator {
     for (int s = 0; s < size() && agreed.ok(); ++s)
       for (int d = 0; d < size() && agreed.ok(); ++d)
         if (group_->post(s).send_counts[d] != group_->post(d).recv_counts[s])
-          agreed = InvalidArgument(
-              "all_to_all_v: rank " + std::to_string(s) + " sends " +
-              std::to_string(group_->post(s).send_counts[d]) + " bytes to rank " +
-              std::to_string(d) + ", which expects " +
-              std::to_string(group_->post(d).recv_counts[s]));
+          agreed = InvalidArgument("all_to_all_v: rank " + std::to_string(s) + " sends " +
+                                   std::to_string(group_->post(s).send_counts[d]) +
+                                   " bytes to rank " + std::to_string(d) + ", which expects " +
+                                   std::to_string(group_->post(d).recv_counts[s]));
     if (agreed.ok()) {
       size_t at = 0;
       for (int s = 0; s < size(); ++s) {

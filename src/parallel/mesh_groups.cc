@@ -4,9 +4,8 @@ namespace dsv32 {
 
 Result<MeshGroups> SplitMeshGroups(Communicator& world, const MeshShape& shape) {
   if (world.size() != shape.size())
-    return InvalidArgument("mesh " + shape.ToString() + " needs " +
-                           std::to_string(shape.size()) + " ranks, the communicator has " +
-                           std::to_string(world.size()));
+    return InvalidArgument("mesh " + shape.ToString() + " needs " + std::to_string(shape.size()) +
+                           " ranks, the communicator has " + std::to_string(world.size()));
   const MeshCoord c = shape.CoordOf(world.rank());
   MeshGroups g;
   DSV32_ASSIGN_OR_RETURN(g.tp, world.Split(c.ep + shape.ep * c.dp, c.tp));

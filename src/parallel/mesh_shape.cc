@@ -34,7 +34,10 @@ Result<MeshShape> ParseMeshShape(const std::string& text) {
     if (eq == std::string::npos) return fail("item '" + item + "' has no '='");
     const std::string key = item.substr(0, eq);
     const std::string value = item.substr(eq + 1);
-    int* slot = key == "tp" ? &shape.tp : key == "ep" ? &shape.ep : key == "dp" ? &shape.dp : nullptr;
+    int* slot = key == "tp"   ? &shape.tp
+                : key == "ep" ? &shape.ep
+                : key == "dp" ? &shape.dp
+                              : nullptr;
     if (!slot) return fail("unknown key '" + key + "'");
     if (!seen.insert(key).second) return fail("key '" + key + "' given twice");
     int v = 0;

@@ -20,9 +20,9 @@ Status MpiError(const char* call, int code) {
   return Internal(std::string(call) + " failed: " + std::string(text, static_cast<size_t>(len)));
 }
 
-#define DSV32_MPI_CALL(call)                                   \
-  do {                                                         \
-    const int dsv32_mpi_rc_ = (call);                          \
+#define DSV32_MPI_CALL(call)                                                 \
+  do {                                                                       \
+    const int dsv32_mpi_rc_ = (call);                                        \
     if (dsv32_mpi_rc_ != MPI_SUCCESS) return MpiError(#call, dsv32_mpi_rc_); \
   } while (0)
 
@@ -83,8 +83,7 @@ class MpiCommunicator final : public Communicator {
     // Rank r's slice from every rank, then the same rank-order sum.
     std::vector<float> slices(send.size());
     DSV32_ASSIGN_OR_RETURN(int n, FitsInt(static_cast<int64_t>(recv.size()), "reduce_scatter"));
-    DSV32_MPI_CALL(
-        MPI_Alltoall(send.data(), n, MPI_FLOAT, slices.data(), n, MPI_FLOAT, comm_));
+    DSV32_MPI_CALL(MPI_Alltoall(send.data(), n, MPI_FLOAT, slices.data(), n, MPI_FLOAT, comm_));
     SumInRankOrder(slices.data(), recv.size(), recv.data());
     return Status::Ok();
   }
@@ -93,8 +92,8 @@ class MpiCommunicator final : public Communicator {
                      std::span<std::byte> recv, std::span<const int64_t> recv_counts) override {
     // What each peer says it sends me must be what I expect, on every rank.
     std::vector<int64_t> announced(static_cast<size_t>(size_));
-    DSV32_MPI_CALL(MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, announced.data(), 1,
-                                MPI_INT64_T, comm_));
+    DSV32_MPI_CALL(
+        MPI_Alltoall(send_counts.data(), 1, MPI_INT64_T, announced.data(), 1, MPI_INT64_T, comm_));
     int bad_from = -1;
     for (int r = 0; r < size_ && bad_from < 0; ++r)
       if (announced[static_cast<size_t>(r)] != recv_counts[static_cast<size_t>(r)]) bad_from = r;
@@ -187,7 +186,8 @@ MpiSession::~MpiSession() {
 Result<std::unique_ptr<Communicator>> MakeMpiWorld() {
   int initialized = 0;
   MPI_Initialized(&initialized);
-  if (!initialized || MpiFinalized()) return InvalidArgument("MPI is not running: start an MpiSession first");
+  if (!initialized || MpiFinalized())
+    return InvalidArgument("MPI is not running: start an MpiSession first");
   MPI_Comm dup = MPI_COMM_NULL;
   const int rc = MPI_Comm_dup(MPI_COMM_WORLD, &dup);
   if (rc != MPI_SUCCESS) return MpiError("MPI_Comm_dup", rc);

@@ -72,16 +72,20 @@ Result<WeightFormat> ParseWeightFormat(const std::string& name) {
 
 const char* WeightFormatName(WeightFormat format) {
   switch (format) {
-    case WeightFormat::kFp8: return "fp8";
-    case WeightFormat::kBf16: return "bf16";
-    case WeightFormat::kInt4: return "int4";
+    case WeightFormat::kFp8:
+      return "fp8";
+    case WeightFormat::kBf16:
+      return "bf16";
+    case WeightFormat::kInt4:
+      return "int4";
   }
   return "unknown";
 }
 
 const DevicePlan& Plan::busiest() const {
-  return *std::max_element(devices.begin(), devices.end(),
-                           [](const DevicePlan& a, const DevicePlan& b) { return a.total() < b.total(); });
+  return *std::max_element(
+      devices.begin(), devices.end(),
+      [](const DevicePlan& a, const DevicePlan& b) { return a.total() < b.total(); });
 }
 
 int64_t Plan::usable_bytes() const {
@@ -112,10 +116,12 @@ Result<Plan> MakePlan(const PlanRequest& r) {
   plan.kv_layers = c.num_hidden_layers + (r.mtp ? c.num_nextn_predict_layers : 0);
   for (const auto& t : tensors)
     if (!t.mtp || r.mtp)
-      plan.model_weight_bytes +=
-          ShardBytes(t, TensorShard{ShardKind::kReplicated, true, {0, t.shape[0]},
-                                    {0, t.shape.size() > 1 ? t.shape[1] : 1}},
-                     r.weights, c.quantization);
+      plan.model_weight_bytes += ShardBytes(t,
+                                            TensorShard{ShardKind::kReplicated,
+                                                        true,
+                                                        {0, t.shape[0]},
+                                                        {0, t.shape.size() > 1 ? t.shape[1] : 1}},
+                                            r.weights, c.quantization);
 
   const MeshShape& m = r.mesh;
   const int replicas = m.attention_replicas();
@@ -133,13 +139,13 @@ Result<Plan> MakePlan(const PlanRequest& r) {
                                         c.moe_intermediate_size * c.n_shared_experts / tp});
   // One step's working set per token, in f32 unless noted (docs/planner.md).
   const int64_t per_token_activation =
-      2 * c.hidden_size * 4 +                                         // residual, normed input
+      2 * c.hidden_size * 4 +  // residual, normed input
       (c.q_lora_rank.value_or(0) + c.kv_lora_rank + c.qk_rope_head_dim) * 4 +  // latents
-      heads_l * (c.qk_head_dim() + c.v_head_dim) * 4 +                // queries, attention out
-      index_heads_l * c.index_head_dim * 4 +                          // indexer queries
+      heads_l * (c.qk_head_dim() + c.v_head_dim) * 4 +  // queries, attention out
+      index_heads_l * c.index_head_dim * 4 +            // indexer queries
       (c.has_indexer ? std::min(r.context, c.max_position_embeddings) * 4 : 0) +  // index scores
-      2 * ffn_inter_l * 4 +                                           // gate and up outputs
-      (m.ep > 1 ? 2 * k * c.hidden_size * 3 : 0);                     // dispatch (fp8) + combine (bf16) buffers
+      2 * ffn_inter_l * 4 +                        // gate and up outputs
+      (m.ep > 1 ? 2 * k * c.hidden_size * 3 : 0);  // dispatch (fp8) + combine (bf16) buffers
 
   for (int rank = 0; rank < m.size(); ++rank) {
     DevicePlan d;
@@ -148,13 +154,15 @@ Result<Plan> MakePlan(const PlanRequest& r) {
     d.sequences = sharding.SequencesOwned(m.AttentionReplicaOf(d.coord), r.concurrency);
     if (d.coord.dp > 0) {
       // DP replicas hold the same shards as their dp = 0 twin.
-      const DevicePlan& twin = plan.devices[static_cast<size_t>(m.RankOf({d.coord.tp, d.coord.ep, 0}))];
+      const DevicePlan& twin =
+          plan.devices[static_cast<size_t>(m.RankOf({d.coord.tp, d.coord.ep, 0}))];
       d.weight_bytes = twin.weight_bytes;
       d.routed_expert_bytes = twin.routed_expert_bytes;
     } else {
       // All routed experts of a layer have the same shapes: size one shard
       // of the rank's first expert and count it for the rank's whole range.
-      const IndexRange experts = c.n_routed_experts > 0 ? sharding.routed_experts(d.coord.ep) : IndexRange{};
+      const IndexRange experts =
+          c.n_routed_experts > 0 ? sharding.routed_experts(d.coord.ep) : IndexRange{};
       for (const auto& t : tensors) {
         if ((t.mtp && !r.mtp) || (t.expert >= 0 && t.expert != experts.begin)) continue;
         DSV32_ASSIGN_OR_RETURN(TensorShard s, sharding.ShardOf(t, rank));
@@ -206,8 +214,8 @@ Result<Plan> MakePlan(const PlanRequest& r) {
       dense_read += b;
   }
   e.weight_bytes_read =
-      dense_read + static_cast<int64_t>(std::llround(static_cast<double>(experts_held) *
-                                                     e.expert_touch_fraction));
+      dense_read + static_cast<int64_t>(
+                       std::llround(static_cast<double>(experts_held) * e.expert_touch_fraction));
   const int64_t layers = c.num_hidden_layers;
   const int64_t kv_per_seq =
       c.has_indexer ? layers * (plan.kv_per_token.indexer * r.context +
@@ -231,7 +239,8 @@ Result<Plan> MakePlan(const PlanRequest& r) {
     e.ep_alltoall_bytes = static_cast<int64_t>(std::llround(
         static_cast<double>(moe_layers * per_replica * k * c.hidden_size * (1 + 2)) * off_rank));
   }
-  e.hbm_seconds = static_cast<double>(e.weight_bytes_read + e.kv_bytes_read) / (r.device.hbm_gbps * 1e9);
+  e.hbm_seconds =
+      static_cast<double>(e.weight_bytes_read + e.kv_bytes_read) / (r.device.hbm_gbps * 1e9);
   e.link_seconds = m.size() > 1 ? static_cast<double>(e.tp_allreduce_bytes + e.ep_alltoall_bytes) /
                                       (r.device.link_gbps * 1e9)
                                 : 0.0;
@@ -248,27 +257,32 @@ std::string PlanToText(const Plan& p) {
   s += "model:        " + r.config.model_type + ", " + Num(p.checkpoint_parameters / 1e9, "%.2f") +
        "B parameters in the checkpoint (" +
        Num((p.checkpoint_parameters - p.checkpoint_mtp_parameters) / 1e9, "%.2f") + "B + " +
-       Num(p.checkpoint_mtp_parameters / 1e9, "%.2f") + "B MTP" + (r.mtp ? ", MTP loaded" : ", MTP not loaded") + ")\n";
+       Num(p.checkpoint_mtp_parameters / 1e9, "%.2f") + "B MTP" +
+       (r.mtp ? ", MTP loaded" : ", MTP not loaded") + ")\n";
   s += "mesh:         " + r.mesh.ToString() + " = " + std::to_string(r.mesh.size()) + " devices, " +
        std::to_string(r.mesh.attention_replicas()) + " attention replica(s)\n";
   s += "device:       " + r.device.name + ", " + Num(r.device.memory_gb) + " GB, HBM " +
        Num(r.device.hbm_gbps, "%.0f") + " GB/s, link " + Num(r.device.link_gbps, "%.0f") +
-       " GB/s; usable " + Num(r.memory_utilization * 100, "%.0f") + "% = " + Gb(p.usable_bytes()) + "\n";
-  s += "weights:      " + std::string(WeightFormatName(r.weights)) + ", " + Gb(p.model_weight_bytes) +
-       " for the whole model\n";
+       " GB/s; usable " + Num(r.memory_utilization * 100, "%.0f") + "% = " + Gb(p.usable_bytes()) +
+       "\n";
+  s += "weights:      " + std::string(WeightFormatName(r.weights)) + ", " +
+       Gb(p.model_weight_bytes) + " for the whole model\n";
   s += "KV cache:     " + std::string(KvCacheFormatName(r.kv)) + ", " +
        std::to_string(p.kv_per_token.per_layer()) + " bytes/token/layer (MLA " +
        std::to_string(p.kv_per_token.mla) + " + indexer " + std::to_string(p.kv_per_token.indexer) +
-       ") x " + std::to_string(p.kv_layers) + " layers = " + std::to_string(p.kv_bytes_per_token()) +
-       " bytes/token; " + Gb(static_cast<double>(p.kv_bytes_per_token()) * r.context) +
-       " per sequence at " + std::to_string(r.context) + " tokens\n";
+       ") x " + std::to_string(p.kv_layers) +
+       " layers = " + std::to_string(p.kv_bytes_per_token()) + " bytes/token; " +
+       Gb(static_cast<double>(p.kv_bytes_per_token()) * r.context) + " per sequence at " +
+       std::to_string(r.context) + " tokens\n";
   s += "load:         context " + std::to_string(r.context) + ", concurrency " +
        std::to_string(r.concurrency) + " (" + std::to_string(e.sequences_per_replica) +
-       " per replica), steps of up to " + std::to_string(std::max(e.sequences_per_replica, r.prefill_chunk)) +
-       " tokens\n\n";
-  s += "per device (busiest: rank " + std::to_string(d.rank) + ", tp " + std::to_string(d.coord.tp) +
-       " ep " + std::to_string(d.coord.ep) + " dp " + std::to_string(d.coord.dp) + "):\n";
-  s += "  weights      " + Gb(d.weight_bytes) + " (routed experts " + Gb(d.routed_expert_bytes) + ")\n";
+       " per replica), steps of up to " +
+       std::to_string(std::max(e.sequences_per_replica, r.prefill_chunk)) + " tokens\n\n";
+  s += "per device (busiest: rank " + std::to_string(d.rank) + ", tp " +
+       std::to_string(d.coord.tp) + " ep " + std::to_string(d.coord.ep) + " dp " +
+       std::to_string(d.coord.dp) + "):\n";
+  s += "  weights      " + Gb(d.weight_bytes) + " (routed experts " + Gb(d.routed_expert_bytes) +
+       ")\n";
   s += "  KV cache     " + Gb(d.kv_bytes) + " (" + std::to_string(d.sequences) + " sequences)\n";
   s += "  activations  " + Gb(d.activation_bytes) + "\n";
   s += "  total        " + Gb(d.total()) + " of " + Gb(p.usable_bytes()) + " usable: ";
@@ -279,9 +293,11 @@ std::string PlanToText(const Plan& p) {
   s += "\ndecode estimate (bandwidth model, one token per sequence per step):\n";
   s += "  HBM reads    weights " + Gb(e.weight_bytes_read) + " (experts touched " +
        Num(e.expert_touch_fraction * 100) + "%), KV " + Gb(e.kv_bytes_read) + "\n";
-  s += "  link         all-reduce " + Mb(e.tp_allreduce_bytes) + ", all-to-all " + Mb(e.ep_alltoall_bytes) + "\n";
-  s += "  step         " + Num(e.hbm_seconds * 1e3, "%.3f") + " ms HBM + " + Num(e.link_seconds * 1e3, "%.3f") +
-       " ms link = " + Num(e.step_seconds() * 1e3, "%.3f") + " ms\n";
+  s += "  link         all-reduce " + Mb(e.tp_allreduce_bytes) + ", all-to-all " +
+       Mb(e.ep_alltoall_bytes) + "\n";
+  s += "  step         " + Num(e.hbm_seconds * 1e3, "%.3f") + " ms HBM + " +
+       Num(e.link_seconds * 1e3, "%.3f") + " ms link = " + Num(e.step_seconds() * 1e3, "%.3f") +
+       " ms\n";
   s += "  throughput   " + Num(e.tokens_per_second, "%.0f") + " tok/s over the mesh, " +
        Num(e.tokens_per_second_per_sequence, "%.1f") + " tok/s per sequence\n";
   return s;
@@ -293,9 +309,12 @@ std::string PlanToJson(const Plan& p) {
   json j;
   j["model_type"] = r.config.model_type;
   j["mesh"] = {{"tp", r.mesh.tp}, {"ep", r.mesh.ep}, {"dp", r.mesh.dp}, {"devices", r.mesh.size()}};
-  j["device"] = {{"name", r.device.name}, {"memory_bytes", r.device.memory_bytes()},
-                 {"hbm_gbps", r.device.hbm_gbps}, {"link_gbps", r.device.link_gbps},
-                 {"memory_utilization", r.memory_utilization}, {"usable_bytes", p.usable_bytes()}};
+  j["device"] = {{"name", r.device.name},
+                 {"memory_bytes", r.device.memory_bytes()},
+                 {"hbm_gbps", r.device.hbm_gbps},
+                 {"link_gbps", r.device.link_gbps},
+                 {"memory_utilization", r.memory_utilization},
+                 {"usable_bytes", p.usable_bytes()}};
   j["weights"] = WeightFormatName(r.weights);
   j["kv_cache"] = KvCacheFormatName(r.kv);
   j["context"] = r.context;
@@ -311,10 +330,16 @@ std::string PlanToJson(const Plan& p) {
                              {"total", p.kv_bytes_per_token()}};
   json devices = json::array();
   for (const auto& d : p.devices)
-    devices.push_back({{"rank", d.rank}, {"tp", d.coord.tp}, {"ep", d.coord.ep}, {"dp", d.coord.dp},
-                       {"sequences", d.sequences}, {"weight_bytes", d.weight_bytes},
-                       {"routed_expert_bytes", d.routed_expert_bytes}, {"kv_bytes", d.kv_bytes},
-                       {"activation_bytes", d.activation_bytes}, {"total_bytes", d.total()}});
+    devices.push_back({{"rank", d.rank},
+                       {"tp", d.coord.tp},
+                       {"ep", d.coord.ep},
+                       {"dp", d.coord.dp},
+                       {"sequences", d.sequences},
+                       {"weight_bytes", d.weight_bytes},
+                       {"routed_expert_bytes", d.routed_expert_bytes},
+                       {"kv_bytes", d.kv_bytes},
+                       {"activation_bytes", d.activation_bytes},
+                       {"total_bytes", d.total()}});
   j["devices"] = devices;
   j["busiest_rank"] = p.busiest().rank;
   j["fits"] = p.fits();
@@ -322,10 +347,14 @@ std::string PlanToJson(const Plan& p) {
   const DecodeEstimate& e = p.decode;
   j["decode"] = {{"sequences_per_replica", e.sequences_per_replica},
                  {"expert_touch_fraction", e.expert_touch_fraction},
-                 {"weight_bytes_read", e.weight_bytes_read}, {"kv_bytes_read", e.kv_bytes_read},
-                 {"tp_allreduce_bytes", e.tp_allreduce_bytes}, {"ep_alltoall_bytes", e.ep_alltoall_bytes},
-                 {"hbm_seconds", e.hbm_seconds}, {"link_seconds", e.link_seconds},
-                 {"step_seconds", e.step_seconds()}, {"tokens_per_second", e.tokens_per_second},
+                 {"weight_bytes_read", e.weight_bytes_read},
+                 {"kv_bytes_read", e.kv_bytes_read},
+                 {"tp_allreduce_bytes", e.tp_allreduce_bytes},
+                 {"ep_alltoall_bytes", e.ep_alltoall_bytes},
+                 {"hbm_seconds", e.hbm_seconds},
+                 {"link_seconds", e.link_seconds},
+                 {"step_seconds", e.step_seconds()},
+                 {"tokens_per_second", e.tokens_per_second},
                  {"tokens_per_second_per_sequence", e.tokens_per_second_per_sequence}};
   return j.dump(2) + "\n";
 }

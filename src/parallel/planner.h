@@ -35,10 +35,10 @@ struct PlanRequest {
   ShardingOptions sharding;
   WeightFormat weights = WeightFormat::kFp8;
   KvCacheFormat kv = KvCacheFormat::kFp8DsMla;
-  int64_t context = 131072;   // tokens each sequence's KV cache holds
-  int64_t concurrency = 1;    // sequences decoded together over the mesh
+  int64_t context = 131072;      // tokens each sequence's KV cache holds
+  int64_t concurrency = 1;       // sequences decoded together over the mesh
   int64_t prefill_chunk = 8192;  // the most tokens one forward step takes
-  bool mtp = false;           // load the MTP layers (speculative decoding)
+  bool mtp = false;              // load the MTP layers (speculative decoding)
   DeviceSpec device;
   double memory_utilization = 0.9;  // fraction of memory the engine may use
 };
@@ -59,20 +59,20 @@ struct DecodeEstimate {
   double expert_touch_fraction = 0;  // expected share of local experts a step reads
   int64_t weight_bytes_read = 0;     // per device per step
   int64_t kv_bytes_read = 0;
-  int64_t tp_allreduce_bytes = 0;    // sent per device per step
+  int64_t tp_allreduce_bytes = 0;  // sent per device per step
   int64_t ep_alltoall_bytes = 0;
   double hbm_seconds = 0;
   double link_seconds = 0;
   double step_seconds() const { return hbm_seconds + link_seconds; }
-  double tokens_per_second = 0;      // whole mesh
+  double tokens_per_second = 0;  // whole mesh
   double tokens_per_second_per_sequence = 0;
 };
 
 struct Plan {
   PlanRequest request;
-  int64_t checkpoint_parameters = 0;      // all tensors, MTP included, scales excluded
+  int64_t checkpoint_parameters = 0;  // all tensors, MTP included, scales excluded
   int64_t checkpoint_mtp_parameters = 0;
-  int64_t model_weight_bytes = 0;         // over the layers served, in the chosen format
+  int64_t model_weight_bytes = 0;  // over the layers served, in the chosen format
   KvBytesPerToken kv_per_token;
   int64_t kv_layers = 0;
   int64_t kv_bytes_per_token() const { return kv_per_token.per_layer() * kv_layers; }

@@ -7,7 +7,8 @@ namespace dsv32 {
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Part `i` of `n` of [0, total): equal parts, the first total % n one larger.
@@ -33,11 +34,16 @@ Status Divides(int64_t value, const char* field, int64_t parts, const char* axis
 
 const char* ShardKindName(ShardKind kind) {
   switch (kind) {
-    case ShardKind::kReplicated: return "replicated";
-    case ShardKind::kColumnParallel: return "column_parallel";
-    case ShardKind::kRowParallel: return "row_parallel";
-    case ShardKind::kVocabParallel: return "vocab_parallel";
-    case ShardKind::kExpert: return "expert";
+    case ShardKind::kReplicated:
+      return "replicated";
+    case ShardKind::kColumnParallel:
+      return "column_parallel";
+    case ShardKind::kRowParallel:
+      return "row_parallel";
+    case ShardKind::kVocabParallel:
+      return "vocab_parallel";
+    case ShardKind::kExpert:
+      return "expert";
   }
   return "unknown";
 }
@@ -46,18 +52,22 @@ Result<ShardingPlan> ShardingPlan::Create(const ModelConfig& config, const MeshS
                                           ShardingOptions options) {
   const std::string where = "sharding over mesh " + mesh.ToString();
   auto check = [&](Status s) { return s.WithContext(where); };
-  DSV32_RETURN_IF_ERROR(check(Divides(config.num_attention_heads, "num_attention_heads", mesh.tp, "tp")));
+  DSV32_RETURN_IF_ERROR(
+      check(Divides(config.num_attention_heads, "num_attention_heads", mesh.tp, "tp")));
   if (config.has_indexer && options.split_indexer_over_tp)
     DSV32_RETURN_IF_ERROR(check(Divides(config.index_n_heads, "index_n_heads", mesh.tp, "tp")));
-  DSV32_RETURN_IF_ERROR(check(Divides(config.intermediate_size, "intermediate_size", mesh.tp, "tp")));
+  DSV32_RETURN_IF_ERROR(
+      check(Divides(config.intermediate_size, "intermediate_size", mesh.tp, "tp")));
   if (config.n_routed_experts > 0) {
-    DSV32_RETURN_IF_ERROR(check(Divides(config.n_routed_experts, "n_routed_experts", mesh.ep, "ep")));
+    DSV32_RETURN_IF_ERROR(
+        check(Divides(config.n_routed_experts, "n_routed_experts", mesh.ep, "ep")));
     if (config.n_shared_experts > 0)
-      DSV32_RETURN_IF_ERROR(check(Divides(config.moe_intermediate_size * config.n_shared_experts,
-                                          "moe_intermediate_size x n_shared_experts", mesh.tp, "tp")));
+      DSV32_RETURN_IF_ERROR(
+          check(Divides(config.moe_intermediate_size * config.n_shared_experts,
+                        "moe_intermediate_size x n_shared_experts", mesh.tp, "tp")));
     if (options.split_experts_over_tp)
-      DSV32_RETURN_IF_ERROR(check(
-          Divides(config.moe_intermediate_size, "moe_intermediate_size", mesh.tp, "tp")));
+      DSV32_RETURN_IF_ERROR(
+          check(Divides(config.moe_intermediate_size, "moe_intermediate_size", mesh.tp, "tp")));
   } else if (mesh.ep > 1) {
     return InvalidArgument(where + ": ep > 1 needs routed experts, the model has none");
   }
@@ -89,14 +99,20 @@ int64_t ShardingPlan::SequencesOwned(int replica, int64_t sequences) const {
   return Balanced(sequences, mesh_.attention_replicas(), replica).size();
 }
 
-Result<TensorShard> ShardingPlan::MatrixShard(const std::string& name, int64_t expert,
-                                              int64_t rows, int64_t cols, MeshCoord c) const {
+Result<TensorShard> ShardingPlan::MatrixShard(const std::string& name, int64_t expert, int64_t rows,
+                                              int64_t cols, MeshCoord c) const {
   TensorShard s;
   s.rows = {0, rows};
   s.cols = {0, cols};
   const bool matrix = EndsWith(name, ".weight");
-  auto column = [&](IndexRange r) { s.kind = ShardKind::kColumnParallel; s.rows = r; };
-  auto row = [&](IndexRange r) { s.kind = ShardKind::kRowParallel; s.cols = r; };
+  auto column = [&](IndexRange r) {
+    s.kind = ShardKind::kColumnParallel;
+    s.rows = r;
+  };
+  auto row = [&](IndexRange r) {
+    s.kind = ShardKind::kRowParallel;
+    s.cols = r;
+  };
   const IndexRange heads = attention_heads(c.tp);
   const int64_t tp = mesh_.tp;
 
@@ -158,9 +174,10 @@ Result<TensorShard> ShardingPlan::ShardOf(const CheckpointTensor& t, int rank) c
   // The matrix this scale belongs to, and the blocks its shard touches.
   const std::string matrix = t.name.substr(0, t.name.size() - std::string("_scale_inv").size());
   const int64_t br = config_.quantization.block_rows, bc = config_.quantization.block_cols;
-  if (t.scaled_shape.size() != 2) return InvalidArgument(t.name + ": scale without its matrix shape");
-  DSV32_ASSIGN_OR_RETURN(TensorShard m, MatrixShard(matrix, t.expert, t.scaled_shape[0],
-                                                    t.scaled_shape[1], c));
+  if (t.scaled_shape.size() != 2)
+    return InvalidArgument(t.name + ": scale without its matrix shape");
+  DSV32_ASSIGN_OR_RETURN(TensorShard m,
+                         MatrixShard(matrix, t.expert, t.scaled_shape[0], t.scaled_shape[1], c));
   m.rows = Blocks(m.rows, br);
   m.cols = Blocks(m.cols, bc);
   m.rows.end = std::min(m.rows.end, t.shape[0]);

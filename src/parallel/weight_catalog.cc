@@ -62,8 +62,7 @@ class Catalog {
     }
     Linear(a + "kv_a_proj_with_mqa.weight", c_.kv_lora_rank + c_.qk_rope_head_dim, h);
     Plain(a + "kv_a_layernorm.weight", {c_.kv_lora_rank});
-    Linear(a + "kv_b_proj.weight", heads * (c_.qk_nope_head_dim + c_.v_head_dim),
-           c_.kv_lora_rank);
+    Linear(a + "kv_b_proj.weight", heads * (c_.qk_nope_head_dim + c_.v_head_dim), c_.kv_lora_rank);
     Linear(a + "o_proj.weight", h, heads * c_.v_head_dim);
     if (c_.has_indexer) {
       const std::string ix = a + "indexer.";

@@ -25,15 +25,13 @@ struct CheckpointTensor {
   bool quantized = false;
   // A weight_scale_inv tensor: one f32 per block of its matrix.
   bool is_scale = false;
-  Shape scaled_shape;  // for a scale: the shape of its matrix
+  Shape scaled_shape;   // for a scale: the shape of its matrix
   int64_t layer = -1;   // -1: embeddings, final norm, lm_head
   bool mtp = false;     // in a multi-token-prediction layer
   int64_t expert = -1;  // routed expert index, -1 otherwise
 
   int64_t numel() const { return NumElements(shape); }
-  int64_t stored_bytes() const {
-    return numel() * static_cast<int64_t>(DTypeSize(dtype));
-  }
+  int64_t stored_bytes() const { return numel() * static_cast<int64_t>(DTypeSize(dtype)); }
 };
 
 // In checkpoint order by layer; within a layer the order is unspecified.

@@ -9,7 +9,9 @@ namespace {
 
 // A value that differs by rank and index and is not exactly representable
 // in a short sum, so a wrong summation order would show.
-float Value(int rank, size_t i) { return std::sin(0.37f * static_cast<float>(i) + rank) * 1e3f + 0.1f * rank; }
+float Value(int rank, size_t i) {
+  return std::sin(0.37f * static_cast<float>(i) + rank) * 1e3f + 0.1f * rank;
+}
 
 std::string Where(const Communicator& c, const std::string& what) {
   return "rank " + std::to_string(c.rank()) + "/" + std::to_string(c.size()) + ": " + what;

@@ -19,7 +19,8 @@ std::vector<std::string> RunOnThreads(int n, Case c) {
   std::vector<std::string> failures(static_cast<size_t>(n));
   std::vector<std::thread> threads;
   for (int r = 0; r < n; ++r)
-    threads.emplace_back([&, r] { failures[static_cast<size_t>(r)] = c(*world[static_cast<size_t>(r)]); });
+    threads.emplace_back(
+        [&, r] { failures[static_cast<size_t>(r)] = c(*world[static_cast<size_t>(r)]); });
   for (auto& t : threads) t.join();
   std::vector<std::string> out;
   for (auto& f : failures)
@@ -29,10 +30,9 @@ std::vector<std::string> RunOnThreads(int n, Case c) {
 
 class InProcessCollectives : public ::testing::TestWithParam<int> {};
 
-#define DSV32_COLLECTIVE_CASE(Name)                                         \
-  TEST_P(InProcessCollectives, Name) {                                      \
-    for (const auto& f : RunOnThreads(GetParam(), collective_cases::Name)) \
-      ADD_FAILURE() << f;                                                   \
+#define DSV32_COLLECTIVE_CASE(Name)                                                            \
+  TEST_P(InProcessCollectives, Name) {                                                         \
+    for (const auto& f : RunOnThreads(GetParam(), collective_cases::Name)) ADD_FAILURE() << f; \
   }
 
 DSV32_COLLECTIVE_CASE(AllReduceSum)
@@ -78,7 +78,8 @@ TEST(InProcessCollectivesTest, AllToAllVCountDisagreementIsAnErrorEverywhere) {
       // Rank 0 says it sends 2 to rank 1; rank 1 expects 1 from rank 0.
       std::vector<int64_t> sc = {1, 2}, rc = {r == 1 ? 1 : 1, 1};
       if (r == 1) sc = {1, 1};
-      results[static_cast<size_t>(r)] = world[static_cast<size_t>(r)]->AllToAllV(send, sc, recv, rc);
+      results[static_cast<size_t>(r)] =
+          world[static_cast<size_t>(r)]->AllToAllV(send, sc, recv, rc);
     });
   for (auto& t : threads) t.join();
   for (const auto& s : results) EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.message();

@@ -24,8 +24,7 @@ TEST(MeshShapeTest, RejectsJunkWithClearErrors) {
     EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(m.status().message().find("mesh"), std::string::npos);
   }
-  EXPECT_NE(ParseMeshShape("xp=2").status().message().find("unknown key 'xp'"),
-            std::string::npos);
+  EXPECT_NE(ParseMeshShape("xp=2").status().message().find("unknown key 'xp'"), std::string::npos);
 }
 
 TEST(MeshShapeTest, RankAndCoordRoundTrip) {

@@ -17,12 +17,12 @@ std::unique_ptr<Communicator> Fresh() {
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-#define DSV32_MPI_CASE(Name)                              \
-  TEST(MpiCollectives, Name) {                            \
-    auto c = Fresh();                                     \
-    ASSERT_NE(c, nullptr);                                \
-    const std::string f = collective_cases::Name(*c);     \
-    EXPECT_TRUE(f.empty()) << f;                          \
+#define DSV32_MPI_CASE(Name)                          \
+  TEST(MpiCollectives, Name) {                        \
+    auto c = Fresh();                                 \
+    ASSERT_NE(c, nullptr);                            \
+    const std::string f = collective_cases::Name(*c); \
+    EXPECT_TRUE(f.empty()) << f;                      \
   }
 
 DSV32_MPI_CASE(AllReduceSum)

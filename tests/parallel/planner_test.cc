@@ -10,11 +10,7 @@
 namespace dsv32 {
 namespace {
 
-ModelConfig Load(const std::string& path) {
-  auto c = LoadModelConfig(path);
-  EXPECT_TRUE(c.ok()) << c.status().message();
-  return c.ok() ? *c : ModelConfig{};
-}
+using test_configs::Load;
 
 PlanRequest Request(const ModelConfig& c, MeshShape mesh, const char* device) {
   PlanRequest r;
@@ -49,7 +45,7 @@ TEST(KvCacheSizeTest, MatchesTheHandComputationForV32) {
 }
 
 TEST(KvCacheSizeTest, V3HasNoIndexerKey) {
-  const ModelConfig c = Load(std::string(DSV32_SOURCE_DIR) + "/configs/deepseek-v3.json");
+  const ModelConfig c = Load(test_configs::V3Path());
   EXPECT_EQ(KvCacheBytesPerToken(c, KvCacheFormat::kBf16).per_layer(), 1152);
   EXPECT_EQ(KvCacheBytesPerToken(c, KvCacheFormat::kFp8DsMla).per_layer(), 656);
 }
@@ -79,7 +75,7 @@ TEST(PlannerTest, WholeModelFp8BytesEqualTheCheckpoint) {
 
 TEST(PlannerTest, Fp8AtTp8IsAbout86GBPerDevice) {
   // The published figure: ~86 GB of FP8 weights per GPU at TP=8 on B200.
-  const ModelConfig c = Load(std::string(DSV32_SOURCE_DIR) + "/configs/deepseek-v3.json");
+  const ModelConfig c = Load(test_configs::V3Path());
   auto plan = MakePlan(Request(c, {8, 1, 1}, "b200"));
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   for (const auto& d : plan->devices) EXPECT_NEAR(d.weight_bytes / 1e9, 85.1, 0.2);
@@ -133,7 +129,8 @@ TEST(PlannerTest, ExpertParallelMovesTokensAndSplitsExperts) {
   EXPECT_EQ(plan->decode.ep_alltoall_bytes, 58 * 8 * 8 * 7168 * 3 * 7 / 8);
   // 32 of 256 experts per device.
   const auto& d = plan->devices[3];
-  EXPECT_NEAR(static_cast<double>(d.routed_expert_bytes) / (58.0 * 32 * 3 * 2048 * 7168), 1.0, 0.01);
+  EXPECT_NEAR(static_cast<double>(d.routed_expert_bytes) / (58.0 * 32 * 3 * 2048 * 7168), 1.0,
+              0.01);
   EXPECT_EQ(d.sequences, 8);
   EXPECT_EQ(plan->max_sequences % 8, 0);
 }

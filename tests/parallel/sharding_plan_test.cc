@@ -10,11 +10,7 @@
 namespace dsv32 {
 namespace {
 
-ModelConfig Load(const std::string& path) {
-  auto c = LoadModelConfig(path);
-  EXPECT_TRUE(c.ok()) << c.status().message();
-  return c.ok() ? *c : ModelConfig{};
-}
+using test_configs::Load;
 
 // Over all ranks of one (ep, dp) slice, every element of a split tensor is
 // held exactly once (scales may be held twice at a shard boundary inside a
@@ -39,13 +35,11 @@ void CheckCoverage(const ModelConfig& config, const MeshShape& mesh) {
             EXPECT_EQ(s->numel(), t.numel()) << t.name;
           }
         }
-      const bool replicated_everywhere =
-          plan->ShardOf(t, 0)->kind == ShardKind::kReplicated;
+      const bool replicated_everywhere = plan->ShardOf(t, 0)->kind == ShardKind::kReplicated;
       const int64_t copies = replicated_everywhere ? int64_t{mesh.tp} * mesh.ep
-                             : t.expert >= 0 && !plan->options().split_experts_over_tp
-                                 ? mesh.tp
-                             : t.expert >= 0 ? 1
-                                             : mesh.ep;
+                             : t.expert >= 0 && !plan->options().split_experts_over_tp ? mesh.tp
+                             : t.expert >= 0                                           ? 1
+                                                                                       : mesh.ep;
       if (t.is_scale)
         EXPECT_GE(held, copies * t.numel()) << t.name << " on " << mesh.ToString();
       else
