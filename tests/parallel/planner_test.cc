@@ -87,7 +87,7 @@ TEST(PlannerTest, Fp8AtTp8IsAbout86GBPerDevice) {
 
 TEST(PlannerTest, FormatsScaleTheLinearWeights) {
   const ModelConfig c = Load(test_configs::V32Path());
-  PlanRequest r = Request(c, {8, 8, 1}, "h200");
+  PlanRequest r = Request(c, {8, 1, 1}, "h200");
   auto fp8 = MakePlan(r);
   r.weights = WeightFormat::kBf16;
   auto bf16 = MakePlan(r);
