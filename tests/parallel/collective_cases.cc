@@ -23,8 +23,9 @@ int64_t Count(int s, int d) { return (s * 3 + d * 5) % 4; }
 
 }  // namespace
 
-std::string AllReduceSum(Communicator& c) {
-  const size_t n = 37;
+namespace {
+
+std::string AllReduceOf(Communicator& c, size_t n) {
   std::vector<float> data(n);
   for (size_t i = 0; i < n; ++i) data[i] = Value(c.rank(), i);
   Status s = c.AllReduceSum(data);
@@ -40,6 +41,13 @@ std::string AllReduceSum(Communicator& c) {
     return Where(c, "all_reduce accounting " + std::to_string(st.sent));
   return "";
 }
+
+}  // namespace
+
+std::string AllReduceSum(Communicator& c) { return AllReduceOf(c, 37); }
+
+// Past the size where the in-process backend splits the summation.
+std::string LargeAllReduceSum(Communicator& c) { return AllReduceOf(c, 40009); }
 
 std::string AllGather(Communicator& c) {
   const size_t n = 5;

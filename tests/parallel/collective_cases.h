@@ -11,6 +11,7 @@
 namespace dsv32::collective_cases {
 
 std::string AllReduceSum(Communicator& c);
+std::string LargeAllReduceSum(Communicator& c);
 std::string AllGather(Communicator& c);
 std::string ReduceScatterSum(Communicator& c);
 std::string AllToAllV(Communicator& c);

@@ -36,6 +36,7 @@ class InProcessCollectives : public ::testing::TestWithParam<int> {};
   }
 
 DSV32_COLLECTIVE_CASE(AllReduceSum)
+DSV32_COLLECTIVE_CASE(LargeAllReduceSum)
 DSV32_COLLECTIVE_CASE(AllGather)
 DSV32_COLLECTIVE_CASE(ReduceScatterSum)
 DSV32_COLLECTIVE_CASE(AllToAllV)

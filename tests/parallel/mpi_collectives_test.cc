@@ -26,6 +26,7 @@ std::unique_ptr<Communicator> Fresh() {
   }
 
 DSV32_MPI_CASE(AllReduceSum)
+DSV32_MPI_CASE(LargeAllReduceSum)
 DSV32_MPI_CASE(AllGather)
 DSV32_MPI_CASE(ReduceScatterSum)
 DSV32_MPI_CASE(AllToAllV)
