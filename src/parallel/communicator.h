@@ -2,8 +2,10 @@
 // once and runs over simulated devices (threads) or processes (MPI).
 //
 // Every collective is called by all ranks of the communicator, in the same
-// order, with matching sizes; a size mismatch is reported as the same error
-// on every rank rather than a hang. Sums are taken in rank order on every
+// order, with matching sizes; a size mismatch between ranks is reported as
+// the same error on every rank rather than a hang. An argument that one rank
+// can check alone (a buffer too small for its counts) fails on that rank
+// before the collective starts; DeviceMesh::Run then cancels the others. Sums are taken in rank order on every
 // rank, so a reduction gives bit-identical results whatever the backend or
 // the thread timing.
 #pragma once
