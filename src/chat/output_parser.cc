@@ -56,6 +56,14 @@ Match FindFirst(std::string_view text, std::span<const std::string_view> markers
   return m;
 }
 
+// Where a search for `markers` can resume once `text` holds none of them:
+// far enough back that a marker cut by the end of `text` is still found.
+size_t ResumePoint(std::string_view text, std::span<const std::string_view> markers) {
+  size_t longest = 0;
+  for (std::string_view marker : markers) longest = std::max(longest, marker.size());
+  return text.size() - std::min(text.size(), longest - 1);
+}
+
 // Length of the longest suffix of `text` that is a proper prefix of a marker:
 // bytes that must wait, since the next piece may complete the marker.
 size_t HeldSuffix(std::string_view text, std::span<const std::string_view> markers) {
@@ -331,7 +339,7 @@ bool OutputParser::StepInvokeHeader() {
       Abandon(kBadInvokeHeader);
       return true;
     }
-    scan_from_ = buffer_.size() - std::min(buffer_.size(), kParameterOpen.size());
+    scan_from_ = ResumePoint(buffer_, kInvokeHeaderEnds);
     return false;
   }
   const std::optional<std::string> name = InvokeName(std::string_view(buffer_).substr(0, m.pos));
@@ -361,7 +369,7 @@ bool OutputParser::StepParamHeader() {
   const Match m = FindFirst(buffer_, kParamHeaderEnds,
                             std::max(scan_from_, kParamNamePrefix.size()));
   if (!m.found()) {
-    scan_from_ = buffer_.size() - std::min(buffer_.size(), kStringFalse.size());
+    scan_from_ = ResumePoint(buffer_, kParamHeaderEnds);
     return false;
   }
   if (m.which == 2) {
@@ -449,10 +457,11 @@ void OutputParser::Abandon(const std::string& why) {
   }
   in_block_ = false;
   state_ = State::kRaw;
-  if (!pending_.empty()) {
-    Emit(OutputEventType::kContentDelta, std::move(pending_));
-    pending_.clear();
-  }
+  // The markup read so far goes back in front of the unread text, so that it
+  // is scanned as content (for the end of sentence) exactly as it would be
+  // had it arrived in one piece.
+  buffer_.insert(0, pending_);
+  pending_.clear();
 }
 
 void OutputParser::Consume(size_t n) {

@@ -188,6 +188,31 @@ TEST(OutputParserTest, TruncatedToolCallBecomesContent) {
   ExpectChunkingInvariant("ok" + done + cut, false);
 }
 
+TEST(OutputParserTest, MalformedMarkupGivesTheSameMessageHoweverItIsCut) {
+  const char* kTexts[] = {
+      // string= attribute broken, so the header search runs into the close marker
+      "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"calc\">\n<｜DSML｜parameter "
+      "name=\"p\" strin\x9d=\"false\">0.5</｜DSML｜parameter>\n</｜DSML｜invoke>\n"
+      "</｜DSML｜function_calls><｜end▁of▁sentence｜>",
+      "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke nome=\"f\">\n</｜DSML｜invoke>",
+      "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"f\">\n<｜DSML｜parameter "
+      "name=\"a\" string=\"true\">x/｜DSML｜parameter>\n</｜DSML｜invoke>",
+      "a\n\n<｜DSML｜function_calls>junk",
+      "\n\n<｜DSML｜function_calls>\n</｜DSML｜function_calls>trailing<｜end▁of▁sentence｜>",
+      "x<｜end▁of▁sentence｜>y<｜end▁of▁sentence｜>",
+      // an end of sentence inside a value that turns out to be malformed
+      "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"x\">\n<｜DSML｜parameter "
+      "name=\"a\" string=\"true\">1<｜end▁of▁sentence｜>2$/｜DSML｜parameter>\n</｜DSML｜invoke>",
+      "<｜DSML｜｜DSML｜<think></think><｜begin▁of▁sentence｜>",
+  };
+  for (const char* text : kTexts) {
+    SCOPED_TRACE(text);
+    EXPECT_FALSE(ParseWhole(text, false).errors.empty());
+    ExpectChunkingInvariant(text, false);
+    ExpectChunkingInvariant(text, true);
+  }
+}
+
 TEST(OutputParserTest, ErrorEventNamesTheAbandonedCall) {
   OutputParser parser;
   auto events = parser.Feed(
