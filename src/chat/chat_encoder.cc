@@ -80,32 +80,13 @@ void AppendToolCalls(const std::vector<ToolCall>& calls, std::string* out) {
   out->append("\n</｜DSML｜function_calls>");
 }
 
-// The reference's drop step: in thinking mode it removes developer messages
-// that come before the last user or developer message.
-std::vector<const ChatMessage*> VisibleMessages(const ChatRequest& request) {
-  const auto& all = request.messages;
-  const EncodeOptions& o = request.options;
-  const bool drop = o.thinking && o.reasoning_retention == ReasoningRetention::kDrop &&
-                    o.drop_earlier_developer;
-  int last_user = -1;
-  for (int i = static_cast<int>(all.size()) - 1; i >= 0 && drop; --i)
-    if (IsUserLike(all[i].role)) {
-      last_user = i;
-      break;
-    }
-  std::vector<const ChatMessage*> out;
-  for (int i = 0; i < static_cast<int>(all.size()); ++i)
-    if (!(drop && all[i].role == Role::kDeveloper && i < last_user)) out.push_back(&all[i]);
-  return out;
-}
-
 class PromptWriter {
  public:
-  PromptWriter(std::vector<const ChatMessage*> messages, const EncodeOptions& options)
-      : messages_(std::move(messages)), thinking_(options.thinking) {
+  PromptWriter(const std::vector<ChatMessage>& messages, const EncodeOptions& options)
+      : messages_(messages), options_(options), thinking_(options.thinking) {
     const int n = static_cast<int>(messages_.size());
     for (int i = n - 1; i >= 0; --i)
-      if (IsUserLike(messages_[i]->role)) {
+      if (IsUserLike(messages_[i].role)) {
         last_user_ = i;
         break;
       }
@@ -116,7 +97,7 @@ class PromptWriter {
     } else if (options.reasoning_retention == ReasoningRetention::kLastTurn) {
       keep_after_ = -1;
       for (int i = last_user_ - 1; i >= 0; --i)
-        if (IsUserLike(messages_[i]->role)) {
+        if (IsUserLike(messages_[i].role)) {
           keep_after_ = i;
           break;
         }
@@ -124,6 +105,17 @@ class PromptWriter {
   }
 
   Result<std::string> Write() {
+    // The reference drops such developer messages from its list but still
+    // renders as many messages as it was given, and fails.
+    if (thinking_ && options_.reasoning_retention == ReasoningRetention::kDrop &&
+        options_.refuse_earlier_developer)
+      for (int i = 0; i < last_user_; ++i)
+        if (messages_[i].role == Role::kDeveloper)
+          return InvalidArgument(
+              Path(messages_[i]) +
+              ": in thinking mode with reasoning_retention \"drop\" a developer message "
+              "must not come before the last user message (the reference encoder fails on "
+              "it); use \"last\", \"all\", or drop_thinking false");
     std::string out(kBeginOfSentence);
     for (int i = 0; i < static_cast<int>(messages_.size()); ++i)
       DSV32_RETURN_IF_ERROR(WriteMessage(i, &out));
@@ -139,7 +131,7 @@ class PromptWriter {
   }
 
   Status WriteMessage(int i, std::string* out) const {
-    const ChatMessage& m = *messages_[i];
+    const ChatMessage& m = messages_[i];
     switch (m.role) {
       case Role::kSystem:
         out->append(m.content);
@@ -172,17 +164,17 @@ class PromptWriter {
   }
 
   Status WriteToolResult(int i, std::string* out) const {
-    const ChatMessage& m = *messages_[i];
+    const ChatMessage& m = messages_[i];
     int owner = i - 1;
-    while (owner >= 0 && messages_[owner]->role == Role::kTool) --owner;
-    if (owner < 0 || messages_[owner]->role != Role::kAssistant)
+    while (owner >= 0 && messages_[owner].role == Role::kTool) --owner;
+    if (owner < 0 || messages_[owner].role != Role::kAssistant)
       return InvalidArgument(Path(m) +
                              ": a tool result must follow an assistant message with tool_calls");
     const size_t order = static_cast<size_t>(i - owner);  // 1 for the first result
-    const size_t calls = messages_[owner]->tool_calls.size();
+    const size_t calls = messages_[owner].tool_calls.size();
     if (calls < order)
       return InvalidArgument(Path(m) + ": tool result " + std::to_string(order) + " but " +
-                             Path(*messages_[owner]) + " has " + std::to_string(calls) +
+                             Path(messages_[owner]) + " has " + std::to_string(calls) +
                              " tool calls");
     if (order == 1) out->append("\n\n<function_results>");
     out->append("\n<result>");
@@ -196,7 +188,7 @@ class PromptWriter {
   }
 
   Status WriteAssistant(int i, std::string* out) const {
-    const ChatMessage& m = *messages_[i];
+    const ChatMessage& m = messages_[i];
     if (thinking_ && i > last_user_ && m.reasoning_content.empty() && m.tool_calls.empty())
       return InvalidArgument(Path(m) +
                              ": in thinking mode an assistant message after the last user "
@@ -211,7 +203,8 @@ class PromptWriter {
     return Status::Ok();
   }
 
-  std::vector<const ChatMessage*> messages_;
+  const std::vector<ChatMessage>& messages_;
+  const EncodeOptions& options_;
   bool thinking_;
   int last_user_ = -1;
   int keep_after_ = -1;
@@ -220,7 +213,7 @@ class PromptWriter {
 }  // namespace
 
 Result<std::string> EncodeChat(const ChatRequest& request) {
-  return PromptWriter(VisibleMessages(request), request.options).Write();
+  return PromptWriter(request.messages, request.options).Write();
 }
 
 Result<std::string> EncodeChatJson(std::string_view json_text) {

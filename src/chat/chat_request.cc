@@ -199,7 +199,7 @@ Status ParseOptions(const OrderedJson& request, EncodeOptions* options) {
   if (drop) {
     if (!drop->is_boolean()) return WrongType("drop_thinking", "true or false", *drop);
     options->reasoning_retention = ReasoningRetention::kDrop;
-    options->drop_earlier_developer = drop->get<bool>();
+    options->refuse_earlier_developer = drop->get<bool>();
   }
   return Status::Ok();
 }

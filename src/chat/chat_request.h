@@ -28,11 +28,11 @@ enum class ReasoningRetention {
 struct EncodeOptions {
   bool thinking = false;  // thinking mode ("<think>" opens the reply) or chat mode
   ReasoningRetention reasoning_retention = ReasoningRetention::kDrop;
-  // The reference's drop step (its drop_thinking=true, the default) also
-  // leaves out developer messages before the last user message in thinking
-  // mode. false keeps them, as the reference's drop_thinking=false does.
-  // Only read with kDrop.
-  bool drop_earlier_developer = true;
+  // The reference's drop step (its drop_thinking=true, the default) fails in
+  // thinking mode when a developer message comes before the last user
+  // message; true refuses such conversations the same way, false renders
+  // them as the reference's drop_thinking=false does. Only read with kDrop.
+  bool refuse_earlier_developer = true;
 };
 
 // One argument of a tool call, as the prompt writes it: strings as is,

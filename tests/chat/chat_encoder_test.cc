@@ -8,11 +8,11 @@
 namespace dsv32::chat {
 namespace {
 
-TEST(ChatEncoderTest, MatchesEveryReferenceGolden) {
-  const auto cases = ReadGoldenLines("cases.jsonl");
-  ASSERT_GE(cases.size(), 30u);
+void ExpectGoldens(const std::string& file, size_t at_least) {
+  const auto cases = ReadGoldenLines(file);
+  ASSERT_GE(cases.size(), at_least);
   for (size_t i = 0; i < cases.size(); ++i) {
-    SCOPED_TRACE("cases.jsonl line " + std::to_string(i + 1));
+    SCOPED_TRACE(file + " line " + std::to_string(i + 1));
     const Result<std::string> prompt = EncodeChatJson(cases[i].text);
     if (cases[i].json.contains("error")) {
       EXPECT_FALSE(prompt.ok()) << "the reference refused this: "
@@ -22,6 +22,12 @@ TEST(ChatEncoderTest, MatchesEveryReferenceGolden) {
     ASSERT_TRUE(prompt.ok()) << prompt.status().message();
     EXPECT_EQ(prompt.value(), cases[i].json["prompt"].get<std::string>());
   }
+}
+
+TEST(ChatEncoderTest, MatchesEveryReferenceGolden) { ExpectGoldens("cases.jsonl", 30); }
+
+TEST(ChatEncoderTest, MatchesEveryGeneratedReferenceGolden) {
+  ExpectGoldens("more_cases.jsonl", 40);
 }
 
 std::string Encode(const std::string& request) {
@@ -98,13 +104,15 @@ TEST(ChatEncoderTest, RetainedTurnsKeepReasoningAroundToolResults) {
             "<｜end▁of▁sentence｜><｜User｜>B<｜Assistant｜><think>");
 }
 
-TEST(ChatEncoderTest, DropLeavesOutEarlierDeveloperMessagesInThinkingMode) {
+TEST(ChatEncoderTest, DropRefusesEarlierDeveloperMessagesInThinkingMode) {
   const std::string messages = R"("messages": [
       {"role": "developer", "content": "D"},
       {"role": "assistant", "content": "c", "reasoning_content": "r"},
       {"role": "user", "content": "U"}])";
-  EXPECT_EQ(Encode("{" + messages + R"(, "thinking": true})"),
-            "<｜begin▁of▁sentence｜>c<｜end▁of▁sentence｜><｜User｜>U<｜Assistant｜><think>");
+  EXPECT_EQ(Status("{" + messages + R"(, "thinking": true})"),
+            "messages[0]: in thinking mode with reasoning_retention \"drop\" a developer "
+            "message must not come before the last user message (the reference encoder fails "
+            "on it); use \"last\", \"all\", or drop_thinking false");
   const std::string kept =
       "<｜begin▁of▁sentence｜><｜User｜>\n\n# The user's message is: D<｜Assistant｜></think>"
       "c<｜end▁of▁sentence｜><｜User｜>U<｜Assistant｜><think>";

@@ -84,7 +84,7 @@ TEST(ChatRequestTest, ReadsOptionsAndContentParts) {
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->options.thinking);
   EXPECT_EQ(d->options.reasoning_retention, ReasoningRetention::kDrop);
-  EXPECT_FALSE(d->options.drop_earlier_developer);
+  EXPECT_FALSE(d->options.refuse_earlier_developer);
 }
 
 }  // namespace

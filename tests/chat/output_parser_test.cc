@@ -82,9 +82,16 @@ void ExpectChunkingInvariant(std::string_view text, bool thinking) {
     EXPECT_EQ(AggregateEvents(FeedInPieces(text, {cut}, thinking)), whole) << "cut " << cut;
 }
 
+std::vector<GoldenLine> AllParseCases() {
+  auto lines = ReadGoldenLines("parse_cases.jsonl");
+  auto more = ReadGoldenLines("more_parse_cases.jsonl");
+  lines.insert(lines.end(), more.begin(), more.end());
+  return lines;
+}
+
 TEST(OutputParserTest, MatchesEveryWellFormedReferenceCase) {
   size_t well_formed = 0;
-  for (const auto& line : ReadGoldenLines("parse_cases.jsonl")) {
+  for (const auto& line : AllParseCases()) {
     if (line.json.contains("error")) continue;
     ++well_formed;
     const std::string text = line.json["text"];
@@ -102,12 +109,12 @@ TEST(OutputParserTest, MatchesEveryWellFormedReferenceCase) {
     }
     ExpectChunkingInvariant(text, thinking);
   }
-  EXPECT_GE(well_formed, 8u);
+  EXPECT_GE(well_formed, 20u);
 }
 
 TEST(OutputParserTest, MalformedReferenceCasesReportAndKeepTheirText) {
   size_t malformed = 0;
-  for (const auto& line : ReadGoldenLines("parse_cases.jsonl")) {
+  for (const auto& line : AllParseCases()) {
     if (!line.json.contains("error")) continue;
     ++malformed;
     const std::string text = line.json["text"];
@@ -115,7 +122,13 @@ TEST(OutputParserTest, MalformedReferenceCasesReportAndKeepTheirText) {
     SCOPED_TRACE(text);
     const ParsedMessage m = ParseWhole(text, thinking);
     EXPECT_FALSE(m.errors.empty());
-    EXPECT_TRUE(m.tool_calls.empty());
+    ExpectChunkingInvariant(text, thinking);
+    if (!m.tool_calls.empty()) {
+      // A well-formed block followed by stray text: the calls stand and the
+      // stray text is content.
+      EXPECT_EQ(m.errors.front(), "unexpected text after the tool call block");
+      continue;
+    }
     // Reasoning, the end-of-thinking marker and content give back the text,
     // less the end-of-sentence token that stopped it.
     std::string rebuilt = m.reasoning_content;
@@ -126,9 +139,8 @@ TEST(OutputParserTest, MalformedReferenceCasesReportAndKeepTheirText) {
     if (const size_t eos = expected.find(kEndOfSentence); eos != std::string::npos)
       expected.erase(eos, kEndOfSentence.size());
     EXPECT_EQ(rebuilt, expected);
-    ExpectChunkingInvariant(text, thinking);
   }
-  EXPECT_GE(malformed, 6u);
+  EXPECT_GE(malformed, 10u);
 }
 
 TEST(OutputParserTest, StreamsToolCallsAsEvents) {
