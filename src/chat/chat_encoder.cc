@@ -72,8 +72,7 @@ void AppendToolCalls(const std::vector<ToolCall>& calls, std::string* out) {
       const ToolCallArgument& arg = calls[i].arguments[j];
       if (j > 0) out->push_back('\n');
       out->append("<｜DSML｜parameter name=\"" + arg.name + "\" string=\"" +
-                  (arg.is_string ? "true" : "false") + "\">" + arg.value +
-                  "</｜DSML｜parameter>");
+                  (arg.is_string ? "true" : "false") + "\">" + arg.value + "</｜DSML｜parameter>");
     }
     out->append("\n</｜DSML｜invoke>");
   }
@@ -155,10 +154,8 @@ class PromptWriter {
         out->append(kAssistantTag);
         OpenReply(i, out);
         return Status::Ok();
-      case Role::kTool:
-        return WriteToolResult(i, out);
-      case Role::kAssistant:
-        return WriteAssistant(i, out);
+      case Role::kTool: return WriteToolResult(i, out);
+      case Role::kAssistant: return WriteAssistant(i, out);
     }
     return Internal("unknown role");
   }

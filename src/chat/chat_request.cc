@@ -15,11 +15,10 @@ Result<OrderedJson> ParseJson(std::string_view text) {
   bool too_deep = false;
   OrderedJson value;
   try {
-    value = OrderedJson::parse(
-        text, [&](int depth, OrderedJson::parse_event_t, OrderedJson&) {
-          if (depth > kMaxJsonDepth) too_deep = true;
-          return depth <= kMaxJsonDepth;
-        });
+    value = OrderedJson::parse(text, [&](int depth, OrderedJson::parse_event_t, OrderedJson&) {
+      if (depth > kMaxJsonDepth) too_deep = true;
+      return depth <= kMaxJsonDepth;
+    });
   } catch (const OrderedJson::exception& e) {
     return InvalidArgument(std::string("not valid JSON: ") + e.what());
   }
@@ -77,8 +76,8 @@ Status ParseContent(const OrderedJson& message, Role role, const std::string& pa
   const OrderedJson* content = Field(message, "content");
   if (!content) {
     if (role == Role::kSystem || role == Role::kAssistant) return Status::Ok();
-    return SchemaError(content_path, std::string("missing; a ") +
-                                         std::string(RoleName(role)) + " message needs text");
+    return SchemaError(content_path, std::string("missing; a ") + std::string(RoleName(role)) +
+                                         " message needs text");
   }
   if (content->is_string()) {
     *out = content->get<std::string>();
@@ -93,8 +92,7 @@ Status ParseContent(const OrderedJson& message, Role role, const std::string& pa
     if (!type || *type != "text")
       return SchemaError(part_path + ".type", "only \"text\" parts are supported");
     const OrderedJson* text = Field(part, "text");
-    if (!text || !text->is_string())
-      return SchemaError(part_path + ".text", "must be a string");
+    if (!text || !text->is_string()) return SchemaError(part_path + ".text", "must be a string");
     if (i > 0) out->push_back('\n');
     out->append(text->get_ref<const std::string&>());
   }
@@ -109,8 +107,7 @@ Status ParseTools(const OrderedJson& tools, const std::string& path,
     if (!tools[i].is_object()) return WrongType(tool_path, "an object", tools[i]);
     const OrderedJson* function = Field(tools[i], "function");
     if (!function) return SchemaError(tool_path + ".function", "missing");
-    if (!function->is_object())
-      return WrongType(tool_path + ".function", "an object", *function);
+    if (!function->is_object()) return WrongType(tool_path + ".function", "an object", *function);
     schemas->push_back(PythonJson(*function));
   }
   return Status::Ok();
@@ -128,8 +125,7 @@ Result<ToolCall> ParseToolCall(const OrderedJson& call, const std::string& path)
   const std::string args_path = path + ".function.arguments";
   const OrderedJson* raw = Field(*function, "arguments");
   if (!raw) return SchemaError(args_path, "missing");
-  if (!raw->is_string())
-    return WrongType(args_path, "a string holding a JSON object", *raw);
+  if (!raw->is_string()) return WrongType(args_path, "a string holding a JSON object", *raw);
   Result<OrderedJson> parsed = ParseJson(raw->get_ref<const std::string&>());
   if (!parsed.ok()) return parsed.status().WithContext(args_path);
   const OrderedJson& args = parsed.value();
@@ -186,12 +182,14 @@ Status ParseOptions(const OrderedJson& request, EncodeOptions* options) {
     return SchemaError("drop_thinking",
                        "give either reasoning_retention or drop_thinking, not both");
   if (retention) {
-    if (!retention->is_string())
-      return WrongType("reasoning_retention", "a string", *retention);
+    if (!retention->is_string()) return WrongType("reasoning_retention", "a string", *retention);
     const std::string& name = retention->get_ref<const std::string&>();
-    if (name == "drop") options->reasoning_retention = ReasoningRetention::kDrop;
-    else if (name == "last") options->reasoning_retention = ReasoningRetention::kLastTurn;
-    else if (name == "all") options->reasoning_retention = ReasoningRetention::kAll;
+    if (name == "drop")
+      options->reasoning_retention = ReasoningRetention::kDrop;
+    else if (name == "last")
+      options->reasoning_retention = ReasoningRetention::kLastTurn;
+    else if (name == "all")
+      options->reasoning_retention = ReasoningRetention::kAll;
     else
       return SchemaError("reasoning_retention",
                          "unknown value '" + name + "' (expected drop, last or all)");

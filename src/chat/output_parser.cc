@@ -27,8 +27,8 @@ constexpr std::string_view kValueEnd = "</｜DSML｜parameter";
 constexpr std::string_view kValueEndNewline = "<\n/｜DSML｜parameter";
 
 // Special tokens the reference refuses inside reasoning or content.
-constexpr std::array<std::string_view, 5> kSpecialTokens = {
-    kBeginOfSentence, kEndOfSentence, kThinkStart, kThinkEnd, kDsml};
+constexpr std::array<std::string_view, 5> kSpecialTokens = {kBeginOfSentence, kEndOfSentence,
+                                                            kThinkStart, kThinkEnd, kDsml};
 
 constexpr std::array<std::string_view, 2> kInvokeHeaderEnds = {kParameterOpen, kInvokeClose};
 constexpr std::array<std::string_view, 3> kParamHeaderEnds = {kStringTrue, kStringFalse,
@@ -44,8 +44,7 @@ struct Match {
 
 // The earliest occurrence of any marker at or after `from`; ties go to the
 // marker listed first.
-Match FindFirst(std::string_view text, std::span<const std::string_view> markers,
-                size_t from = 0) {
+Match FindFirst(std::string_view text, std::span<const std::string_view> markers, size_t from = 0) {
   Match m;
   size_t i = 0;
   for (std::string_view marker : markers) {
@@ -92,9 +91,9 @@ size_t CompleteUtf8(std::string_view text, size_t end) {
 
 // Whitespace as Python's `\s` sees it in a str pattern.
 bool IsPythonSpace(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 ||
-         cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 // Skips leading Python whitespace; returns the offset of the first other byte.
@@ -140,8 +139,7 @@ std::optional<std::string> InvokeName(std::string_view header) {
 // (its index), or has left them all.
 constexpr int kNeedMore = -1;
 constexpr int kMismatch = -2;
-int MatchAlternatives(std::string_view text,
-                      std::initializer_list<std::string_view> alternatives) {
+int MatchAlternatives(std::string_view text, std::initializer_list<std::string_view> alternatives) {
   bool prefix = false;
   int i = 0;
   for (std::string_view alt : alternatives) {
@@ -195,11 +193,8 @@ std::vector<OutputEvent> OutputParser::Finish() {
       break;
     case State::kRaw:
     case State::kDone:
-    case State::kFinished:
-      break;
-    default:
-      Abandon("output ended inside a tool call block");
-      break;
+    case State::kFinished: break;
+    default: Abandon("output ended inside a tool call block"); break;
   }
   Run();
   if (!buffer_.empty()) {
@@ -226,19 +221,13 @@ bool OutputParser::Step() {
     case State::kReasoning:
     case State::kContent:
     case State::kRaw:
-    case State::kDone:
-      return StepText();
+    case State::kDone: return StepText();
     case State::kBlockOpen:
-    case State::kAfterInvoke:
-      return StepBlockOpen();
-    case State::kInvokeHeader:
-      return StepInvokeHeader();
-    case State::kParamHeader:
-      return StepParamHeader();
-    case State::kParamValue:
-      return StepParamValue();
-    case State::kAfterParam:
-      return StepAfterParam();
+    case State::kAfterInvoke: return StepBlockOpen();
+    case State::kInvokeHeader: return StepInvokeHeader();
+    case State::kParamHeader: return StepParamHeader();
+    case State::kParamValue: return StepParamValue();
+    case State::kAfterParam: return StepAfterParam();
     case State::kAfterBlock: {
       const int m = MatchAlternatives(buffer_, {kEndOfSentence});
       if (m == kNeedMore) return false;
@@ -251,8 +240,7 @@ bool OutputParser::Step() {
       state_ = State::kDone;
       return true;
     }
-    case State::kFinished:
-      return false;
+    case State::kFinished: return false;
   }
   return false;
 }
@@ -366,8 +354,8 @@ bool OutputParser::StepParamHeader() {
     Abandon("malformed tool call parameter: expected name=\"...\"");
     return true;
   }
-  const Match m = FindFirst(buffer_, kParamHeaderEnds,
-                            std::max(scan_from_, kParamNamePrefix.size()));
+  const Match m =
+      FindFirst(buffer_, kParamHeaderEnds, std::max(scan_from_, kParamNamePrefix.size()));
   if (!m.found()) {
     scan_from_ = ResumePoint(buffer_, kParamHeaderEnds);
     return false;
@@ -376,8 +364,7 @@ bool OutputParser::StepParamHeader() {
     Abandon("malformed tool call parameter: no string=\"true|false\" attribute");
     return true;
   }
-  const std::string name =
-      buffer_.substr(kParamNamePrefix.size(), m.pos - kParamNamePrefix.size());
+  const std::string name = buffer_.substr(kParamNamePrefix.size(), m.pos - kParamNamePrefix.size());
   if (std::find(param_names_.begin(), param_names_.end(), name) != param_names_.end()) {
     Abandon("duplicate tool call parameter '" + name + "'");
     return true;
@@ -409,8 +396,10 @@ bool OutputParser::StepParamValue() {
   if (end > 0) {
     std::string delta;
     const std::string_view value = std::string_view(buffer_).substr(0, end);
-    if (value_is_string_) AppendJsonEscaped(value, &delta);
-    else delta.assign(value);
+    if (value_is_string_)
+      AppendJsonEscaped(value, &delta);
+    else
+      delta.assign(value);
     Emit(OutputEventType::kToolCallArgumentsDelta, std::move(delta), tool_count_);
   }
   if (close == std::string::npos) {
@@ -490,8 +479,7 @@ void OutputParser::ReportSpecialTokens(std::string_view stretch, size_t starts_b
   std::sort(found.begin(), found.end());
   const char* where = state_ == State::kReasoning ? "reasoning" : "content";
   for (const auto& [pos, token] : found)
-    Emit(OutputEventType::kError,
-         "special token " + std::string(token) + " inside the " + where);
+    Emit(OutputEventType::kError, "special token " + std::string(token) + " inside the " + where);
 }
 
 void OutputParser::Emit(OutputEventType type, std::string text, int tool_index) {

@@ -62,11 +62,11 @@ class OutputParser {
     kInvokeHeader,  // after "<｜DSML｜invoke"
     kParamHeader,   // after "<｜DSML｜parameter"
     kParamValue,
-    kAfterParam,    // after "/｜DSML｜parameter"
-    kAfterInvoke,   // after "</｜DSML｜invoke"
-    kAfterBlock,    // after "</｜DSML｜function_calls>"
-    kDone,          // after "<｜end▁of▁sentence｜>"
-    kRaw,           // after a malformed structure: everything is content
+    kAfterParam,   // after "/｜DSML｜parameter"
+    kAfterInvoke,  // after "</｜DSML｜invoke"
+    kAfterBlock,   // after "</｜DSML｜function_calls>"
+    kDone,         // after "<｜end▁of▁sentence｜>"
+    kRaw,          // after a malformed structure: everything is content
     kFinished,
   };
 
@@ -93,8 +93,8 @@ class OutputParser {
 
   OutputParserOptions options_;
   State state_;
-  std::string buffer_;   // received but not yet consumed
-  std::string pending_;  // consumed markup of the tool-call block not yet committed
+  std::string buffer_;    // received but not yet consumed
+  std::string pending_;   // consumed markup of the tool-call block not yet committed
   size_t scan_from_ = 0;  // where a marker search in buffer_ may resume
   bool in_block_ = false;
   bool tool_open_ = false;

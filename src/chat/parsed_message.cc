@@ -15,9 +15,7 @@ ParsedMessage AggregateEvents(const std::vector<OutputEvent>& events) {
       case OutputEventType::kReasoningDelta: message.reasoning_content += e.text; break;
       case OutputEventType::kContentDelta: message.content += e.text; break;
       case OutputEventType::kToolCallStart: open[e.tool_index] = {e.text, ""}; break;
-      case OutputEventType::kToolCallArgumentsDelta:
-        open[e.tool_index].arguments += e.text;
-        break;
+      case OutputEventType::kToolCallArgumentsDelta: open[e.tool_index].arguments += e.text; break;
       case OutputEventType::kToolCallEnd: {
         auto it = open.find(e.tool_index);
         if (it != open.end()) {
@@ -47,8 +45,8 @@ ParsedMessage ParseCompletion(std::string_view text, OutputParserOptions options
 std::string ParsedMessageJson(const ParsedMessage& message) {
   OrderedJson calls = OrderedJson::array();
   for (const ParsedToolCall& call : message.tool_calls)
-    calls.push_back({{"type", "function"},
-                     {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+    calls.push_back(
+        {{"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
   const OrderedJson json = {{"role", "assistant"},
                             {"content", message.content},
                             {"reasoning_content", message.reasoning_content},

@@ -49,29 +49,27 @@ std::string PythonFloatRepr(double v) {
     const int point = exponent + 1;  // digits before the decimal point
     const int n = static_cast<int>(digits.size());
     if (point <= 0) {
-      out += "0." + std::string(static_cast<size_t>(-point), '0') + digits;
+      out.append("0.").append(static_cast<size_t>(-point), '0').append(digits);
     } else if (point >= n) {
-      out += digits + std::string(static_cast<size_t>(point - n), '0') + ".0";
+      out.append(digits).append(static_cast<size_t>(point - n), '0').append(".0");
     } else {
-      out += digits.substr(0, static_cast<size_t>(point)) + "." +
-             digits.substr(static_cast<size_t>(point));
+      out.append(digits, 0, static_cast<size_t>(point))
+          .append(".")
+          .append(digits, static_cast<size_t>(point));
     }
     return out;
   }
-  out += digits.substr(0, 1);
-  if (digits.size() > 1) out += "." + digits.substr(1);
+  out.push_back(digits[0]);
+  if (digits.size() > 1) out.append(".").append(digits, 1);
   char exp_buf[16];
-  std::snprintf(exp_buf, sizeof(exp_buf), "e%c%02d", exponent < 0 ? '-' : '+',
-                std::abs(exponent));
+  std::snprintf(exp_buf, sizeof(exp_buf), "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
   return out + exp_buf;
 }
 
 void AppendPythonJson(const OrderedJson& value, std::string* out) {
   switch (value.type()) {
     case OrderedJson::value_t::null: out->append("null"); return;
-    case OrderedJson::value_t::boolean:
-      out->append(value.get<bool>() ? "true" : "false");
-      return;
+    case OrderedJson::value_t::boolean: out->append(value.get<bool>() ? "true" : "false"); return;
     case OrderedJson::value_t::number_integer:
       out->append(std::to_string(value.get<int64_t>()));
       return;
@@ -81,9 +79,12 @@ void AppendPythonJson(const OrderedJson& value, std::string* out) {
     case OrderedJson::value_t::number_float: {
       const double d = value.get<double>();
       // Python writes the non-finite floats its parser accepts as bare words.
-      if (std::isnan(d)) out->append("NaN");
-      else if (std::isinf(d)) out->append(d > 0 ? "Infinity" : "-Infinity");
-      else out->append(PythonFloatRepr(d));
+      if (std::isnan(d))
+        out->append("NaN");
+      else if (std::isinf(d))
+        out->append(d > 0 ? "Infinity" : "-Infinity");
+      else
+        out->append(PythonFloatRepr(d));
       return;
     }
     case OrderedJson::value_t::string:
@@ -117,9 +118,7 @@ void AppendPythonJson(const OrderedJson& value, std::string* out) {
       return;
     }
     case OrderedJson::value_t::binary:
-    case OrderedJson::value_t::discarded:
-      out->append("null");
-      return;
+    case OrderedJson::value_t::discarded: out->append("null"); return;
   }
 }
 

@@ -11,9 +11,7 @@ std::string ErrorOf(const std::string& request) {
   return parsed.ok() ? "" : parsed.status().message();
 }
 
-bool StartsWith(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 TEST(ChatRequestTest, ErrorsNameTheJsonPath) {
   const std::string error = ErrorOf(R"({"messages": [
@@ -46,8 +44,7 @@ TEST(ChatRequestTest, ErrorsNameTheJsonPath) {
             "messages[0].content[0].type: only \"text\" parts are supported");
   EXPECT_EQ(ErrorOf(R"({"messages": [{"role": "system", "tools": [{"type": "function"}]}]})"),
             "messages[0].tools[0].function: missing");
-  EXPECT_EQ(ErrorOf(R"({"tools": {}, "messages": []})"),
-            "tools: must be an array, got an object");
+  EXPECT_EQ(ErrorOf(R"({"tools": {}, "messages": []})"), "tools: must be an array, got an object");
   EXPECT_EQ(ErrorOf(R"({"messages": {}})"), "messages: must be an array, got an object");
   EXPECT_EQ(ErrorOf(R"({})"), "messages: missing");
   EXPECT_EQ(ErrorOf(R"([])"), "request: must be an object, got an array");
@@ -57,14 +54,14 @@ TEST(ChatRequestTest, ErrorsNameTheJsonPath) {
             "reasoning_retention: unknown value 'some' (expected drop, last or all)");
   EXPECT_EQ(ErrorOf(R"({"messages": [], "reasoning_retention": "all", "drop_thinking": true})"),
             "drop_thinking: give either reasoning_retention or drop_thinking, not both");
-  EXPECT_TRUE(StartsWith(ErrorOf(R"({"messages": [)"), "request: not valid JSON")) ;
+  EXPECT_TRUE(StartsWith(ErrorOf(R"({"messages": [)"), "request: not valid JSON"));
   EXPECT_TRUE(StartsWith(ErrorOf("{\"messages\": [\"\xff\"]}"), "request: not valid JSON"));
 }
 
 TEST(ChatRequestTest, RefusesDeepNestingWithoutCrashing) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-  EXPECT_TRUE(StartsWith(ErrorOf(R"({"messages": [], "x": )" + deep + "}"),
-                         "request: nested deeper than"));
+  EXPECT_TRUE(
+      StartsWith(ErrorOf(R"({"messages": [], "x": )" + deep + "}"), "request: nested deeper than"));
 }
 
 TEST(ChatRequestTest, ReadsOptionsAndContentParts) {

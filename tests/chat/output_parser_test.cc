@@ -189,7 +189,8 @@ TEST(OutputParserTest, DeltasAreWholeUtf8EvenWhenFedBytewise) {
 TEST(OutputParserTest, TruncatedToolCallBecomesContent) {
   const std::string done =
       "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"a\">\n</｜DSML｜invoke>\n";
-  const std::string cut = "<｜DSML｜invoke name=\"b\">\n<｜DSML｜parameter name=\"x\" string=\"true\">par";
+  const std::string cut =
+      "<｜DSML｜invoke name=\"b\">\n<｜DSML｜parameter name=\"x\" string=\"true\">par";
   const ParsedMessage m = ParseWhole("ok" + done + cut, false);
   ASSERT_EQ(m.tool_calls.size(), 1u);
   EXPECT_EQ(m.tool_calls[0].name, "a");
