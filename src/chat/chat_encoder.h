@@ -13,6 +13,15 @@
 
 namespace dsv32::chat {
 
+// Where the reference would write Python artifacts or fail by accident, this
+// encoder refuses with a clear error instead: user and tool content must be
+// text (the reference writes "None" for a missing one), a tool message cannot
+// open the conversation (the reference then inspects the last message), and an
+// unknown role is refused even where the reference's drop step would have
+// removed it silently. Tool-call arguments are re-serialized as Python does,
+// except integers beyond 64 bits (written as floats) and NaN or Infinity
+// (refused, as they are not JSON).
+
 // Checks the conversation's order the way the reference does (tool results
 // follow an assistant turn with enough tool calls; in thinking mode an
 // assistant turn after the last user message has reasoning or tool calls;

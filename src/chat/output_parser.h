@@ -14,6 +14,15 @@
 // an error event says what was wrong and the text that could not be read as
 // structure follows as content. A tool call that has a start event but no end
 // when an error arrives is abandoned: its raw markup is part of that content.
+//
+// The end-of-sentence text is the stop token: an engine that stops on that
+// token should feed its text, or Finish() reports the output as cut short
+// (as the reference does). Where the reference parser refuses a completion,
+// this parser reports errors and keeps the text; the one other difference is
+// that the reference accepts a few truncated tool-call blocks (text ending
+// right after an invoke header, after "</｜DSML｜parameter>\n" or after
+// "</｜DSML｜invoke"), which here are errors with the unfinished call kept as
+// content.
 #pragma once
 
 #include <string>
