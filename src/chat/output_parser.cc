@@ -153,7 +153,7 @@ int MatchAlternatives(std::string_view text, std::initializer_list<std::string_v
 }  // namespace
 
 OutputParser::OutputParser(OutputParserOptions options)
-    : options_(options), state_(options.thinking ? State::kReasoning : State::kContent) {}
+    : state_(options.thinking ? State::kReasoning : State::kContent) {}
 
 std::vector<OutputEvent> OutputParser::Feed(std::string_view text) {
   std::vector<OutputEvent> events;

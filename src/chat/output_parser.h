@@ -100,7 +100,6 @@ class OutputParser {
   // text to content.
   void Abandon(const std::string& why);
 
-  OutputParserOptions options_;
   State state_;
   std::string buffer_;    // received but not yet consumed
   std::string pending_;   // consumed markup of the tool-call block not yet committed
