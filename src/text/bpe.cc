@@ -1,0 +1,179 @@
+#include "text/bpe.h"
+
+#include <algorithm>
+#include <queue>
+
+namespace dsv32 {
+
+namespace {
+
+// Words longer than this are merged with the priority queue.
+constexpr size_t kScanMaxWord = 48;
+// Only short words are cached: long ones rarely repeat.
+constexpr size_t kCacheMaxWord = 64;
+constexpr size_t kCacheMaxEntries = size_t{1} << 16;
+
+uint64_t PairKey(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+         static_cast<uint32_t>(right);
+}
+
+uint64_t Mix(uint64_t key) {
+  key ^= key >> 29;
+  key *= 0x9E3779B97F4A7C15ull;
+  return key ^ (key >> 32);
+}
+
+}  // namespace
+
+Result<BpeModel> BpeModel::Build(const std::array<int32_t, 256>& byte_ids,
+                                 const std::vector<BpeMerge>& merges) {
+  BpeModel m;
+  m.byte_ids_ = byte_ids;
+  for (int32_t id : byte_ids)
+    if (id < 0) return InvalidArgument("BPE byte token id must not be negative");
+  size_t size = 16;
+  while (size < merges.size() * 2) size *= 2;
+  m.slots_.assign(size, Slot{});
+  m.mask_ = size - 1;
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const BpeMerge& g = merges[rank];
+    if (g.left < 0 || g.right < 0 || g.merged < 0)
+      return InvalidArgument("BPE merge " + std::to_string(rank) + " has a negative id");
+    const uint64_t key = PairKey(g.left, g.right);
+    uint64_t i = Mix(key) & m.mask_;
+    while (m.slots_[i].key != kEmpty) {
+      if (m.slots_[i].key == key)
+        return FormatError("BPE merge " + std::to_string(rank) + " repeats the pair of merge " +
+                           std::to_string(m.slots_[i].rank));
+      i = (i + 1) & m.mask_;
+    }
+    m.slots_[i] = Slot{key, static_cast<int32_t>(rank), g.merged};
+  }
+  m.merge_count_ = merges.size();
+  return m;
+}
+
+BpeModel::BpeModel(BpeModel&& other) noexcept
+    : byte_ids_(other.byte_ids_),
+      slots_(std::move(other.slots_)),
+      mask_(other.mask_),
+      merge_count_(other.merge_count_) {
+  std::lock_guard<std::mutex> lock(other.cache_mutex_);
+  cache_ = std::move(other.cache_);
+}
+
+const BpeModel::Slot* BpeModel::FindMerge(int32_t left, int32_t right) const {
+  const uint64_t key = PairKey(left, right);
+  uint64_t i = Mix(key) & mask_;
+  while (true) {
+    const Slot& s = slots_[i];
+    if (s.key == key) return &s;
+    if (s.key == kEmpty) return nullptr;
+    i = (i + 1) & mask_;
+  }
+}
+
+void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* out) const {
+  if (word.empty()) return;
+  if (word.size() == 1) {
+    out->push_back(byte_ids_[static_cast<uint8_t>(word[0])]);
+    return;
+  }
+  if (word.size() > kCacheMaxWord) return EncodeWordByScan(word, out);
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = cache_.find(word);
+    if (it != cache_.end()) {
+      out->insert(out->end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t start = out->size();
+  EncodeWordByScan(word, out);
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (cache_.size() >= kCacheMaxEntries) cache_.clear();
+  cache_.emplace(std::string(word), std::vector<int32_t>(out->begin() + start, out->end()));
+}
+
+void BpeModel::EncodeWordByScan(std::string_view word, std::vector<int32_t>* out) const {
+  if (word.empty()) return;
+  if (word.size() > kScanMaxWord) return EncodeWordByQueue(word, out);
+  const size_t start = out->size();
+  for (char c : word) out->push_back(byte_ids_[static_cast<uint8_t>(c)]);
+  int32_t* ids = out->data() + start;
+  size_t n = word.size();
+  // Ranks of the pair starting at each symbol; INT32_MAX = no merge.
+  constexpr int32_t kNone = INT32_MAX;
+  int32_t ranks[kScanMaxWord];
+  int32_t merged[kScanMaxWord];
+  auto rate = [&](size_t i) {
+    const Slot* s = FindMerge(ids[i], ids[i + 1]);
+    ranks[i] = s ? s->rank : kNone;
+    merged[i] = s ? s->merged : 0;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) rate(i);
+  ranks[n - 1] = kNone;
+  while (n > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < n; ++i)
+      if (ranks[i] < ranks[best]) best = i;
+    if (ranks[best] == kNone) break;
+    ids[best] = merged[best];
+    for (size_t i = best + 1; i + 1 < n; ++i) {
+      ids[i] = ids[i + 1];
+      ranks[i] = ranks[i + 1];
+      merged[i] = merged[i + 1];
+    }
+    --n;
+    if (best + 1 < n) rate(best);
+    else ranks[best] = kNone;
+    if (best > 0) rate(best - 1);
+  }
+  out->resize(start + n);
+}
+
+void BpeModel::EncodeWordByQueue(std::string_view word, std::vector<int32_t>* out) const {
+  const size_t n = word.size();
+  struct Symbol {
+    int32_t id;
+    int32_t prev;  // -1 at the start
+    int32_t next;  // n at the end
+    bool alive;
+  };
+  std::vector<Symbol> sym(n);
+  for (size_t i = 0; i < n; ++i)
+    sym[i] = Symbol{byte_ids_[static_cast<uint8_t>(word[i])], static_cast<int32_t>(i) - 1,
+                    static_cast<int32_t>(i) + 1, true};
+  // Entries are (rank, position of the left symbol), smallest first, so
+  // equal ranks resolve to the leftmost pair. Stale entries are skipped.
+  using Entry = uint64_t;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
+  auto push = [&](int32_t left) {
+    const int32_t right = sym[left].next;
+    if (right >= static_cast<int32_t>(n)) return;
+    if (const Slot* s = FindMerge(sym[left].id, sym[right].id))
+      queue.push((static_cast<uint64_t>(s->rank) << 32) | static_cast<uint32_t>(left));
+  };
+  for (size_t i = 0; i + 1 < n; ++i) push(static_cast<int32_t>(i));
+  while (!queue.empty()) {
+    const Entry e = queue.top();
+    queue.pop();
+    const int32_t rank = static_cast<int32_t>(e >> 32);
+    const int32_t left = static_cast<int32_t>(e & 0xFFFFFFFFu);
+    if (!sym[left].alive) continue;
+    const int32_t right = sym[left].next;
+    if (right >= static_cast<int32_t>(n)) continue;
+    const Slot* s = FindMerge(sym[left].id, sym[right].id);
+    if (s == nullptr || s->rank != rank) continue;
+    sym[left].id = s->merged;
+    sym[left].next = sym[right].next;
+    sym[right].alive = false;
+    if (sym[left].next < static_cast<int32_t>(n)) sym[sym[left].next].prev = left;
+    push(left);
+    if (sym[left].prev >= 0) push(sym[left].prev);
+  }
+  for (int32_t i = 0; i < static_cast<int32_t>(n); i = sym[i].next) out->push_back(sym[i].id);
+}
+
+}  // namespace dsv32
