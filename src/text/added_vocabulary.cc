@@ -81,8 +81,10 @@ void AddedVocabulary::Split(std::string_view text, std::vector<TextSegment>* out
   std::vector<TextSegment> first;
   SplitWith(raw_, text, whole, &first);
   for (const TextSegment& s : first) {
-    if (s.id >= 0) out->push_back(s);
-    else SplitWith(normalized_, text, s.span, out);
+    if (s.id >= 0)
+      out->push_back(s);
+    else
+      SplitWith(normalized_, text, s.span, out);
   }
 }
 

@@ -1,7 +1,8 @@
 #include "text/bpe.h"
 
 #include <algorithm>
-#include <queue>
+#include <functional>
+#include <optional>
 
 namespace dsv32 {
 
@@ -14,8 +15,7 @@ constexpr size_t kCacheMaxWord = 64;
 constexpr size_t kCacheMaxEntries = size_t{1} << 16;
 
 uint64_t PairKey(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
-         static_cast<uint32_t>(right);
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
 uint64_t Mix(uint64_t key) {
@@ -126,54 +126,73 @@ void BpeModel::EncodeWordByScan(std::string_view word, std::vector<int32_t>* out
       merged[i] = merged[i + 1];
     }
     --n;
-    if (best + 1 < n) rate(best);
-    else ranks[best] = kNone;
+    if (best + 1 < n)
+      rate(best);
+    else
+      ranks[best] = kNone;
     if (best > 0) rate(best - 1);
   }
   out->resize(start + n);
 }
 
 void BpeModel::EncodeWordByQueue(std::string_view word, std::vector<int32_t>* out) const {
-  const size_t n = word.size();
+  const auto n = static_cast<int32_t>(word.size());
   struct Symbol {
-    int32_t id;
+    int32_t id;    // -1 once merged into the symbol on its left
     int32_t prev;  // -1 at the start
     int32_t next;  // n at the end
-    bool alive;
   };
-  std::vector<Symbol> sym(n);
-  for (size_t i = 0; i < n; ++i)
-    sym[i] = Symbol{byte_ids_[static_cast<uint8_t>(word[i])], static_cast<int32_t>(i) - 1,
-                    static_cast<int32_t>(i) + 1, true};
-  // Entries are (rank, position of the left symbol), smallest first, so
-  // equal ranks resolve to the leftmost pair. Stale entries are skipped.
+  // Entries are rank << 32 | position of the left symbol, smallest first, so
+  // equal ranks resolve to the leftmost pair. Entries made stale by an
+  // earlier merge are skipped when they come up.
   using Entry = uint64_t;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> queue;
-  auto push = [&](int32_t left) {
+  // Reused per thread: long words come in bursts (a pasted table, a log).
+  thread_local std::vector<Symbol> sym;
+  thread_local std::vector<Entry> heap;
+  sym.resize(n);
+  heap.clear();
+  for (int32_t i = 0; i < n; ++i)
+    sym[i] = Symbol{byte_ids_[static_cast<uint8_t>(word[i])], i - 1, i + 1};
+  auto entry = [&](int32_t left) -> std::optional<Entry> {
     const int32_t right = sym[left].next;
-    if (right >= static_cast<int32_t>(n)) return;
-    if (const Slot* s = FindMerge(sym[left].id, sym[right].id))
-      queue.push((static_cast<uint64_t>(s->rank) << 32) | static_cast<uint32_t>(left));
+    if (right >= n) return std::nullopt;
+    const Slot* s = FindMerge(sym[left].id, sym[right].id);
+    if (s == nullptr) return std::nullopt;
+    return (static_cast<uint64_t>(s->rank) << 32) | static_cast<uint32_t>(left);
   };
-  for (size_t i = 0; i + 1 < n; ++i) push(static_cast<int32_t>(i));
-  while (!queue.empty()) {
-    const Entry e = queue.top();
-    queue.pop();
-    const int32_t rank = static_cast<int32_t>(e >> 32);
-    const int32_t left = static_cast<int32_t>(e & 0xFFFFFFFFu);
-    if (!sym[left].alive) continue;
+  for (int32_t i = 0; i + 1 < n; ++i)
+    if (auto e = entry(i)) heap.push_back(*e);
+  const auto later = std::greater<Entry>();
+  std::make_heap(heap.begin(), heap.end(), later);
+  auto push = [&](int32_t left) {
+    if (auto e = entry(left)) {
+      heap.push_back(*e);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  };
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const Entry e = heap.back();
+    heap.pop_back();
+    const auto rank = static_cast<int32_t>(e >> 32);
+    const auto left = static_cast<int32_t>(e & 0xFFFFFFFFu);
+    if (sym[left].id < 0) continue;
     const int32_t right = sym[left].next;
-    if (right >= static_cast<int32_t>(n)) continue;
+    if (right >= n) continue;
     const Slot* s = FindMerge(sym[left].id, sym[right].id);
     if (s == nullptr || s->rank != rank) continue;
     sym[left].id = s->merged;
     sym[left].next = sym[right].next;
-    sym[right].alive = false;
-    if (sym[left].next < static_cast<int32_t>(n)) sym[sym[left].next].prev = left;
+    sym[right].id = -1;
+    if (sym[left].next < n) sym[sym[left].next].prev = left;
     push(left);
     if (sym[left].prev >= 0) push(sym[left].prev);
   }
-  for (int32_t i = 0; i < static_cast<int32_t>(n); i = sym[i].next) out->push_back(sym[i].id);
+  for (int32_t i = 0; i < n; i = sym[i].next) out->push_back(sym[i].id);
+  if (sym.capacity() > (size_t{1} << 16)) {
+    std::vector<Symbol>().swap(sym);
+    std::vector<Entry>().swap(heap);
+  }
 }
 
 }  // namespace dsv32

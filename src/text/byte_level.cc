@@ -34,6 +34,13 @@ const Tables& GetTables() {
 
 char32_t ByteLevelCodePoint(uint8_t byte) { return GetTables().code_point[byte]; }
 
+std::string ByteLevelToken(uint8_t byte) {
+  // Every code point of the alphabet is below U+0800: one or two bytes.
+  const char32_t cp = ByteLevelCodePoint(byte);
+  if (cp < 0x80) return std::string(1, static_cast<char>(cp));
+  return {static_cast<char>(0xC0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3F))};
+}
+
 std::optional<std::string> ByteLevelToBytes(std::string_view text) {
   const Tables& t = GetTables();
   std::string out;

@@ -14,6 +14,9 @@ namespace dsv32 {
 // The code point that stands for `byte`.
 char32_t ByteLevelCodePoint(uint8_t byte);
 
+// The vocab text of the single-byte token for `byte`: that code point as UTF-8.
+std::string ByteLevelToken(uint8_t byte);
+
 // Turns a vocab or merge string back into the raw bytes it stands for, or
 // nullopt when a code point in it is not one of the 256 (such a token is
 // decoded as its own UTF-8 text, as the reference decoder does).

@@ -29,9 +29,8 @@ class SplitRegex {
     if (split.literal) options = PCRE2_UTF | PCRE2_LITERAL;
     int error = 0;
     PCRE2_SIZE offset = 0;
-    pcre2_code* code =
-        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
-                      &error, &offset, nullptr);
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     options, &error, &offset, nullptr);
     if (code == nullptr)
       return FormatError("pre-tokenizer pattern '" + split.pattern + "' does not compile at " +
                          std::to_string(offset) + ": " + PcreErrorText(error));
@@ -51,9 +50,9 @@ class SplitRegex {
     PCRE2_SIZE start = 0;
     PCRE2_SIZE emitted = 0;
     while (start < length) {
-      const int rc = jit_ ? pcre2_jit_match(code_, subject, length, start, 0, md, nullptr)
-                          : pcre2_match(code_, subject, length, start, PCRE2_NO_UTF_CHECK, md,
-                                        nullptr);
+      const int rc =
+          jit_ ? pcre2_jit_match(code_, subject, length, start, 0, md, nullptr)
+               : pcre2_match(code_, subject, length, start, PCRE2_NO_UTF_CHECK, md, nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) return Internal("pre-tokenizer regex failed: " + PcreErrorText(rc));
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
@@ -129,26 +128,33 @@ PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
 PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
 PreTokenizer::~PreTokenizer() = default;
 
+PreTokenizerScratch::PreTokenizerScratch()
+    // The whole match is all a split needs, so one ovector pair is enough.
+    : match_data_(pcre2_match_data_create(1, nullptr)) {}
+
+PreTokenizerScratch::~PreTokenizerScratch() {
+  pcre2_match_data_free(static_cast<pcre2_match_data*>(match_data_));
+}
+
+void PreTokenizerScratch::Trim() {
+  if (spans_.capacity() > (size_t{1} << 16)) std::vector<TextSpan>().swap(spans_);
+}
+
 Status PreTokenizer::Run(std::string_view text, TextSpan span, std::vector<TextSpan>* pieces,
-                         std::vector<TextSpan>* scratch) const {
+                         PreTokenizerScratch* scratch) const {
   const size_t first = pieces->size();
   pieces->push_back(span);
   if (regexes_.empty()) return Status::Ok();
-  // The whole match is all a split needs, so one ovector pair is enough.
-  pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+  auto* md = static_cast<pcre2_match_data*>(scratch->match_data_);
   if (md == nullptr) return OutOfMemory("pre-tokenizer: no memory for match data");
-  Status status;
+  std::vector<TextSpan>& previous = scratch->spans_;
   for (const auto& regex : regexes_) {
-    scratch->assign(pieces->begin() + first, pieces->end());
+    previous.assign(pieces->begin() + first, pieces->end());
     pieces->resize(first);
-    for (const TextSpan& piece : *scratch) {
-      status = regex->Split(text, piece, md, pieces);
-      if (!status.ok()) break;
-    }
-    if (!status.ok()) break;
+    for (const TextSpan& piece : previous)
+      DSV32_RETURN_IF_ERROR(regex->Split(text, piece, md, pieces));
   }
-  pcre2_match_data_free(md);
-  return status;
+  return Status::Ok();
 }
 
 }  // namespace dsv32

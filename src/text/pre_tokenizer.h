@@ -24,6 +24,23 @@ struct TextSpan {
 // One compiled pattern (PCRE2, UTF + Unicode properties, JIT when available).
 class SplitRegex;
 
+// Buffers one thread reuses across Run calls, so encoding allocates nothing
+// per call once warm.
+class PreTokenizerScratch {
+ public:
+  PreTokenizerScratch();
+  ~PreTokenizerScratch();
+  PreTokenizerScratch(const PreTokenizerScratch&) = delete;
+  PreTokenizerScratch& operator=(const PreTokenizerScratch&) = delete;
+  // Frees the buffers when a huge input grew them.
+  void Trim();
+
+ private:
+  friend class PreTokenizer;
+  std::vector<TextSpan> spans_;
+  void* match_data_;  // pcre2_match_data, kept out of this header
+};
+
 class PreTokenizer {
  public:
   // `patterns` are in the reference's Oniguruma syntax; the few constructs
@@ -40,9 +57,9 @@ class PreTokenizer {
   ~PreTokenizer();
 
   // Splits `span` of `text` (valid UTF-8) into pieces, appended to `pieces`
-  // in text order; `scratch` is reused between calls to avoid allocation.
+  // in text order.
   Status Run(std::string_view text, TextSpan span, std::vector<TextSpan>* pieces,
-             std::vector<TextSpan>* scratch) const;
+             PreTokenizerScratch* scratch) const;
 
   // Rewrites Oniguruma's \s and \S, which mean Unicode White_Space there but
   // only the separator categories in PCRE2 (they differ on U+0085), into

@@ -4,6 +4,24 @@
 
 namespace dsv32 {
 
+namespace {
+
+struct EncodeScratch {
+  std::vector<TextSegment> segments;
+  std::vector<TextSpan> pieces;
+  PreTokenizerScratch pre;
+
+  // A huge input should not pin its buffers to the thread for good.
+  void Trim() {
+    constexpr size_t kKeep = size_t{1} << 16;
+    if (segments.capacity() > kKeep) std::vector<TextSegment>().swap(segments);
+    if (pieces.capacity() > kKeep) std::vector<TextSpan>().swap(pieces);
+    pre.Trim();
+  }
+};
+
+}  // namespace
+
 Result<std::vector<int32_t>> Tokenizer::Encode(std::string_view text,
                                                const EncodeOptions& options) const {
   std::vector<int32_t> ids;
@@ -17,33 +35,39 @@ Status Tokenizer::EncodeInto(std::string_view text, const EncodeOptions& options
   if (text.size() >= UINT32_MAX) return InvalidArgument("encode: text longer than 4 GiB");
   const size_t bad = FirstInvalidUtf8(text);
   if (bad != text.size())
-    return InvalidArgument("encode: text is not valid UTF-8 (at byte " + std::to_string(bad) +
-                           ")");
+    return InvalidArgument("encode: text is not valid UTF-8 (at byte " + std::to_string(bad) + ")");
   if (options.add_bos && bos_id_ < 0)
-    return InvalidArgument("encode: a BOS token was asked for, but tokenizer_config.json names none");
+    return InvalidArgument(
+        "encode: a BOS token was asked for, but tokenizer_config.json names none");
   const size_t start = ids->size();
   if (options.add_bos) ids->push_back(bos_id_);
 
-  std::vector<TextSegment> segments;
+  // Per-thread buffers: encoding is called once per message or line, and
+  // allocating these each time was a measurable share of the work.
+  thread_local EncodeScratch scratch;
+  std::vector<TextSegment>& segments = scratch.segments;
+  std::vector<TextSpan>& pieces = scratch.pieces;
+  segments.clear();
   if (options.parse_special_tokens) {
     added_.Split(text, &segments);
   } else if (!text.empty()) {
     segments.push_back({{0, static_cast<uint32_t>(text.size())}, -1});
   }
-  std::vector<TextSpan> pieces;
-  std::vector<TextSpan> scratch;
+  Status status;
   for (const TextSegment& segment : segments) {
     if (segment.id >= 0) {
       ids->push_back(segment.id);
       continue;
     }
     pieces.clear();
-    const Status s = pre_.Run(text, segment.span, &pieces, &scratch);
-    if (!s.ok()) {
-      ids->resize(start);
-      return s.WithContext("encode");
-    }
+    status = pre_.Run(text, segment.span, &pieces, &scratch.pre);
+    if (!status.ok()) break;
     for (const TextSpan& p : pieces) bpe_.EncodeWord(text.substr(p.begin, p.end - p.begin), ids);
+  }
+  scratch.Trim();
+  if (!status.ok()) {
+    ids->resize(start);
+    return status.WithContext("encode");
   }
   return Status::Ok();
 }

@@ -58,8 +58,7 @@ class Tokenizer {
 
   // Fails with OutOfRange on an id that has no token. Byte sequences that
   // are not valid UTF-8 come out as U+FFFD, as in the reference.
-  Result<std::string> Decode(std::span<const int32_t> ids,
-                             const DecodeOptions& options = {}) const;
+  Result<std::string> Decode(std::span<const int32_t> ids, const DecodeOptions& options = {}) const;
 
   // The raw bytes token `id` stands for (for an added token, its text), or
   // OutOfRange.

@@ -23,17 +23,6 @@ constexpr int64_t kMaxTokenId = int64_t{1} << 24;
 constexpr char kByteLevelPattern[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
-std::string CodePointUtf8(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
-}
-
 Result<json> ParseJson(std::string_view text, const std::string& origin) {
   try {
     return json::parse(text);
@@ -122,7 +111,8 @@ Status AddPreTokenizer(const json& p, const std::string& where, bool* saw_byte_l
     const json* use_regex = Field(p, "use_regex");
     if (use_regex && !use_regex->is_boolean())
       return FormatError(where + ": 'use_regex' must be true or false");
-    if (use_regex == nullptr || use_regex->get<bool>()) splits->push_back({kByteLevelPattern, false});
+    if (use_regex == nullptr || use_regex->get<bool>())
+      splits->push_back({kByteLevelPattern, false});
     *saw_byte_level = true;
     return Status::Ok();
   }
@@ -237,7 +227,7 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
 
   std::array<int32_t, 256> byte_ids{};
   for (int b = 0; b < 256; ++b) {
-    auto it = vocab_ids.find(CodePointUtf8(ByteLevelCodePoint(static_cast<uint8_t>(b))));
+    auto it = vocab_ids.find(ByteLevelToken(static_cast<uint8_t>(b)));
     if (it == vocab_ids.end())
       return Unsupported(json_origin + ": model.vocab has no token for byte " + std::to_string(b));
     byte_ids[b] = it->second;
@@ -294,8 +284,8 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
   }
   DSV32_ASSIGN_OR_RETURN(AddedVocabulary added, AddedVocabulary::Build(added_tokens));
 
-  auto tok = std::unique_ptr<Tokenizer>(
-      new Tokenizer(std::move(bpe), std::move(pre), std::move(added)));
+  auto tok =
+      std::unique_ptr<Tokenizer>(new Tokenizer(std::move(bpe), std::move(pre), std::move(added)));
   tok->bpe_vocab_size_ = vocab_ids.size();
   tok->bytes_.resize(limit);
   tok->flags_.assign(limit, 0);
@@ -318,11 +308,11 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
     return FormatError(config_origin + ": 'add_bos_token' must be true or false");
   tok->add_bos_token_ = add_bos && add_bos->get<bool>();
   for (auto [key, out] : {std::pair{"bos_token", &tok->bos_id_}, {"eos_token", &tok->eos_id_}}) {
-    DSV32_ASSIGN_OR_RETURN(std::optional<std::string> text, ConfigToken(config, key, config_origin));
+    DSV32_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                           ConfigToken(config, key, config_origin));
     if (!text) continue;
     const auto id = tok->TokenId(*text);
-    if (!id)
-      return FormatError(config_origin + ": " + key + " '" + *text + "' is not a token");
+    if (!id) return FormatError(config_origin + ": " + key + " '" + *text + "' is not a token");
     *out = *id;
   }
   if (tok->add_bos_token_ && tok->bos_id_ < 0)

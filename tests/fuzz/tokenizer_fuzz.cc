@@ -75,9 +75,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = data[0];
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   switch (mode % 3) {
-    case 0: FuzzEncode(tok, rest, (mode & 0x80) == 0); break;
+    case 0:
+      FuzzEncode(tok, rest, (mode & 0x80) == 0);
+      break;
     case 1:
-    case 2: FuzzDecode(tok, data + 1, size - 1, (mode & 0x80) != 0); break;
+    case 2:
+      FuzzDecode(tok, data + 1, size - 1, (mode & 0x80) != 0);
+      break;
   }
   return 0;
 }

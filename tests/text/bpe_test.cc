@@ -22,8 +22,8 @@ std::vector<int32_t> Encode(const BpeModel& m, std::string_view word) {
 
 TEST(BpeTest, MergesLowestRankFirstAndLeftmostAmongEquals) {
   // 256 = "ab", 257 = "bc", 258 = "aa", 259 = "aaa"
-  auto m = BpeModel::Build(IdentityBytes(), {{'b', 'c', 257}, {'a', 'b', 256}, {'a', 'a', 258},
-                                             {258, 'a', 259}});
+  auto m = BpeModel::Build(IdentityBytes(),
+                           {{'b', 'c', 257}, {'a', 'b', 256}, {'a', 'a', 258}, {258, 'a', 259}});
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_EQ(Encode(*m, "abc"), (std::vector<int32_t>{'a', 257}));  // "bc" ranks before "ab"
   EXPECT_EQ(Encode(*m, "abd"), (std::vector<int32_t>{256, 'd'}));

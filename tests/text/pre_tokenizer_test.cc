@@ -6,7 +6,8 @@ namespace dsv32 {
 namespace {
 
 std::vector<std::string> Pieces(const PreTokenizer& p, std::string_view text) {
-  std::vector<TextSpan> spans, scratch;
+  std::vector<TextSpan> spans;
+  PreTokenizerScratch scratch;
   EXPECT_TRUE(p.Run(text, {0, static_cast<uint32_t>(text.size())}, &spans, &scratch).ok());
   std::vector<std::string> out;
   for (const TextSpan& s : spans) out.emplace_back(text.substr(s.begin, s.end - s.begin));

@@ -1,9 +1,9 @@
 // Missing, malformed and unsupported tokenizer files are clear errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "text/byte_level.h"
@@ -14,22 +14,11 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string Utf8(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
-}
-
 // A small but complete tokenizer.json: the 256 byte tokens, one merge
 // ("h" + "i"), the DeepSeek pre-tokenizer layout and two added tokens.
 json MiniTokenizer() {
   json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[Utf8(ByteLevelCodePoint(static_cast<uint8_t>(b)))] = b + 2;
+  for (int b = 0; b < 256; ++b) vocab[ByteLevelToken(static_cast<uint8_t>(b))] = b + 2;
   vocab["hi"] = 258;
   return {
       {"version", "1.0"},
@@ -46,8 +35,7 @@ json MiniTokenizer() {
       {"added_tokens",
        {{{"id", 0}, {"content", "<s>"}, {"special", true}, {"normalized", false}},
         {{"id", 1}, {"content", "</s>"}, {"special", true}, {"normalized", false}}}},
-      {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"vocab", vocab}, {"merges", {"h i"}}}}};
+      {"model", {{"type", "BPE"}, {"dropout", nullptr}, {"vocab", vocab}, {"merges", {"h i"}}}}};
 }
 
 json MiniConfig() { return {{"add_bos_token", true}, {"bos_token", "<s>"}, {"eos_token", "</s>"}}; }
@@ -68,7 +56,7 @@ TEST(TokenizerErrorsTest, TheMiniTokenizerWorks) {
   ASSERT_TRUE(ids.ok()) << ids.status().message();
   // "hi", " ", "123", "45" as bytes, then </s>.
   EXPECT_EQ(*ids, (std::vector<int32_t>{0, 258, ' ' + 2, '1' + 2, '2' + 2, '3' + 2, '4' + 2,
-                                         '5' + 2, 1}));
+                                        '5' + 2, 1}));
   EXPECT_EQ((*tok)->Decode(*ids).value(), "<s>hi 12345</s>");
 }
 
@@ -140,7 +128,7 @@ TEST(TokenizerErrorsTest, UnsupportedFeaturesAreRefused) {
   ExpectError(Load(t, config), StatusCode::kUnsupported, "BPE");
 
   t = MiniTokenizer();
-  t["model"]["vocab"].erase(Utf8(ByteLevelCodePoint(0x00)));
+  t["model"]["vocab"].erase(ByteLevelToken(0x00));
   ExpectError(Load(t, config), StatusCode::kUnsupported, "byte 0");
 
   t = MiniTokenizer();

@@ -46,7 +46,8 @@ TEST(TokenizerTest, DecodeChecksIdsAndCanSkipSpecialTokens) {
   EXPECT_EQ(bad.status().code(), StatusCode::kOutOfRange);
   EXPECT_NE(bad.status().message().find("128815"), std::string::npos);
   EXPECT_FALSE(tok.Decode(Ids{-1}).ok());
-  EXPECT_EQ(tok.Decode(Ids{0, 19923, 1}).value(), "<｜begin▁of▁sentence｜>Hello<｜end▁of▁sentence｜>");
+  EXPECT_EQ(tok.Decode(Ids{0, 19923, 1}).value(),
+            "<｜begin▁of▁sentence｜>Hello<｜end▁of▁sentence｜>");
   EXPECT_EQ(tok.Decode(Ids{0, 19923, 128803, 1}, {.skip_special_tokens = true}).value(),
             "Hello<｜User｜>");
   EXPECT_EQ(tok.Decode(Ids{}).value(), "");
@@ -92,9 +93,12 @@ TEST(TokenizerTest, LongRunsEncodeAndRoundTrip) {
 TEST(TokenizerTest, RandomTextRoundTrips) {
   const Tokenizer& tok = DeepSeekV3Tokenizer();
   const std::vector<std::string> parts = {
-      "a", "Z", " ", "  ", "\n", "\r\n", "\t", "1", "23", "4567", "'s", "'", ".", "!?", "é",
-      "ñ", "你好", "カタカナ", "한국어", "😀", "👨‍👩‍👧", "🇯🇵", "e\u0301", "\u0085", "\u00a0",
-      "\u3000", "٣", "Ⅻ", "<", "<｜", "｜>", "<｜User｜>", "\u200d", "𝔸", "\x7f", "\x01"};
+      "a",   "Z",       " ",      "  ",         "\n",     "\r\n", "\t",
+      "1",   "23",      "4567",   "'s",         "'",      ".",    "!?",
+      "é",   "ñ",       "你好",   "カタカナ",   "한국어", "😀",    "👨‍👩‍👧",
+      "🇯🇵",  "e\u0301", "\u0085", "\u00a0",     "\u3000", "٣",    "Ⅻ",
+      "<",   "<｜",     "｜>",    "<｜User｜>", "\u200d", "𝔸",    "\x7f",
+      "\x01"};
   std::mt19937 rng(42);
   for (int trial = 0; trial < 300; ++trial) {
     std::string text;
