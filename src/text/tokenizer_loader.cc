@@ -9,6 +9,7 @@
 
 #include "text/byte_level.h"
 #include "text/tokenizer.h"
+#include "text/tokenizer_json_reader.h"
 
 namespace dsv32 {
 
@@ -54,6 +55,12 @@ Result<std::string> String(const json& object, const char* key, const std::strin
   if (v == nullptr || !v->is_string())
     return FormatError(where + ": '" + key + "' must be a string");
   return v->get<std::string>();
+}
+
+Result<int32_t> TokenIdField(int64_t id, const std::string& where) {
+  if (id < 0 || id >= kMaxTokenId)
+    return FormatError(where + " = " + std::to_string(id) + " is out of range");
+  return static_cast<int32_t>(id);
 }
 
 Result<int32_t> TokenIdField(const json& v, const std::string& where) {
@@ -152,25 +159,6 @@ Status CheckModel(const json& model, const std::string& where) {
   return Status::Ok();
 }
 
-// A merge is "left right" (older files) or ["left", "right"].
-Status SplitMerge(const json& m, const std::string& where, std::string* left, std::string* right) {
-  if (m.is_string()) {
-    const std::string& s = m.get_ref<const std::string&>();
-    const size_t space = s.find(' ');
-    if (space == std::string::npos || s.find(' ', space + 1) != std::string::npos)
-      return FormatError(where + " must be two tokens separated by one space");
-    *left = s.substr(0, space);
-    *right = s.substr(space + 1);
-    return Status::Ok();
-  }
-  if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-    *left = m[0].get<std::string>();
-    *right = m[1].get<std::string>();
-    return Status::Ok();
-  }
-  return FormatError(where + " must be a string or a pair of strings");
-}
-
 Result<std::string> ReadFile(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
@@ -198,12 +186,13 @@ Result<std::optional<std::string>> ConfigToken(const json& config, const char* k
 
 class TokenizerLoader {
  public:
-  static Result<std::unique_ptr<Tokenizer>> Build(const json& root, const json& config,
+  static Result<std::unique_ptr<Tokenizer>> Build(TokenizerJson file, const json& config,
                                                   const std::string& origin);
 };
 
-Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, const json& config,
+Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(TokenizerJson file, const json& config,
                                                           const std::string& origin) {
+  const json& root = file.root;
   const std::string json_origin = origin + "/tokenizer.json";
   if (!root.is_object()) return FormatError(json_origin + ": must be a JSON object");
   DSV32_RETURN_IF_ERROR(CheckNormalizer(root, json_origin));
@@ -212,18 +201,19 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
   if (model == nullptr) return FormatError(json_origin + ": 'model' is missing");
   DSV32_RETURN_IF_ERROR(CheckModel(*model, json_origin + ": model"));
 
-  const json* vocab = Field(*model, "vocab");
-  if (vocab == nullptr || !vocab->is_object())
-    return FormatError(json_origin + ": model.vocab must be an object");
+  if (!file.has_vocab) return FormatError(json_origin + ": model.vocab must be an object");
   std::unordered_map<std::string, int32_t> vocab_ids;
-  vocab_ids.reserve(vocab->size());
+  vocab_ids.reserve(file.vocab.size());
   int32_t limit = 0;
-  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+  for (auto& [text, raw_id] : file.vocab) {
     DSV32_ASSIGN_OR_RETURN(int32_t id,
-                           TokenIdField(it.value(), json_origin + ": vocab['" + it.key() + "']"));
-    vocab_ids.emplace(it.key(), id);
+                           TokenIdField(raw_id, json_origin + ": model.vocab['" + text + "']"));
     limit = std::max(limit, id + 1);
+    if (!vocab_ids.emplace(std::move(text), id).second)
+      return FormatError(json_origin + ": model.vocab lists a token twice (id " +
+                         std::to_string(id) + ")");
   }
+  file.vocab = {};
 
   std::array<int32_t, 256> byte_ids{};
   for (int b = 0; b < 256; ++b) {
@@ -233,22 +223,22 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
     byte_ids[b] = it->second;
   }
 
-  const json* merges_json = Field(*model, "merges");
-  if (merges_json == nullptr || !merges_json->is_array())
-    return FormatError(json_origin + ": model.merges must be an array");
+  if (!file.has_merges) return FormatError(json_origin + ": model.merges must be an array");
   std::vector<BpeMerge> merges;
-  merges.reserve(merges_json->size());
-  std::string left, right;
-  for (size_t i = 0; i < merges_json->size(); ++i) {
-    const std::string where = json_origin + ": model.merges[" + std::to_string(i) + "]";
-    DSV32_RETURN_IF_ERROR(SplitMerge((*merges_json)[i], where, &left, &right));
+  merges.reserve(file.merges.size());
+  std::string joined;
+  for (size_t i = 0; i < file.merges.size(); ++i) {
+    const auto& [left, right] = file.merges[i];
+    joined.assign(left).append(right);
     auto l = vocab_ids.find(left);
     auto r = vocab_ids.find(right);
-    auto m = vocab_ids.find(left + right);
+    auto m = vocab_ids.find(joined);
     if (l == vocab_ids.end() || r == vocab_ids.end() || m == vocab_ids.end())
-      return FormatError(where + " ('" + left + " " + right + "') uses a token not in the vocab");
+      return FormatError(json_origin + ": model.merges[" + std::to_string(i) + "] ('" + left + " " +
+                         right + "') uses a token not in the vocab");
     merges.push_back({l->second, r->second, m->second});
   }
+  file.merges = {};
   DSV32_ASSIGN_OR_RETURN(BpeModel bpe, BpeModel::Build(byte_ids, merges));
 
   DSV32_ASSIGN_OR_RETURN(std::vector<PreTokenizer::Split> splits,
@@ -294,12 +284,14 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
   auto set = [&](const std::string& text, int32_t id, uint8_t flags) {
     tok->bytes_[id] = ByteLevelToBytes(text).value_or(text);
     tok->flags_[id] = Tokenizer::kPresent | flags;
-    tok->ids_by_text_[text] = id;
   };
   for (const auto& [text, id] : vocab_ids) set(text, id, 0);
+  tok->ids_by_text_ = std::move(vocab_ids);
   // Added tokens come second: their text wins where an id is in both.
-  for (const AddedToken& t : tok->added_.tokens())
+  for (const AddedToken& t : tok->added_.tokens()) {
     set(t.content, t.id, t.special ? Tokenizer::kSpecial : 0);
+    tok->ids_by_text_[t.content] = t.id;
+  }
 
   const std::string config_origin = origin + "/tokenizer_config.json";
   if (!config.is_object()) return FormatError(config_origin + ": must be a JSON object");
@@ -323,9 +315,10 @@ Result<std::unique_ptr<Tokenizer>> TokenizerLoader::Build(const json& root, cons
 Result<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view tokenizer_json,
                                                        std::string_view config_json,
                                                        const std::string& origin) {
-  DSV32_ASSIGN_OR_RETURN(json root, ParseJson(tokenizer_json, origin + "/tokenizer.json"));
+  DSV32_ASSIGN_OR_RETURN(TokenizerJson file,
+                         ReadTokenizerJson(tokenizer_json, origin + "/tokenizer.json"));
   DSV32_ASSIGN_OR_RETURN(json config, ParseJson(config_json, origin + "/tokenizer_config.json"));
-  return TokenizerLoader::Build(root, config, origin);
+  return TokenizerLoader::Build(std::move(file), config, origin);
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::filesystem::path& dir) {

@@ -60,6 +60,15 @@ TEST(TokenizerErrorsTest, TheMiniTokenizerWorks) {
   EXPECT_EQ((*tok)->Decode(*ids).value(), "<s>hi 12345</s>");
 }
 
+TEST(TokenizerErrorsTest, MergesMayBePairs) {
+  json t = MiniTokenizer();
+  t["model"]["merges"] = json::array({json::array({"h", "i"})});
+  auto tok = Tokenizer::FromJson(t.dump(), MiniConfig().dump(), "mini");
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  EXPECT_EQ((*tok)->Encode("hi").value(), (std::vector<int32_t>{258}));
+  EXPECT_EQ((*tok)->merge_count(), 1u);
+}
+
 TEST(TokenizerErrorsTest, MissingFilesAreNotFound) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("dsv32_tokenizer_" + std::to_string(::getpid()));
@@ -100,6 +109,25 @@ TEST(TokenizerErrorsTest, MalformedFieldsAreFormatErrors) {
   t = MiniTokenizer();
   t["model"]["merges"] = {"hi"};
   ExpectError(Load(t, config), StatusCode::kFormatError, "one space");
+
+  t = MiniTokenizer();
+  t["model"]["merges"] = {{"h", "i", "j"}};
+  ExpectError(Load(t, config), StatusCode::kFormatError, "pair of strings");
+
+  t = MiniTokenizer();
+  t["model"]["merges"] = {7};
+  ExpectError(Load(t, config), StatusCode::kFormatError, "merges[0]");
+
+  t = MiniTokenizer();
+  t["model"]["vocab"]["x"] = {{"nested", 1}};
+  ExpectError(Load(t, config), StatusCode::kFormatError, "model.vocab['x']");
+
+  // Two spellings of one key: a JSON tree keeps one, the streaming reader sees both.
+  std::string twice = MiniTokenizer().dump();
+  const std::string once = "\"hi\":258";
+  twice.replace(twice.find(once), once.size(), once + ",\"hi\":259");
+  ExpectError(Tokenizer::FromJson(twice, config.dump(), "mini").status(), StatusCode::kFormatError,
+              "twice");
 
   t = MiniTokenizer();
   t["added_tokens"][0]["id"] = -5;
