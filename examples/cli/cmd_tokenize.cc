@@ -55,8 +55,6 @@ int Tokenize(int argc, char** argv) {
 int Detokenize(int argc, char** argv) {
   Args args(argc, argv, {"tokenizer", "model"}, {"skip-special-tokens"});
   if (!args.ok()) return Fail("detokenize", args.error());
-  auto tok = LoadTokenizer(args);
-  if (!tok.ok()) return Fail("detokenize", tok.status().message());
   const std::string input = ReadStdin();
   std::vector<int32_t> ids;
   size_t i = 0;
@@ -73,6 +71,8 @@ int Detokenize(int argc, char** argv) {
     ids.push_back(static_cast<int32_t>(id));
     i = end;
   }
+  auto tok = LoadTokenizer(args);
+  if (!tok.ok()) return Fail("detokenize", tok.status().message());
   DecodeOptions options;
   options.skip_special_tokens = args.Has("skip-special-tokens");
   auto text = (*tok)->Decode(ids, options);

@@ -4,6 +4,7 @@
 //             decode back to the input)
 //   decode   (the data read as little-endian 32-bit ids, any value)
 //   stream   (the same ids through StreamDecoder; must equal Decode)
+//   load     (the data as tokenizer.json; any failure must be a Status)
 // The tokenizer directory is DSV32_TOKENIZER in the environment, else the
 // checked-in DeepSeek-V3 files.
 #include <cstdint>
@@ -67,6 +68,14 @@ void FuzzDecode(const dsv32::Tokenizer& tok, const uint8_t* data, size_t size, b
   if (whole.ok()) Check(joined == *whole, "stream decode != whole decode");
 }
 
+void FuzzLoad(std::string_view tokenizer_json) {
+  auto tok = dsv32::Tokenizer::FromJson(tokenizer_json, "{}", "fuzz");
+  if (tok.ok()) {
+    auto ids = (*tok)->Encode("fuzz 123 text");
+    if (ids.ok()) Check((*tok)->Decode(*ids).ok(), "decode of fresh ids failed");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -74,13 +83,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const dsv32::Tokenizer& tok = GetTokenizer();
   const uint8_t mode = data[0];
   const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (mode % 3) {
+  switch (mode % 4) {
     case 0:
       FuzzEncode(tok, rest, (mode & 0x80) == 0);
       break;
     case 1:
     case 2:
       FuzzDecode(tok, data + 1, size - 1, (mode & 0x80) != 0);
+      break;
+    case 3:
+      FuzzLoad(rest);
       break;
   }
   return 0;

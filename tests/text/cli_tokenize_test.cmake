@@ -31,8 +31,7 @@ function(run name input expect_rc expected)
 endfunction()
 
 run(plain "Hello world" 0 "19923 2058\n" tokenize --tokenizer "${TOKENIZER}")
-run(bos "Hello world" 0 "0 19923 2058\n" tokenize --tokenizer "${TOKENIZER}" --bos)
-run(model_dir "Hello world" 0 "19923 2058\n" tokenize --model "${TOKENIZER}")
+run(bos_model_dir "Hello world" 0 "0 19923 2058\n" tokenize --model "${TOKENIZER}" --bos)
 run(special "<｜User｜>hi" 0 "128803 6366\n" tokenize --tokenizer "${TOKENIZER}")
 run(empty "" 0 "\n" tokenize --tokenizer "${TOKENIZER}")
 run(back " 0 19923\n 2058 \n" 0 "<｜begin▁of▁sentence｜>Hello world"
