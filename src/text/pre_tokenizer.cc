@@ -50,9 +50,13 @@ class SplitRegex {
     PCRE2_SIZE start = 0;
     PCRE2_SIZE emitted = 0;
     while (start < length) {
-      const int rc =
-          jit_ ? pcre2_jit_match(code_, subject, length, start, 0, md, nullptr)
-               : pcre2_match(code_, subject, length, start, PCRE2_NO_UTF_CHECK, md, nullptr);
+      int rc = jit_ ? pcre2_jit_match(code_, subject, length, start, 0, md, nullptr)
+                    : PCRE2_ERROR_JIT_STACKLIMIT;
+      // The interpreter keeps its backtracking state on the heap, so it gets
+      // through what overflows the JIT's small stack.
+      if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = pcre2_match(code_, subject, length, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
+                         nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) return Internal("pre-tokenizer regex failed: " + PcreErrorText(rc));
       const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);

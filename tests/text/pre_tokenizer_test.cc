@@ -58,3 +58,23 @@ TEST(PreTokenizerTest, ABadPatternIsAFormatError) {
 
 }  // namespace
 }  // namespace dsv32
+
+namespace dsv32 {
+namespace {
+
+// A pattern that keeps a backtracking point per character overflows PCRE2's
+// JIT stack on long input; the interpreter finishes the split.
+TEST(PreTokenizerTest, DeepBacktrackingOnLongInputDoesNotCrash) {
+  auto p = PreTokenizer::Build({{"(?:a|ab)+$"}});
+  ASSERT_TRUE(p.ok());
+  const std::string text(100000, 'a');
+  std::vector<TextSpan> spans;
+  PreTokenizerScratch scratch;
+  const Status s = p->Run(text, {0, static_cast<uint32_t>(text.size())}, &spans, &scratch);
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(spans.size(), 1u);
+  EXPECT_EQ(spans[0].end, text.size());
+}
+
+}  // namespace
+}  // namespace dsv32
