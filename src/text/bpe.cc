@@ -1,6 +1,7 @@
 #include "text/bpe.h"
 
 #include <algorithm>
+#include <bit>
 #include <functional>
 #include <optional>
 
@@ -13,6 +14,7 @@ constexpr size_t kScanMaxWord = 48;
 // Only short words are cached: long ones rarely repeat.
 constexpr size_t kCacheMaxWord = 64;
 constexpr size_t kCacheMaxEntries = size_t{1} << 16;
+constexpr int32_t kNoMerge = INT32_MAX;
 
 uint64_t PairKey(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
@@ -51,6 +53,21 @@ Result<BpeModel> BpeModel::Build(const std::array<int32_t, 256>& byte_ids,
     m.slots_[i] = Slot{key, static_cast<int32_t>(rank), g.merged};
   }
   m.merge_count_ = merges.size();
+
+  int32_t max_id = 0;
+  for (const BpeMerge& g : merges) max_id = std::max({max_id, g.left, g.right, g.merged});
+  std::vector<int32_t> last_made(max_id + 1, -1);
+  std::vector<int32_t> first_used(max_id + 1, INT32_MAX);
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const BpeMerge& g = merges[rank];
+    const auto r = static_cast<int32_t>(rank);
+    last_made[g.merged] = std::max(last_made[g.merged], r);
+    first_used[g.left] = std::min(first_used[g.left], r);
+    first_used[g.right] = std::min(first_used[g.right], r);
+  }
+  m.ordered_ = true;
+  for (int32_t id = 0; id <= max_id; ++id)
+    if (last_made[id] >= first_used[id]) m.ordered_ = false;
   return m;
 }
 
@@ -58,7 +75,8 @@ BpeModel::BpeModel(BpeModel&& other) noexcept
     : byte_ids_(other.byte_ids_),
       slots_(std::move(other.slots_)),
       mask_(other.mask_),
-      merge_count_(other.merge_count_) {
+      merge_count_(other.merge_count_),
+      ordered_(other.ordered_) {
   std::lock_guard<std::mutex> lock(other.cache_mutex_);
   cache_ = std::move(other.cache_);
 }
@@ -80,7 +98,7 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* out) cons
     out->push_back(byte_ids_[static_cast<uint8_t>(word[0])]);
     return;
   }
-  if (word.size() > kCacheMaxWord) return EncodeWordByScan(word, out);
+  if (word.size() > kCacheMaxWord) return Encode(word, &BpeModel::Merge, out);
   {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     auto it = cache_.find(word);
@@ -90,35 +108,54 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* out) cons
     }
   }
   const size_t start = out->size();
-  EncodeWordByScan(word, out);
+  Encode(word, &BpeModel::Merge, out);
   std::lock_guard<std::mutex> lock(cache_mutex_);
   if (cache_.size() >= kCacheMaxEntries) cache_.clear();
   cache_.emplace(std::string(word), std::vector<int32_t>(out->begin() + start, out->end()));
 }
 
 void BpeModel::EncodeWordByScan(std::string_view word, std::vector<int32_t>* out) const {
-  if (word.empty()) return;
-  if (word.size() > kScanMaxWord) return EncodeWordByQueue(word, out);
+  Encode(word, word.size() <= kScanMaxWord ? &BpeModel::MergeByScan : &BpeModel::MergeByQueue, out);
+}
+
+void BpeModel::EncodeWordByQueue(std::string_view word, std::vector<int32_t>* out) const {
+  Encode(word, &BpeModel::MergeByQueue, out);
+}
+
+void BpeModel::EncodeWordByRounds(std::string_view word, std::vector<int32_t>* out) const {
+  Encode(word, ordered_ ? &BpeModel::MergeByRounds : &BpeModel::MergeByQueue, out);
+}
+
+void BpeModel::Encode(std::string_view word, MergeLoop loop, std::vector<int32_t>* out) const {
   const size_t start = out->size();
   for (char c : word) out->push_back(byte_ids_[static_cast<uint8_t>(c)]);
-  int32_t* ids = out->data() + start;
-  size_t n = word.size();
-  // Ranks of the pair starting at each symbol; INT32_MAX = no merge.
-  constexpr int32_t kNone = INT32_MAX;
+  const size_t n = (this->*loop)(out->data() + start, word.size());
+  out->resize(start + n);
+}
+
+size_t BpeModel::Merge(int32_t* ids, size_t n) const {
+  if (n <= kScanMaxWord) return MergeByScan(ids, n);
+  return ordered_ ? MergeByRounds(ids, n) : MergeByQueue(ids, n);
+}
+
+size_t BpeModel::MergeByScan(int32_t* ids, size_t n) const {
+  if (n < 2) return n;
+  if (n > kScanMaxWord) return MergeByQueue(ids, n);
+  // Rank of the pair starting at each symbol; kNoMerge = none.
   int32_t ranks[kScanMaxWord];
   int32_t merged[kScanMaxWord];
   auto rate = [&](size_t i) {
     const Slot* s = FindMerge(ids[i], ids[i + 1]);
-    ranks[i] = s ? s->rank : kNone;
+    ranks[i] = s ? s->rank : kNoMerge;
     merged[i] = s ? s->merged : 0;
   };
   for (size_t i = 0; i + 1 < n; ++i) rate(i);
-  ranks[n - 1] = kNone;
+  ranks[n - 1] = kNoMerge;
   while (n > 1) {
     size_t best = 0;
     for (size_t i = 1; i + 1 < n; ++i)
       if (ranks[i] < ranks[best]) best = i;
-    if (ranks[best] == kNone) break;
+    if (ranks[best] == kNoMerge) break;
     ids[best] = merged[best];
     for (size_t i = best + 1; i + 1 < n; ++i) {
       ids[i] = ids[i + 1];
@@ -129,14 +166,14 @@ void BpeModel::EncodeWordByScan(std::string_view word, std::vector<int32_t>* out
     if (best + 1 < n)
       rate(best);
     else
-      ranks[best] = kNone;
+      ranks[best] = kNoMerge;
     if (best > 0) rate(best - 1);
   }
-  out->resize(start + n);
+  return n;
 }
 
-void BpeModel::EncodeWordByQueue(std::string_view word, std::vector<int32_t>* out) const {
-  const auto n = static_cast<int32_t>(word.size());
+size_t BpeModel::MergeByQueue(int32_t* ids, size_t count) const {
+  const auto n = static_cast<int32_t>(count);
   struct Symbol {
     int32_t id;    // -1 once merged into the symbol on its left
     int32_t prev;  // -1 at the start
@@ -151,8 +188,7 @@ void BpeModel::EncodeWordByQueue(std::string_view word, std::vector<int32_t>* ou
   thread_local std::vector<Entry> heap;
   sym.resize(n);
   heap.clear();
-  for (int32_t i = 0; i < n; ++i)
-    sym[i] = Symbol{byte_ids_[static_cast<uint8_t>(word[i])], i - 1, i + 1};
+  for (int32_t i = 0; i < n; ++i) sym[i] = Symbol{ids[i], i - 1, i + 1};
   auto entry = [&](int32_t left) -> std::optional<Entry> {
     const int32_t right = sym[left].next;
     if (right >= n) return std::nullopt;
@@ -188,11 +224,56 @@ void BpeModel::EncodeWordByQueue(std::string_view word, std::vector<int32_t>* ou
     push(left);
     if (sym[left].prev >= 0) push(sym[left].prev);
   }
-  for (int32_t i = 0; i < n; i = sym[i].next) out->push_back(sym[i].id);
+  size_t out = 0;
+  for (int32_t i = 0; i < n; i = sym[i].next) ids[out++] = sym[i].id;
   if (sym.capacity() > (size_t{1} << 16)) {
     std::vector<Symbol>().swap(sym);
     std::vector<Entry>().swap(heap);
   }
+  return out;
+}
+
+size_t BpeModel::MergeByRounds(int32_t* ids, size_t n) const {
+  if (n < 2) return n;
+  // Per pair (i, i + 1): its rank and merged id. `fresh` marks symbols made
+  // in the last sweep, whose pairs need a new look-up.
+  thread_local std::vector<int32_t> ranks, merged;
+  thread_local std::vector<uint8_t> fresh;
+  ranks.resize(n);
+  merged.resize(n);
+  fresh.assign(n, 1);
+  // Past this many sweeps the queue is cheaper (a sweep costs O(n)).
+  const size_t max_rounds = 16 + 2 * std::bit_width(n);
+  for (size_t round = 0; n > 1; ++round) {
+    for (size_t i = 0; i + 1 < n; ++i) {
+      if (!fresh[i] && !fresh[i + 1]) continue;
+      const Slot* s = FindMerge(ids[i], ids[i + 1]);
+      ranks[i] = s ? s->rank : kNoMerge;
+      merged[i] = s ? s->merged : 0;
+    }
+    const int32_t best = *std::min_element(ranks.begin(), ranks.begin() + (n - 1));
+    if (best == kNoMerge) break;
+    if (round == max_rounds) return MergeByQueue(ids, n);
+    // Merge every occurrence of the best pair, left to right, compacting in
+    // place. A kept symbol keeps its pair's rank when its right neighbour is
+    // kept too; pairs next to a merged symbol are looked up next sweep.
+    size_t w = 0;
+    for (size_t i = 0; i < n; ++w) {
+      if (i + 1 < n && ranks[i] == best) {
+        ids[w] = merged[i];
+        fresh[w] = 1;
+        i += 2;
+      } else {
+        ids[w] = ids[i];
+        ranks[w] = ranks[i];
+        merged[w] = merged[i];
+        fresh[w] = 0;
+        i += 1;
+      }
+    }
+    n = w;
+  }
+  return n;
 }
 
 }  // namespace dsv32

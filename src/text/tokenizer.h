@@ -70,6 +70,7 @@ class Tokenizer {
   int32_t id_limit() const { return static_cast<int32_t>(bytes_.size()); }
   size_t bpe_vocab_size() const { return bpe_vocab_size_; }
   size_t merge_count() const { return bpe_.merge_count(); }
+  const BpeModel& bpe() const { return bpe_; }
   const std::vector<AddedToken>& added_tokens() const { return added_.tokens(); }
   // -1 when tokenizer_config.json names none.
   int32_t bos_id() const { return bos_id_; }

@@ -88,6 +88,29 @@ TEST(TokenizerTest, LongRunsEncodeAndRoundTrip) {
   }
 }
 
+// The merge loops agree on DeepSeek's merges too, on long words of real
+// scripts (the fast loop for long words needs ordered merges, checked here).
+TEST(TokenizerTest, MergeLoopsAgreeOnLongWords) {
+  const Tokenizer& tok = DeepSeekV3Tokenizer();
+  ASSERT_TRUE(tok.bpe().merges_ordered());
+  std::mt19937 rng(5);
+  const std::vector<std::string> units = {"数", "字", "的", "a",  "b",        "e", "th",
+                                          "in", "カ", "😀",  "ab", "\xd0\xb4", "é", " "};
+  for (int trial = 0; trial < 60; ++trial) {
+    std::string word;
+    const size_t period = 1 + rng() % 6;
+    std::vector<std::string> pattern;
+    for (size_t i = 0; i < period; ++i) pattern.push_back(units[rng() % units.size()]);
+    const size_t length = 50 + rng() % 3000;
+    for (size_t i = 0; word.size() < length; ++i)
+      word += rng() % 8 ? pattern[i % period] : units[rng() % units.size()];
+    std::vector<int32_t> queue, rounds;
+    tok.bpe().EncodeWordByQueue(word, &queue);
+    tok.bpe().EncodeWordByRounds(word, &rounds);
+    ASSERT_EQ(rounds, queue) << word.substr(0, 40);
+  }
+}
+
 // Random text built from pieces that stress the regexes and byte-level BPE
 // must always come back unchanged.
 TEST(TokenizerTest, RandomTextRoundTrips) {
