@@ -39,6 +39,12 @@ const json* Field(const json& object, const char* key) {
   return &*it;
 }
 
+// Whether `object` is an object whose "type" is the string `type`.
+bool HasType(const json& object, const char* type) {
+  const json* t = Field(object, "type");
+  return t && t->is_string() && t->get_ref<const std::string&>() == type;
+}
+
 // A boolean field that must be absent, null or `expected`.
 Status Expect(const json& object, const char* key, bool expected, const std::string& where) {
   const json* v = Field(object, key);
@@ -75,9 +81,7 @@ Status CheckNormalizer(const json& root, const std::string& origin) {
   const json* n = Field(root, "normalizer");
   if (n == nullptr) return Status::Ok();
   const json* list = Field(*n, "normalizers");
-  if (n->is_object() && n->value("type", "") == "Sequence" && list && list->is_array() &&
-      list->empty())
-    return Status::Ok();
+  if (HasType(*n, "Sequence") && list && list->is_array() && list->empty()) return Status::Ok();
   return Unsupported(origin + ": only an empty normalizer is supported");
 }
 
@@ -139,7 +143,7 @@ Result<std::vector<PreTokenizer::Split>> ReadPreTokenizer(const json& root,
 
 Status CheckDecoder(const json& root, const std::string& origin) {
   const json* d = Field(root, "decoder");
-  if (d && d->is_object() && d->value("type", "") == "ByteLevel") return Status::Ok();
+  if (d && HasType(*d, "ByteLevel")) return Status::Ok();
   return Unsupported(origin + ": only the ByteLevel decoder is supported");
 }
 

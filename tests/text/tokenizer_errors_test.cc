@@ -167,6 +167,14 @@ TEST(TokenizerErrorsTest, UnsupportedFeaturesAreRefused) {
   t["decoder"] = {{"type", "WordPiece"}};
   ExpectError(Load(t, config), StatusCode::kUnsupported, "decoder");
 
+  // A "type" that is not a string at all (found by fuzzing).
+  t = MiniTokenizer();
+  t["decoder"] = {{"type", 5}};
+  ExpectError(Load(t, config), StatusCode::kUnsupported, "decoder");
+  t = MiniTokenizer();
+  t["normalizer"]["type"] = json::array();
+  ExpectError(Load(t, config), StatusCode::kUnsupported, "normalizer");
+
   t = MiniTokenizer();
   t["pre_tokenizer"] = {{"type", "Whitespace"}};
   ExpectError(Load(t, config), StatusCode::kUnsupported, "Whitespace");
