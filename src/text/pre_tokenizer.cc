@@ -3,6 +3,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "text/ascii_splits.h"
+
 namespace dsv32 {
 
 namespace {
@@ -37,53 +39,103 @@ class SplitRegex {
     auto regex = std::unique_ptr<SplitRegex>(new SplitRegex(code));
     // Without JIT (a build or CPU that lacks it) matching still works, slower.
     regex->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    if (!split.literal) regex->ascii_ = AsciiSplitFor(split.pattern);
+    if (regex->ascii_ == AsciiSplit::kNone && regex->NeverMatchesAscii())
+      regex->ascii_ = AsciiSplit::kNeverMatches;
     return regex;
   }
 
   ~SplitRegex() { pcre2_code_free(code_); }
 
-  // Appends the pieces of `span` to `out`.
-  Status Split(std::string_view text, TextSpan span, pcre2_match_data* md,
+  // Appends the pieces of `span` to `out`. With `fast`, the hand-written
+  // scan decides where it can and the regex only where it cannot.
+  Status Split(std::string_view text, TextSpan span, pcre2_match_data* md, bool fast,
                std::vector<TextSpan>* out) const {
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + span.begin);
-    const PCRE2_SIZE length = span.end - span.begin;
-    PCRE2_SIZE start = 0;
-    PCRE2_SIZE emitted = 0;
-    while (start < length) {
-      int rc = jit_ ? pcre2_jit_match(code_, subject, length, start, 0, md, nullptr)
-                    : PCRE2_ERROR_JIT_STACKLIMIT;
-      // The interpreter keeps its backtracking state on the heap, so it gets
-      // through what overflows the JIT's small stack.
-      if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-        rc = pcre2_match(code_, subject, length, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
-                         nullptr);
-      if (rc == PCRE2_ERROR_NOMATCH) break;
-      if (rc < 0) return Internal("pre-tokenizer regex failed: " + PcreErrorText(rc));
-      const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-      const PCRE2_SIZE m_begin = ov[0], m_end = ov[1];
-      if (m_end <= m_begin) {
-        // An empty match makes no piece; step over one code point.
-        start = m_begin + 1;
-        while (start < length && (subject[start] & 0xC0) == 0x80) ++start;
+    const AsciiSplit kind = fast ? ascii_ : AsciiSplit::kNone;
+    if (kind == AsciiSplit::kNeverMatches) {
+      bool ascii = true;
+      for (uint32_t i = span.begin; i < span.end; ++i)
+        ascii &= static_cast<uint8_t>(text[i]) < 0x80;
+      if (ascii) {
+        if (span.end > span.begin) out->push_back(span);
+        return Status::Ok();
+      }
+    }
+    const bool scan = kind == AsciiSplit::kDigitGroups || kind == AsciiSplit::kDeepSeekWords;
+    uint32_t pos = span.begin;
+    uint32_t emitted = span.begin;
+    while (pos < span.end) {
+      uint32_t m_begin = pos, m_end = pos;
+      bool non_ascii = !scan;
+      if (scan) m_end = AsciiMatchAt(kind, text.data(), pos, span.end, &non_ascii);
+      if (!non_ascii && m_end == pos) {
+        ++pos;  // no match starts at this ASCII byte
         continue;
       }
-      if (m_begin > emitted) out->push_back(Offset(span, emitted, m_begin));
-      out->push_back(Offset(span, m_begin, m_end));
-      emitted = start = m_end;
+      if (non_ascii) {
+        DSV32_ASSIGN_OR_RETURN(bool found, Find(text, span, pos, md, &m_begin, &m_end));
+        if (!found) break;
+        if (m_end == m_begin) {
+          // An empty match makes no piece; step over one code point.
+          pos = m_begin + 1;
+          while (pos < span.end && (static_cast<uint8_t>(text[pos]) & 0xC0) == 0x80) ++pos;
+          continue;
+        }
+      }
+      if (m_begin > emitted) out->push_back({emitted, m_begin});
+      out->push_back({m_begin, m_end});
+      emitted = pos = m_end;
     }
-    if (emitted < length) out->push_back(Offset(span, emitted, length));
+    if (span.end > emitted) out->push_back({emitted, span.end});
     return Status::Ok();
   }
 
  private:
   explicit SplitRegex(pcre2_code* code) : code_(code) {}
 
-  static TextSpan Offset(TextSpan span, PCRE2_SIZE b, PCRE2_SIZE e) {
-    return {span.begin + static_cast<uint32_t>(b), span.begin + static_cast<uint32_t>(e)};
+  // Whether PCRE2 knows every match starts with a byte of 0x80 or more (the
+  // CJK split does): then text without such bytes has no match.
+  bool NeverMatchesAscii() const {
+    uint32_t empty = 1, type = 2;
+    if (pcre2_pattern_info(code_, PCRE2_INFO_MATCHEMPTY, &empty) != 0 || empty) return false;
+    if (pcre2_pattern_info(code_, PCRE2_INFO_FIRSTCODETYPE, &type) != 0) return false;
+    if (type == 1) {
+      uint32_t unit = 0;
+      return pcre2_pattern_info(code_, PCRE2_INFO_FIRSTCODEUNIT, &unit) == 0 && unit >= 0x80;
+    }
+    const uint8_t* bitmap = nullptr;
+    if (type != 0 || pcre2_pattern_info(code_, PCRE2_INFO_FIRSTBITMAP, &bitmap) != 0 ||
+        bitmap == nullptr)
+      return false;
+    for (int i = 0; i < 16; ++i)  // bits for bytes 0x00-0x7F
+      if (bitmap[i]) return false;
+    return true;
+  }
+
+  // The first match in `span` at or after `pos` (offsets in `text`).
+  Result<bool> Find(std::string_view text, TextSpan span, uint32_t pos, pcre2_match_data* md,
+                    uint32_t* m_begin, uint32_t* m_end) const {
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + span.begin);
+    const PCRE2_SIZE length = span.end - span.begin;
+    const PCRE2_SIZE start = pos - span.begin;
+    int rc = jit_ ? pcre2_jit_match(code_, subject, length, start, 0, md, nullptr)
+                  : PCRE2_ERROR_JIT_STACKLIMIT;
+    // The interpreter keeps its backtracking state on the heap, so it gets
+    // through what overflows the JIT's small stack.
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+      rc = pcre2_match(code_, subject, length, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
+                       nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    if (rc < 0) return Internal("pre-tokenizer regex failed: " + PcreErrorText(rc));
+    const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
+    *m_begin = span.begin + static_cast<uint32_t>(ov[0]);
+    *m_end = span.begin + static_cast<uint32_t>(ov[1]);
+    return true;
   }
 
   pcre2_code* code_;
   bool jit_ = false;
+  AsciiSplit ascii_ = AsciiSplit::kNone;
 };
 
 std::string PreTokenizer::TranslatePattern(std::string_view onig) {
@@ -156,7 +208,7 @@ Status PreTokenizer::Run(std::string_view text, TextSpan span, std::vector<TextS
     previous.assign(pieces->begin() + first, pieces->end());
     pieces->resize(first);
     for (const TextSpan& piece : previous)
-      DSV32_RETURN_IF_ERROR(regex->Split(text, piece, md, pieces));
+      DSV32_RETURN_IF_ERROR(regex->Split(text, piece, md, use_ascii_splits_, pieces));
   }
   return Status::Ok();
 }

@@ -61,6 +61,10 @@ class PreTokenizer {
   Status Run(std::string_view text, TextSpan span, std::vector<TextSpan>* pieces,
              PreTokenizerScratch* scratch) const;
 
+  // Turns the hand-written ASCII splits (ascii_splits.h) off, so tests can
+  // compare them with PCRE2.
+  void set_use_ascii_splits(bool use) { use_ascii_splits_ = use; }
+
   // Rewrites Oniguruma's \s and \S, which mean Unicode White_Space there but
   // only the separator categories in PCRE2 (they differ on U+0085), into
   // explicit classes. Exposed for tests.
@@ -69,6 +73,7 @@ class PreTokenizer {
  private:
   PreTokenizer() = default;
   std::vector<std::unique_ptr<SplitRegex>> regexes_;
+  bool use_ascii_splits_ = true;
 };
 
 }  // namespace dsv32
