@@ -10,6 +10,8 @@
 #include <random>
 #include <sstream>
 
+#include "split_pieces.h"
+
 namespace dsv32 {
 namespace {
 
@@ -49,15 +51,6 @@ std::string RandomText(std::mt19937& rng) {
   return text;
 }
 
-std::vector<std::string> Pieces(const PreTokenizer& p, const std::string& text) {
-  std::vector<TextSpan> spans;
-  PreTokenizerScratch scratch;
-  EXPECT_TRUE(p.Run(text, {0, static_cast<uint32_t>(text.size())}, &spans, &scratch).ok());
-  std::vector<std::string> out;
-  for (const TextSpan& s : spans) out.push_back(text.substr(s.begin, s.end - s.begin));
-  return out;
-}
-
 TEST(AsciiSplitsTest, DeepSeekPatternsHaveScans) {
   const std::vector<std::string> patterns = DeepSeekPatterns();
   ASSERT_EQ(patterns.size(), 3u);
@@ -80,7 +73,7 @@ TEST(AsciiSplitsTest, ScansSplitLikePcre2) {
     slow->set_use_ascii_splits(false);
     for (int trial = 0; trial < 20000; ++trial) {
       const std::string text = RandomText(rng);
-      ASSERT_EQ(Pieces(*fast, text), Pieces(*slow, text))
+      ASSERT_EQ(SplitPieces(*fast, text), SplitPieces(*slow, text))
           << "text: " << testing::PrintToString(text);
     }
   }

@@ -2,32 +2,25 @@
 
 #include <gtest/gtest.h>
 
+#include "split_pieces.h"
+
 namespace dsv32 {
 namespace {
-
-std::vector<std::string> Pieces(const PreTokenizer& p, std::string_view text) {
-  std::vector<TextSpan> spans;
-  PreTokenizerScratch scratch;
-  EXPECT_TRUE(p.Run(text, {0, static_cast<uint32_t>(text.size())}, &spans, &scratch).ok());
-  std::vector<std::string> out;
-  for (const TextSpan& s : spans) out.emplace_back(text.substr(s.begin, s.end - s.begin));
-  return out;
-}
 
 using Strings = std::vector<std::string>;
 
 TEST(PreTokenizerTest, SplitsKeepMatchesAndGapsInOrder) {
   auto p = PreTokenizer::Build({{"\\p{N}{1,3}"}});
   ASSERT_TRUE(p.ok()) << p.status().message();
-  EXPECT_EQ(Pieces(*p, "ab1234cd5"), (Strings{"ab", "123", "4", "cd", "5"}));
-  EXPECT_EQ(Pieces(*p, "abc"), (Strings{"abc"}));
+  EXPECT_EQ(SplitPieces(*p, "ab1234cd5"), (Strings{"ab", "123", "4", "cd", "5"}));
+  EXPECT_EQ(SplitPieces(*p, "abc"), (Strings{"abc"}));
 }
 
 TEST(PreTokenizerTest, LaterSplitsWorkInsideEarlierPieces) {
   // The lookahead must not see past the piece the first split made.
   auto p = PreTokenizer::Build({{"x"}, {"\\s+(?!\\S)|\\s+"}});
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(Pieces(*p, "a  x  b"), (Strings{"a", "  ", "x", " ", " ", "b"}));
+  EXPECT_EQ(SplitPieces(*p, "a  x  b"), (Strings{"a", "  ", "x", " ", " ", "b"}));
 }
 
 TEST(PreTokenizerTest, WhiteSpaceIsTheUnicodeProperty) {
@@ -36,17 +29,17 @@ TEST(PreTokenizerTest, WhiteSpaceIsTheUnicodeProperty) {
   auto p = PreTokenizer::Build({{"\\s+"}});
   ASSERT_TRUE(p.ok());
   // U+0085 (NEXT LINE) is White_Space, as in the reference's regex engine.
-  EXPECT_EQ(Pieces(*p, "a\u0085b"), (Strings{"a", "\u0085", "b"}));
-  EXPECT_EQ(Pieces(*p, "a\u3000b"), (Strings{"a", "\u3000", "b"}));
+  EXPECT_EQ(SplitPieces(*p, "a\u0085b"), (Strings{"a", "\u0085", "b"}));
+  EXPECT_EQ(SplitPieces(*p, "a\u3000b"), (Strings{"a", "\u3000", "b"}));
   auto q = PreTokenizer::Build({{"\\S+"}});
   ASSERT_TRUE(q.ok());
-  EXPECT_EQ(Pieces(*q, "ab\u0085cd"), (Strings{"ab", "\u0085", "cd"}));
+  EXPECT_EQ(SplitPieces(*q, "ab\u0085cd"), (Strings{"ab", "\u0085", "cd"}));
 }
 
 TEST(PreTokenizerTest, LiteralPatternsMatchTheirText) {
   auto p = PreTokenizer::Build({{"a.b", true}});
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(Pieces(*p, "xa.bya_b"), (Strings{"x", "a.b", "ya_b"}));
+  EXPECT_EQ(SplitPieces(*p, "xa.bya_b"), (Strings{"x", "a.b", "ya_b"}));
 }
 
 TEST(PreTokenizerTest, ABadPatternIsAFormatError) {
