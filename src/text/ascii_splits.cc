@@ -7,10 +7,15 @@ namespace dsv32 {
 namespace {
 
 constexpr char kDigitGroups[] = "\\p{N}{1,3}";
+// clang-format off
 constexpr char kDeepSeekWords[] =
-    "[!\"#$%&'()*+,\\-./"
-    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
-    " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+";
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|"
+    "[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+    " ?[\\p{P}\\p{S}]+[\r\n]*|"
+    "\\s*[\r\n]+|"
+    "\\s+(?!\\S)|"
+    "\\s+";
+// clang-format on
 
 // What the patterns' Unicode classes are on ASCII: \p{L} is A-Z a-z, \p{M}
 // is empty, \p{N} is 0-9, \p{P} and \p{S} together are the 32 printable

@@ -1,5 +1,5 @@
-// Hand-written equivalents of DeepSeek's pre-tokenizer regexes, for text that
-// is pure ASCII (most prompts and code). On ASCII the Unicode classes the
+// Hand-written equivalents of DeepSeek's pre-tokenizer regexes for the ASCII
+// parts of text (most of prompts and code). On ASCII the Unicode classes the
 // patterns use reduce to a few byte sets, and the alternation reduces to a
 // handful of run scans, which is several times cheaper than a regex call per
 // word. Each scan decides a match exactly as PCRE2 does for that pattern
@@ -7,16 +7,14 @@
 // tests compare the two on random text.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
-#include <vector>
-
-#include "text/pre_tokenizer.h"
 
 namespace dsv32 {
 
 enum class AsciiSplit {
   kNone,           // no hand-written form: always PCRE2
-  kNeverMatches,   // the pattern cannot match ASCII text: the piece stays whole
+  kNeverMatches,   // cannot match ASCII: an all-ASCII piece stays whole
   kDigitGroups,    // \p{N}{1,3}
   kDeepSeekWords,  // DeepSeek's GPT-style word pattern
 };
