@@ -1,0 +1,27 @@
+// The inner loops of attention over the cache, vectorized with Highway and
+// dispatched to the best target the CPU supports. Each has a scalar
+// reference (core/ops.h's Dot and Axpy, DecodeKvField) that the tests
+// compare against on every compiled target.
+#pragma once
+
+#include <cstdint>
+
+#include "attention/kv_format.h"
+
+namespace dsv32 {
+
+// sum a[i] * b[i]
+float KernelDot(const float* a, const float* b, int64_t n);
+// y += a * x
+void KernelAxpy(float a, const float* x, float* y, int64_t n);
+// y *= a
+void KernelScale(float a, float* y, int64_t n);
+// out[r] = dot(rows[r * stride .. + n], x) for r in [0, count)
+void KernelDotRows(const float* rows, int64_t stride, int64_t count, const float* x, int64_t n,
+                   float* out);
+// Decodes `rows` consecutive entries of one field (a plane in a page) to
+// f32: dst is [rows, f.dim].
+void KernelDecodeRows(const KvFieldFormat& f, const uint8_t* values, const uint8_t* scales,
+                      int64_t rows, float* dst);
+
+}  // namespace dsv32
