@@ -21,11 +21,7 @@ std::shared_ptr<KvPagePool> PrivatePool(const ModelConfig& config, int64_t max_t
   const int64_t pages =
       std::max<int64_t>(1, (TokenLimit(config, max_tokens) + kPrivatePageTokens - 1) /
                                kPrivatePageTokens);
-  const int64_t page_bytes =
-      KvEntryFormat::For(config, KvLayout::kF32).bytes() * config.num_hidden_layers *
-      kPrivatePageTokens;
-  // Layer blocks are padded to 64 bytes: leave room for that.
-  options.budget_bytes = pages * (page_bytes + 64 * std::max<int64_t>(1, config.num_hidden_layers));
+  options.budget_bytes = pages * KvPagePool::PageBytes(config, options);
   return KvPagePool::Create(config, options).value();
 }
 

@@ -42,6 +42,11 @@ Result<std::shared_ptr<KvPagePool>> KvPagePool::Create(const ModelConfig& config
   return pool;
 }
 
+int64_t KvPagePool::PageBytes(const ModelConfig& config, const KvPoolOptions& options) {
+  const int64_t block = KvEntryFormat::For(config, options.layout).bytes() * options.page_tokens;
+  return (block + 63) / 64 * 64 * config.num_hidden_layers;
+}
+
 KvPagePool::~KvPagePool() = default;
 
 int64_t KvPagePool::used_pages() const {

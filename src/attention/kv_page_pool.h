@@ -38,6 +38,10 @@ class KvPagePool {
  public:
   static Result<std::shared_ptr<KvPagePool>> Create(const ModelConfig& config,
                                                     const KvPoolOptions& options);
+  // Bytes of one page for that config and options (all layers, each
+  // layer's block padded to 64 bytes): a budget of n * PageBytes holds
+  // exactly n pages.
+  static int64_t PageBytes(const ModelConfig& config, const KvPoolOptions& options);
   ~KvPagePool();
   KvPagePool(const KvPagePool&) = delete;
   KvPagePool& operator=(const KvPagePool&) = delete;

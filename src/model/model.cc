@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "attention/kv_file.h"
 #include "attention/mla.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
@@ -13,6 +16,13 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   std::unique_ptr<Model> model(new Model());
   const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
   DSV32_ASSIGN_OR_RETURN(model->config_, LoadModelConfig(config_path));
+  {
+    std::ifstream in(config_path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto hash = ConfigHash(text);
+    if (!hash.ok()) return hash.status().WithContext(config_path);
+    model->config_hash_ = *hash;
+  }
   DSV32_ASSIGN_OR_RETURN(model->checkpoint_, Checkpoint::Open(dir));
   auto weights = BindWeights(model->config_, *model->checkpoint_);
   if (!weights.ok()) return weights.status().WithContext(dir);
