@@ -70,6 +70,59 @@ void Bf16ToF32Impl(const uint8_t* src, int64_t n, float* dst) {
   }
 }
 
+void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q,
+                     const float* w, int64_t heads, float scale, float* out) {
+  const hn::ScalableTag<float> d;
+  const auto N = static_cast<int64_t>(hn::Lanes(d));
+  const auto zero = hn::Zero(d);
+  const auto vscale = hn::Set(d, scale);
+  int64_t r = 0;
+  // Four vectors of keys at a time: one broadcast of q feeds four FMAs.
+  for (; r + 4 * N <= rows; r += 4 * N) {
+    auto s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+    for (int64_t h = 0; h < heads; ++h) {
+      auto a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+      const float* qh = q + h * dim;
+      for (int64_t k = 0; k < dim; ++k) {
+        const auto qk = hn::Set(d, qh[k]);
+        const float* kt = keys_t + k * rows + r;
+        a0 = hn::MulAdd(qk, hn::LoadU(d, kt), a0);
+        a1 = hn::MulAdd(qk, hn::LoadU(d, kt + N), a1);
+        a2 = hn::MulAdd(qk, hn::LoadU(d, kt + 2 * N), a2);
+        a3 = hn::MulAdd(qk, hn::LoadU(d, kt + 3 * N), a3);
+      }
+      const auto wh = hn::Set(d, w[h]);
+      s0 = hn::MulAdd(wh, hn::Max(hn::Mul(a0, vscale), zero), s0);
+      s1 = hn::MulAdd(wh, hn::Max(hn::Mul(a1, vscale), zero), s1);
+      s2 = hn::MulAdd(wh, hn::Max(hn::Mul(a2, vscale), zero), s2);
+      s3 = hn::MulAdd(wh, hn::Max(hn::Mul(a3, vscale), zero), s3);
+    }
+    hn::StoreU(s0, d, out + r);
+    hn::StoreU(s1, d, out + r + N);
+    hn::StoreU(s2, d, out + r + 2 * N);
+    hn::StoreU(s3, d, out + r + 3 * N);
+  }
+  for (; r + N <= rows; r += N) {
+    auto s0 = zero;
+    for (int64_t h = 0; h < heads; ++h) {
+      auto a0 = zero;
+      for (int64_t k = 0; k < dim; ++k)
+        a0 = hn::MulAdd(hn::Set(d, q[h * dim + k]), hn::LoadU(d, keys_t + k * rows + r), a0);
+      s0 = hn::MulAdd(hn::Set(d, w[h]), hn::Max(hn::Mul(a0, vscale), zero), s0);
+    }
+    hn::StoreU(s0, d, out + r);
+  }
+  for (; r < rows; ++r) {
+    float s = 0.0f;
+    for (int64_t h = 0; h < heads; ++h) {
+      float a = 0.0f;
+      for (int64_t k = 0; k < dim; ++k) a += q[h * dim + k] * keys_t[k * rows + r];
+      s += w[h] * std::max(a * scale, 0.0f);
+    }
+    out[r] = s;
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace dsv32
 HWY_AFTER_NAMESPACE();
@@ -82,6 +135,31 @@ HWY_EXPORT(AxpyImpl);
 HWY_EXPORT(ScaleImpl);
 HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(Bf16ToF32Impl);
+HWY_EXPORT(IndexScoresImpl);
+
+void KernelIndexScores(const float* keys_t, int64_t rows, int64_t dim, const float* q,
+                       const float* w, int64_t heads, float scale, float* out) {
+  HWY_DYNAMIC_DISPATCH(IndexScoresImpl)(keys_t, rows, dim, q, w, heads, scale, out);
+}
+
+void IndexScoresReference(const float* keys_t, int64_t rows, int64_t dim, const float* q,
+                          const float* w, int64_t heads, float scale, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float s = 0.0f;
+    for (int64_t h = 0; h < heads; ++h) {
+      float a = 0.0f;
+      for (int64_t k = 0; k < dim; ++k) a += q[h * dim + k] * keys_t[k * rows + r];
+      a *= scale;
+      if (a > 0.0f) s += w[h] * a;
+    }
+    out[r] = s;
+  }
+}
+
+void Transpose(const float* in, int64_t rows, int64_t dim, float* out) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < dim; ++k) out[k * rows + r] = in[r * dim + k];
+}
 
 float KernelDot(const float* a, const float* b, int64_t n) {
   return HWY_DYNAMIC_DISPATCH(DotImpl)(a, b, n);

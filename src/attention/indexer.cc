@@ -32,29 +32,22 @@ std::vector<int32_t> TopKPositions(const float* scores, int64_t count, int64_t k
 namespace {
 
 // Scores of one query against index keys [0, visible) of `layer`, page by
-// page: each page's keys are decoded once and every head reads them.
+// page: each page's keys are decoded once, transposed so that vector lanes
+// run over keys, and every head reads them from L1/L2.
 void ScoreKeys(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
                int64_t heads, float score_scale, int64_t page_begin, int64_t page_end,
                int64_t visible, float* scores) {
   const KvFieldFormat& f = cache.format().field(KvField::kIndexKey);
   const int64_t P = cache.page_tokens();
-  std::vector<float> keys(static_cast<size_t>(P * f.dim));
-  std::vector<float> dots(static_cast<size_t>(P));
+  std::vector<float> keys(static_cast<size_t>(P * f.dim)), keys_t(keys.size());
   for (int64_t page = page_begin; page < page_end; ++page) {
     const int64_t first = page * P;
     const int64_t rows = std::min(P, visible - first);
     KernelDecodeRows(f, cache.values(layer, first, KvField::kIndexKey),
                      cache.scales(layer, first, KvField::kIndexKey), rows, keys.data());
-    float* s = scores + first;
-    std::fill(s, s + rows, 0.0f);
-    for (int64_t h = 0; h < heads; ++h) {
-      KernelDotRows(keys.data(), f.dim, rows, q + h * f.dim, f.dim, dots.data());
-      const float w = head_weights[h];
-      for (int64_t r = 0; r < rows; ++r) {
-        const float dot = dots[static_cast<size_t>(r)] * score_scale;
-        if (dot > 0.0f) s[r] += w * dot;
-      }
-    }
+    Transpose(keys.data(), rows, f.dim, keys_t.data());
+    KernelIndexScores(keys_t.data(), rows, f.dim, q, head_weights, heads, score_scale,
+                      scores + first);
   }
 }
 
