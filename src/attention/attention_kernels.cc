@@ -123,6 +123,73 @@ void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float
   }
 }
 
+void DotTransposedImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q,
+                       float* out) {
+  const hn::ScalableTag<float> d;
+  const auto N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t r = 0;
+  for (; r + 4 * N <= rows; r += 4 * N) {
+    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    for (int64_t k = 0; k < dim; ++k) {
+      const auto qk = hn::Set(d, q[k]);
+      const float* kt = keys_t + k * rows + r;
+      a0 = hn::MulAdd(qk, hn::LoadU(d, kt), a0);
+      a1 = hn::MulAdd(qk, hn::LoadU(d, kt + N), a1);
+      a2 = hn::MulAdd(qk, hn::LoadU(d, kt + 2 * N), a2);
+      a3 = hn::MulAdd(qk, hn::LoadU(d, kt + 3 * N), a3);
+    }
+    hn::StoreU(a0, d, out + r);
+    hn::StoreU(a1, d, out + r + N);
+    hn::StoreU(a2, d, out + r + 2 * N);
+    hn::StoreU(a3, d, out + r + 3 * N);
+  }
+  for (; r + N <= rows; r += N) {
+    auto a0 = hn::Zero(d);
+    for (int64_t k = 0; k < dim; ++k)
+      a0 = hn::MulAdd(hn::Set(d, q[k]), hn::LoadU(d, keys_t + k * rows + r), a0);
+    hn::StoreU(a0, d, out + r);
+  }
+  for (; r < rows; ++r) {
+    float a = 0.0f;
+    for (int64_t k = 0; k < dim; ++k) a += q[k] * keys_t[k * rows + r];
+    out[r] = a;
+  }
+}
+
+void WeightedSumImpl(const float* p, const float* rows, int64_t count, int64_t stride, int64_t n,
+                     float* acc) {
+  const hn::ScalableTag<float> d;
+  const auto N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    auto a0 = hn::LoadU(d, acc + i), a1 = hn::LoadU(d, acc + i + N);
+    auto a2 = hn::LoadU(d, acc + i + 2 * N), a3 = hn::LoadU(d, acc + i + 3 * N);
+    for (int64_t r = 0; r < count; ++r) {
+      const auto pr = hn::Set(d, p[r]);
+      const float* x = rows + r * stride + i;
+      a0 = hn::MulAdd(pr, hn::LoadU(d, x), a0);
+      a1 = hn::MulAdd(pr, hn::LoadU(d, x + N), a1);
+      a2 = hn::MulAdd(pr, hn::LoadU(d, x + 2 * N), a2);
+      a3 = hn::MulAdd(pr, hn::LoadU(d, x + 3 * N), a3);
+    }
+    hn::StoreU(a0, d, acc + i);
+    hn::StoreU(a1, d, acc + i + N);
+    hn::StoreU(a2, d, acc + i + 2 * N);
+    hn::StoreU(a3, d, acc + i + 3 * N);
+  }
+  for (; i + N <= n; i += N) {
+    auto a0 = hn::LoadU(d, acc + i);
+    for (int64_t r = 0; r < count; ++r)
+      a0 = hn::MulAdd(hn::Set(d, p[r]), hn::LoadU(d, rows + r * stride + i), a0);
+    hn::StoreU(a0, d, acc + i);
+  }
+  for (; i < n; ++i) {
+    float a = acc[i];
+    for (int64_t r = 0; r < count; ++r) a += p[r] * rows[r * stride + i];
+    acc[i] = a;
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace dsv32
 HWY_AFTER_NAMESPACE();
@@ -136,6 +203,18 @@ HWY_EXPORT(ScaleImpl);
 HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(Bf16ToF32Impl);
 HWY_EXPORT(IndexScoresImpl);
+HWY_EXPORT(DotTransposedImpl);
+HWY_EXPORT(WeightedSumImpl);
+
+void KernelDotTransposed(const float* keys_t, int64_t rows, int64_t dim, const float* q,
+                         float* out) {
+  HWY_DYNAMIC_DISPATCH(DotTransposedImpl)(keys_t, rows, dim, q, out);
+}
+
+void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride,
+                       int64_t n, float* acc) {
+  HWY_DYNAMIC_DISPATCH(WeightedSumImpl)(p, rows, count, stride, n, acc);
+}
 
 void KernelIndexScores(const float* keys_t, int64_t rows, int64_t dim, const float* q,
                        const float* w, int64_t heads, float scale, float* out) {

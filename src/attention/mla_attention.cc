@@ -143,6 +143,7 @@ void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t l
     // softmax states are merged below.
     ParallelFor(ctx.pool, parts, [&](int64_t p_begin, int64_t p_end) {
       std::vector<float> keys(static_cast<size_t>(kBlock * width));
+      std::vector<float> keys_t(keys.size());
       std::vector<float> scores(static_cast<size_t>(kBlock));
       for (int64_t p = p_begin; p < p_end; ++p) {
         Partial& part = partials[static_cast<size_t>(p)];
@@ -159,11 +160,15 @@ void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t l
             KernelDecodeRows(rf, cache.values(layer, t, KvField::kRopeKey),
                              cache.scales(layer, t, KvField::kRopeKey), 1, row + d.kv_lora);
           }
+          // Scores with lanes over positions (no horizontal sums), then
+          // each head's weighted sum of the block's latents.
+          Transpose(keys.data(), rows, width, keys_t.data());
           for (int64_t h = 0; h < d.heads; ++h) {
-            KernelDotRows(keys.data(), width, rows, &q_cat[static_cast<size_t>(h * width)], width,
-                          scores.data());
+            KernelDotTransposed(keys_t.data(), rows, width, &q_cat[static_cast<size_t>(h * width)],
+                                scores.data());
             float block_max = scores[0];
-            for (int64_t r = 1; r < rows; ++r) block_max = std::max(block_max, scores[static_cast<size_t>(r)]);
+            for (int64_t r = 1; r < rows; ++r)
+              block_max = std::max(block_max, scores[static_cast<size_t>(r)]);
             float& m = part.max[static_cast<size_t>(h)];
             float* acc = &part.acc[static_cast<size_t>(h * d.kv_lora)];
             if (block_max > m) {
@@ -174,10 +179,10 @@ void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t l
             }
             float sum = 0.0f;
             for (int64_t r = 0; r < rows; ++r) {
-              const float p_r = std::exp(scores[static_cast<size_t>(r)] - m);
-              sum += p_r;
-              KernelAxpy(p_r, &keys[static_cast<size_t>(r * width)], acc, d.kv_lora);
+              scores[static_cast<size_t>(r)] = std::exp(scores[static_cast<size_t>(r)] - m);
+              sum += scores[static_cast<size_t>(r)];
             }
+            KernelWeightedSum(scores.data(), keys.data(), rows, width, d.kv_lora, acc);
             part.sum[static_cast<size_t>(h)] += sum;
           }
         }

@@ -55,6 +55,27 @@ TEST_F(KernelTargets, DotAxpyScaleMatchScalar) {
   });
 }
 
+TEST_F(KernelTargets, TransposedDotsAndWeightedSumsMatchScalar) {
+  ForEachTarget([] {
+    for (int64_t rows : {1, 9, 64, 77}) {
+      for (int64_t dim : {3, 40, 130}) {
+        const auto keys = Random(static_cast<size_t>(rows * dim), 8);
+        const auto q = Random(static_cast<size_t>(dim), 9);
+        const auto p = Random(static_cast<size_t>(rows), 10);
+        std::vector<float> keys_t(keys.size()), out(static_cast<size_t>(rows));
+        Transpose(keys.data(), rows, dim, keys_t.data());
+        KernelDotTransposed(keys_t.data(), rows, dim, q.data(), out.data());
+        for (int64_t r = 0; r < rows; ++r)
+          EXPECT_NEAR(out[r], Dot(&keys[r * dim], q.data(), dim), 1e-4) << rows << " " << dim;
+        std::vector<float> acc = Random(static_cast<size_t>(dim), 11), ref = acc;
+        KernelWeightedSum(p.data(), keys.data(), rows, dim, dim, acc.data());
+        for (int64_t r = 0; r < rows; ++r) Axpy(p[r], &keys[r * dim], ref.data(), dim);
+        for (int64_t i = 0; i < dim; ++i) EXPECT_NEAR(acc[i], ref[i], 1e-4) << rows << " " << dim;
+      }
+    }
+  });
+}
+
 TEST_F(KernelTargets, IndexScoresMatchScalar) {
   ForEachTarget([] {
     for (int64_t rows : {1, 7, 16, 64, 100}) {
