@@ -40,6 +40,14 @@ struct Fp8Matrix {
   }
 };
 
+std::vector<float> RandomVector(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
 // Everything one layer needs, built once per process.
 struct Layer {
   ModelConfig config;
@@ -124,11 +132,7 @@ struct Layer {
   }
 
   std::vector<float> Hidden(int64_t tokens) const {
-    std::mt19937 rng(13);
-    std::normal_distribution<float> normal;
-    std::vector<float> x(static_cast<size_t>(tokens * config.hidden_size));
-    for (float& v : x) v = normal(rng);
-    return x;
+    return RandomVector(tokens * config.hidden_size, 13);
   }
 };
 
@@ -156,12 +160,8 @@ void BM_IndexerScan(benchmark::State& state) {
   const ModelConfig& c = layer.config;
   const int64_t L = state.range(0);
   KvCache cache = layer.Cache(L, L);
-  std::mt19937 rng(5);
-  std::normal_distribution<float> normal;
-  std::vector<float> q(static_cast<size_t>(c.index_n_heads * c.index_head_dim));
-  std::vector<float> w(static_cast<size_t>(c.index_n_heads));
-  for (float& v : q) v = normal(rng);
-  for (float& v : w) v = normal(rng);
+  const std::vector<float> q = RandomVector(c.index_n_heads * c.index_head_dim, 5);
+  const std::vector<float> w = RandomVector(c.index_n_heads, 6);
   std::vector<float> scores(static_cast<size_t>(L));
   for (auto _ : state) {
     IndexerScores(cache, 0, q.data(), w.data(), c.index_n_heads, L, &layer.pool, scores.data());
@@ -187,10 +187,7 @@ void BM_AttentionCore(benchmark::State& state) {
     for (int64_t j = 0; j < k; ++j) picked.push_back(static_cast<int32_t>(j * L / k));
     selection.positions.push_back(picked);
   }
-  std::vector<float> q(static_cast<size_t>(c.num_attention_heads * c.qk_head_dim()));
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal;
-  for (float& v : q) v = normal(rng);
+  const std::vector<float> q = RandomVector(c.num_attention_heads * c.qk_head_dim(), 3);
   std::vector<float> out(static_cast<size_t>(c.num_attention_heads * c.v_head_dim));
   for (auto _ : state) {
     AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection, out.data());
@@ -209,12 +206,8 @@ void BM_PrefillIndexer(benchmark::State& state) {
   const ModelConfig& c = layer.config;
   const int64_t T = state.range(0);
   KvCache cache = layer.Cache(T, T);
-  std::mt19937 rng(5);
-  std::normal_distribution<float> normal;
-  std::vector<float> q(static_cast<size_t>(c.index_n_heads * c.index_head_dim));
-  std::vector<float> w(static_cast<size_t>(c.index_n_heads));
-  for (float& v : q) v = normal(rng);
-  for (float& v : w) v = normal(rng);
+  const std::vector<float> q = RandomVector(c.index_n_heads * c.index_head_dim, 5);
+  const std::vector<float> w = RandomVector(c.index_n_heads, 6);
   for (auto _ : state) {
     layer.pool.ParallelFor(T, 16, [&](int64_t begin, int64_t end) {
       std::vector<float> scores(static_cast<size_t>(T));
@@ -249,11 +242,7 @@ void BM_PrefillAttention(benchmark::State& state) {
     for (int64_t j = 0; j < k; ++j) picked.push_back(static_cast<int32_t>(j * visible / k));
     selection.positions.push_back(std::move(picked));
   }
-  const int64_t qk = c.num_attention_heads * c.qk_head_dim();
-  std::vector<float> q(static_cast<size_t>(kSampled * qk));
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal;
-  for (float& v : q) v = normal(rng);
+  const std::vector<float> q = RandomVector(kSampled * c.num_attention_heads * c.qk_head_dim(), 3);
   std::vector<float> out(static_cast<size_t>(kSampled * c.num_attention_heads * c.v_head_dim));
   for (auto _ : state) {
     AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection, out.data());

@@ -70,61 +70,9 @@ void Bf16ToF32Impl(const uint8_t* src, int64_t n, float* dst) {
   }
 }
 
-void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                     const float* w, int64_t heads, float scale, float* out) {
-  const hn::ScalableTag<float> d;
-  const auto N = static_cast<int64_t>(hn::Lanes(d));
-  const auto zero = hn::Zero(d);
-  const auto vscale = hn::Set(d, scale);
-  int64_t r = 0;
-  // Four vectors of keys at a time: one broadcast of q feeds four FMAs.
-  for (; r + 4 * N <= rows; r += 4 * N) {
-    auto s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-    for (int64_t h = 0; h < heads; ++h) {
-      auto a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-      const float* qh = q + h * dim;
-      for (int64_t k = 0; k < dim; ++k) {
-        const auto qk = hn::Set(d, qh[k]);
-        const float* kt = keys_t + k * rows + r;
-        a0 = hn::MulAdd(qk, hn::LoadU(d, kt), a0);
-        a1 = hn::MulAdd(qk, hn::LoadU(d, kt + N), a1);
-        a2 = hn::MulAdd(qk, hn::LoadU(d, kt + 2 * N), a2);
-        a3 = hn::MulAdd(qk, hn::LoadU(d, kt + 3 * N), a3);
-      }
-      const auto wh = hn::Set(d, w[h]);
-      s0 = hn::MulAdd(wh, hn::Max(hn::Mul(a0, vscale), zero), s0);
-      s1 = hn::MulAdd(wh, hn::Max(hn::Mul(a1, vscale), zero), s1);
-      s2 = hn::MulAdd(wh, hn::Max(hn::Mul(a2, vscale), zero), s2);
-      s3 = hn::MulAdd(wh, hn::Max(hn::Mul(a3, vscale), zero), s3);
-    }
-    hn::StoreU(s0, d, out + r);
-    hn::StoreU(s1, d, out + r + N);
-    hn::StoreU(s2, d, out + r + 2 * N);
-    hn::StoreU(s3, d, out + r + 3 * N);
-  }
-  for (; r + N <= rows; r += N) {
-    auto s0 = zero;
-    for (int64_t h = 0; h < heads; ++h) {
-      auto a0 = zero;
-      for (int64_t k = 0; k < dim; ++k)
-        a0 = hn::MulAdd(hn::Set(d, q[h * dim + k]), hn::LoadU(d, keys_t + k * rows + r), a0);
-      s0 = hn::MulAdd(hn::Set(d, w[h]), hn::Max(hn::Mul(a0, vscale), zero), s0);
-    }
-    hn::StoreU(s0, d, out + r);
-  }
-  for (; r < rows; ++r) {
-    float s = 0.0f;
-    for (int64_t h = 0; h < heads; ++h) {
-      float a = 0.0f;
-      for (int64_t k = 0; k < dim; ++k) a += q[h * dim + k] * keys_t[k * rows + r];
-      s += w[h] * std::max(a * scale, 0.0f);
-    }
-    out[r] = s;
-  }
-}
-
-void DotTransposedImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                       float* out) {
+// out[r] = q . key_r for r in [0, rows), value k of key r at keys_t[k * stride + r].
+void DotTransposedImpl(const float* keys_t, int64_t stride, int64_t rows, int64_t dim,
+                       const float* q, float* out) {
   const hn::ScalableTag<float> d;
   const auto N = static_cast<int64_t>(hn::Lanes(d));
   int64_t r = 0;
@@ -132,7 +80,7 @@ void DotTransposedImpl(const float* keys_t, int64_t rows, int64_t dim, const flo
     auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
     for (int64_t k = 0; k < dim; ++k) {
       const auto qk = hn::Set(d, q[k]);
-      const float* kt = keys_t + k * rows + r;
+      const float* kt = keys_t + k * stride + r;
       a0 = hn::MulAdd(qk, hn::LoadU(d, kt), a0);
       a1 = hn::MulAdd(qk, hn::LoadU(d, kt + N), a1);
       a2 = hn::MulAdd(qk, hn::LoadU(d, kt + 2 * N), a2);
@@ -146,12 +94,12 @@ void DotTransposedImpl(const float* keys_t, int64_t rows, int64_t dim, const flo
   for (; r + N <= rows; r += N) {
     auto a0 = hn::Zero(d);
     for (int64_t k = 0; k < dim; ++k)
-      a0 = hn::MulAdd(hn::Set(d, q[k]), hn::LoadU(d, keys_t + k * rows + r), a0);
+      a0 = hn::MulAdd(hn::Set(d, q[k]), hn::LoadU(d, keys_t + k * stride + r), a0);
     hn::StoreU(a0, d, out + r);
   }
   for (; r < rows; ++r) {
     float a = 0.0f;
-    for (int64_t k = 0; k < dim; ++k) a += q[k] * keys_t[k * rows + r];
+    for (int64_t k = 0; k < dim; ++k) a += q[k] * keys_t[k * stride + r];
     out[r] = a;
   }
 }
@@ -190,6 +138,30 @@ void WeightedSumImpl(const float* p, const float* rows, int64_t count, int64_t s
   }
 }
 
+void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q,
+                     const float* w, int64_t heads, float scale, float* out) {
+  const hn::ScalableTag<float> d;
+  const auto N = static_cast<int64_t>(hn::Lanes(d));
+  const auto zero = hn::Zero(d);
+  // Page-sized blocks: one head's dots at a time, then ReLU and the head's
+  // weight folded into the running sum.
+  float dots[256];
+  for (int64_t r0 = 0; r0 < rows; r0 += 256) {
+    const int64_t n = std::min<int64_t>(256, rows - r0);
+    float* o = out + r0;
+    std::fill(o, o + n, 0.0f);
+    for (int64_t h = 0; h < heads; ++h) {
+      DotTransposedImpl(keys_t + r0, rows, n, dim, q + h * dim, dots);
+      const auto wh = hn::Set(d, w[h] * scale);
+      int64_t r = 0;
+      for (; r + N <= n; r += N)
+        hn::StoreU(hn::MulAdd(wh, hn::Max(hn::LoadU(d, dots + r), zero), hn::LoadU(d, o + r)), d,
+                   o + r);
+      for (; r < n; ++r) o[r] += w[h] * scale * std::max(dots[r], 0.0f);
+    }
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace dsv32
 HWY_AFTER_NAMESPACE();
@@ -208,7 +180,7 @@ HWY_EXPORT(WeightedSumImpl);
 
 void KernelDotTransposed(const float* keys_t, int64_t rows, int64_t dim, const float* q,
                          float* out) {
-  HWY_DYNAMIC_DISPATCH(DotTransposedImpl)(keys_t, rows, dim, q, out);
+  HWY_DYNAMIC_DISPATCH(DotTransposedImpl)(keys_t, rows, rows, dim, q, out);
 }
 
 void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride,

@@ -119,15 +119,7 @@ class FrameReader {
   Status Read(void* dst, size_t size) {
     ZSTD_outBuffer out{dst, size, 0};
     while (out.pos < out.size) {
-      if (in_.pos == in_.size) {
-        if (left_ == 0) return Truncated();
-        const size_t want = static_cast<size_t>(std::min<uint64_t>(left_, in_buf_.size()));
-        const size_t got = std::fread(in_buf_.data(), 1, want, f_);
-        if (got != want) return Truncated();
-        left_ -= got;
-        checksum_ = Fnv1a64(in_buf_.data(), got, checksum_);
-        in_ = {in_buf_.data(), got, 0};
-      }
+      DSV32_RETURN_IF_ERROR(Refill());
       const size_t r = ZSTD_decompressStream(dctx_.get(), &out, &in_);
       if (ZSTD_isError(r))
         return FormatError(path_ + ": the KV cache file is corrupted (zstd: " +
@@ -143,14 +135,7 @@ class FrameReader {
       uint8_t extra;
       ZSTD_outBuffer out{&extra, 1, 0};
       while (!frame_done_) {
-        if (in_.pos == in_.size) {
-          if (left_ == 0) return Truncated();
-          const size_t want = static_cast<size_t>(std::min<uint64_t>(left_, in_buf_.size()));
-          if (std::fread(in_buf_.data(), 1, want, f_) != want) return Truncated();
-          left_ -= want;
-          checksum_ = Fnv1a64(in_buf_.data(), want, checksum_);
-          in_ = {in_buf_.data(), want, 0};
-        }
+        DSV32_RETURN_IF_ERROR(Refill());
         const size_t r = ZSTD_decompressStream(dctx_.get(), &out, &in_);
         if (ZSTD_isError(r))
           return FormatError(path_ + ": the KV cache file is corrupted (zstd: " +
@@ -168,6 +153,17 @@ class FrameReader {
   }
 
  private:
+  // Reads the next compressed chunk once the last one is used up.
+  Status Refill() {
+    if (in_.pos < in_.size) return Status::Ok();
+    if (left_ == 0) return Truncated();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(left_, in_buf_.size()));
+    if (std::fread(in_buf_.data(), 1, want, f_) != want) return Truncated();
+    left_ -= want;
+    checksum_ = Fnv1a64(in_buf_.data(), want, checksum_);
+    in_ = {in_buf_.data(), want, 0};
+    return Status::Ok();
+  }
   Status Truncated() const {
     return FormatError(path_ + ": the KV cache file is truncated");
   }

@@ -73,20 +73,24 @@ void PrefixCache::RemoveLeaf(Node* leaf) {
   leaf->parent->children.erase(leaf->tokens);
 }
 
+PrefixCache::Node* PrefixCache::OldestLeaf(bool only_tree_held) {
+  Node* victim = nullptr;
+  std::vector<Node*> stack{&root_};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (auto& [key, child] : n->children) stack.push_back(child.get());
+    if (n == &root_ || !n->children.empty()) continue;
+    if (only_tree_held && pool_->ref_count(n->page) != 1) continue;
+    if (!victim || n->last_used < victim->last_used) victim = n;
+  }
+  return victim;
+}
+
 int64_t PrefixCache::Evict(int64_t pages) {
   int64_t freed = 0;
   while (freed < pages) {
-    // The least recently used leaf that only the tree holds.
-    Node* victim = nullptr;
-    std::vector<Node*> stack{&root_};
-    while (!stack.empty()) {
-      Node* n = stack.back();
-      stack.pop_back();
-      for (auto& [key, child] : n->children) stack.push_back(child.get());
-      if (n != &root_ && n->children.empty() && pool_->ref_count(n->page) == 1 &&
-          (!victim || n->last_used < victim->last_used))
-        victim = n;
-    }
+    Node* victim = OldestLeaf(/*only_tree_held=*/true);
     if (!victim) break;
     RemoveLeaf(victim);
     ++freed;
@@ -96,15 +100,7 @@ int64_t PrefixCache::Evict(int64_t pages) {
 
 void PrefixCache::EnforceLimit() {
   while (max_pages_ > 0 && cached_pages_ > max_pages_) {
-    Node* victim = nullptr;
-    std::vector<Node*> stack{&root_};
-    while (!stack.empty()) {
-      Node* n = stack.back();
-      stack.pop_back();
-      for (auto& [key, child] : n->children) stack.push_back(child.get());
-      if (n != &root_ && n->children.empty() && (!victim || n->last_used < victim->last_used))
-        victim = n;
-    }
+    Node* victim = OldestLeaf(/*only_tree_held=*/false);
     if (!victim) break;
     RemoveLeaf(victim);
   }

@@ -80,6 +80,9 @@ class PrefixCache {
     std::map<std::vector<int32_t>, std::unique_ptr<Node>> children;
   };
   void Touch(Node* node);
+  // The least recently used leaf; with only_tree_held, among those whose
+  // page no sequence holds (evicting them returns memory).
+  Node* OldestLeaf(bool only_tree_held);
   void RemoveLeaf(Node* leaf);
   void EnforceLimit();
 
