@@ -67,7 +67,8 @@ struct Layer {
   }
 
   Layer() {
-    config = LoadModelConfig(std::string(DSV32_TEST_DATA_DIR) + "/configs/deepseek-v3.2.json").value();
+    config =
+        LoadModelConfig(std::string(DSV32_TEST_DATA_DIR) + "/configs/deepseek-v3.2.json").value();
     config.num_hidden_layers = 1;
     const ModelConfig& c = config;
     std::mt19937 rng(7);
@@ -112,7 +113,8 @@ struct Layer {
   KvCache Cache(int64_t length, int64_t capacity) const {
     KvPoolOptions o;
     o.layout = KvLayout::kFp8;
-    o.budget_bytes = ((capacity + o.page_tokens - 1) / o.page_tokens) * KvPagePool::PageBytes(config, o);
+    o.budget_bytes =
+        ((capacity + o.page_tokens - 1) / o.page_tokens) * KvPagePool::PageBytes(config, o);
     KvCache cache(KvPagePool::Create(config, o).value(), config, capacity);
     (void)cache.Reserve(capacity);
     std::mt19937 rng(11);
@@ -190,12 +192,14 @@ void BM_AttentionCore(benchmark::State& state) {
   const std::vector<float> q = RandomVector(c.num_attention_heads * c.qk_head_dim(), 3);
   std::vector<float> out(static_cast<size_t>(c.num_attention_heads * c.v_head_dim));
   for (auto _ : state) {
-    AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection, out.data());
+    AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection,
+                      out.data());
     benchmark::DoNotOptimize(out.data());
   }
   const int64_t read = dsa ? std::min(L, c.index_topk) : L;
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * read *
-                          (cache.format().bytes() - cache.format().field(KvField::kIndexKey).bytes()));
+  state.SetBytesProcessed(
+      static_cast<int64_t>(state.iterations()) * read *
+      (cache.format().bytes() - cache.format().field(KvField::kIndexKey).bytes()));
 }
 
 // Prefill's selection: the indexer scores every query of a T-token prompt
@@ -217,8 +221,9 @@ void BM_PrefillIndexer(benchmark::State& state) {
       }
     });
   }
-  state.counters["tokens_per_s"] = benchmark::Counter(
-      static_cast<double>(T * static_cast<int64_t>(state.iterations())), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] =
+      benchmark::Counter(static_cast<double>(T * static_cast<int64_t>(state.iterations())),
+                         benchmark::Counter::kIsRate);
 }
 
 // Prefill's attention per token, measured on kSampled queries spread evenly
@@ -245,12 +250,13 @@ void BM_PrefillAttention(benchmark::State& state) {
   const std::vector<float> q = RandomVector(kSampled * c.num_attention_heads * c.qk_head_dim(), 3);
   std::vector<float> out(static_cast<size_t>(kSampled * c.num_attention_heads * c.v_head_dim));
   for (auto _ : state) {
-    AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection, out.data());
+    AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection,
+                      out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["tokens_per_s"] = benchmark::Counter(
-      static_cast<double>(kSampled * static_cast<int64_t>(state.iterations())),
-      benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] =
+      benchmark::Counter(static_cast<double>(kSampled * static_cast<int64_t>(state.iterations())),
+                         benchmark::Counter::kIsRate);
 }
 
 constexpr int64_t kContexts[] = {1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 17};
@@ -260,11 +266,25 @@ void DecodeArgs(benchmark::internal::Benchmark* b) {
     for (int64_t L : kContexts) b->Args({L, dsa});
 }
 
-BENCHMARK(BM_Decode)->Apply(DecodeArgs)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
-BENCHMARK(BM_AttentionCore)->Apply(DecodeArgs)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK(BM_Decode)
+    ->Apply(DecodeArgs)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1)
+    ->UseRealTime();
+BENCHMARK(BM_AttentionCore)
+    ->Apply(DecodeArgs)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3)
+    ->UseRealTime();
 BENCHMARK(BM_IndexerScan)
-    ->Arg(1 << 10)->Arg(1 << 12)->Arg(1 << 14)->Arg(1 << 16)->Arg(1 << 17)
-    ->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+    ->Arg(1 << 10)
+    ->Arg(1 << 12)
+    ->Arg(1 << 14)
+    ->Arg(1 << 16)
+    ->Arg(1 << 17)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5)
+    ->UseRealTime();
 
 const bool kPrefillRegistered = [] {
   std::vector<int64_t> lengths = {4096};
@@ -272,9 +292,16 @@ const bool kPrefillRegistered = [] {
     lengths.push_back(32768);
   for (int64_t T : lengths) {
     benchmark::RegisterBenchmark("BM_PrefillIndexer", BM_PrefillIndexer)
-        ->Arg(T)->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+        ->Arg(T)
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseRealTime();
     benchmark::RegisterBenchmark("BM_PrefillAttention", BM_PrefillAttention)
-        ->Args({T, 1})->Args({T, 0})->Unit(benchmark::kMillisecond)->Iterations(1)->UseRealTime();
+        ->Args({T, 1})
+        ->Args({T, 0})
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(1)
+        ->UseRealTime();
   }
   return true;
 }();

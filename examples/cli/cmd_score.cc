@@ -11,9 +11,9 @@
 #include <cstdio>
 
 #include "args.h"
-#include "command.h"
 #include "attention/kv_file.h"
 #include "attention/kv_layout.h"
+#include "command.h"
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
@@ -60,8 +60,8 @@ int RunScore(int argc, char** argv) {
   if (prefill->size() != 1) return Fail("score", "prefill_len must hold one value");
   const int64_t P = (*prefill)[0];
   if (P < 0 || P > T)
-    return Fail("score", "prefill_len " + std::to_string(P) + " is outside [0, " +
-                             std::to_string(T) + "]");
+    return Fail("score",
+                "prefill_len " + std::to_string(P) + " is outside [0, " + std::to_string(T) + "]");
 
   auto model = Model::Load(model_dir);
   if (!model.ok()) return Fail("score", model.status().message());
@@ -97,8 +97,9 @@ int RunScore(int argc, char** argv) {
                                  options, &logits[static_cast<size_t>(i * c.vocab_size)]);
     if (!s.ok()) return Fail("score", s.message());
   }
-  Status s = WriteSafetensors(out, {{"logits", DType::kF32, {T, c.vocab_size}, logits.data(),
-                                     logits.size() * sizeof(float)}});
+  Status s = WriteSafetensors(
+      out,
+      {{"logits", DType::kF32, {T, c.vocab_size}, logits.data(), logits.size() * sizeof(float)}});
   if (!s.ok()) return Fail("score", s.message());
   return 0;
 }

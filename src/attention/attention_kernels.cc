@@ -35,7 +35,8 @@ void AxpyImpl(float a, const float* x, float* y, int64_t n) {
   const auto N = static_cast<int64_t>(hn::Lanes(d));
   const auto va = hn::Set(d, a);
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::MulAdd(va, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
@@ -60,7 +61,8 @@ void Bf16ToF32Impl(const uint8_t* src, int64_t n, float* dst) {
   const auto N = static_cast<int64_t>(hn::Lanes(df));
   int64_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto bits = hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(src) + i)));
+    const auto bits = hn::ShiftLeft<16>(
+        hn::PromoteTo(du32, hn::LoadU(du16, reinterpret_cast<const uint16_t*>(src) + i)));
     hn::StoreU(hn::BitCast(df, bits), df, dst + i);
   }
   for (; i < n; ++i) {
@@ -138,8 +140,8 @@ void WeightedSumImpl(const float* p, const float* rows, int64_t count, int64_t s
   }
 }
 
-void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                     const float* w, int64_t heads, float scale, float* out) {
+void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q, const float* w,
+                     int64_t heads, float scale, float* out) {
   const hn::ScalableTag<float> d;
   const auto N = static_cast<int64_t>(hn::Lanes(d));
   const auto zero = hn::Zero(d);
@@ -183,8 +185,8 @@ void KernelDotTransposed(const float* keys_t, int64_t rows, int64_t dim, const f
   HWY_DYNAMIC_DISPATCH(DotTransposedImpl)(keys_t, rows, rows, dim, q, out);
 }
 
-void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride,
-                       int64_t n, float* acc) {
+void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride, int64_t n,
+                       float* acc) {
   HWY_DYNAMIC_DISPATCH(WeightedSumImpl)(p, rows, count, stride, n, acc);
 }
 

@@ -33,8 +33,8 @@ void KernelDotTransposed(const float* keys_t, int64_t rows, int64_t dim, const f
                          float* out);
 // acc[0..n) += sum_r p[r] * rows[r * stride .. + n): the weighted sum of a
 // block of rows, with acc kept in registers across the rows.
-void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride,
-                       int64_t n, float* acc);
+void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride, int64_t n,
+                       float* acc);
 
 // Transposes a [rows, dim] block into [dim, rows].
 void Transpose(const float* in, int64_t rows, int64_t dim, float* out);

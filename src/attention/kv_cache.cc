@@ -18,9 +18,8 @@ int64_t TokenLimit(const ModelConfig& config, int64_t max_tokens) {
 std::shared_ptr<KvPagePool> PrivatePool(const ModelConfig& config, int64_t max_tokens) {
   KvPoolOptions options;
   options.page_tokens = kPrivatePageTokens;
-  const int64_t pages =
-      std::max<int64_t>(1, (TokenLimit(config, max_tokens) + kPrivatePageTokens - 1) /
-                               kPrivatePageTokens);
+  const int64_t pages = std::max<int64_t>(
+      1, (TokenLimit(config, max_tokens) + kPrivatePageTokens - 1) / kPrivatePageTokens);
   options.budget_bytes = pages * KvPagePool::PageBytes(config, options);
   return KvPagePool::Create(config, options).value();
 }
@@ -101,14 +100,13 @@ Result<KvCache> KvCache::Fork(int64_t length) const {
                       std::to_string(length_));
   KvCache child(pool_, max_tokens_);
   const int64_t P = page_tokens();
-  DSV32_RETURN_IF_ERROR(child.AdoptPages(
-      std::span(pages_).first(static_cast<size_t>((length + P - 1) / P)), length));
+  DSV32_RETURN_IF_ERROR(
+      child.AdoptPages(std::span(pages_).first(static_cast<size_t>((length + P - 1) / P)), length));
   return child;
 }
 
 Status KvCache::AdoptPages(std::span<const int32_t> pages, int64_t length) {
-  if (!pages_.empty() || length_ != 0)
-    return InvalidArgument("AdoptPages needs an empty sequence");
+  if (!pages_.empty() || length_ != 0) return InvalidArgument("AdoptPages needs an empty sequence");
   const int64_t P = page_tokens();
   if (length < 0 || length > max_tokens_ ||
       static_cast<int64_t>(pages.size()) != (length + P - 1) / P)

@@ -90,8 +90,7 @@ class FrameWriter {
     for (;;) {
       ZSTD_outBuffer out{out_.data(), out_.size(), 0};
       const size_t left = ZSTD_compressStream2(cctx_.get(), &out, &in, mode);
-      if (ZSTD_isError(left))
-        return Internal(path_ + ": zstd: " + ZSTD_getErrorName(left));
+      if (ZSTD_isError(left)) return Internal(path_ + ": zstd: " + ZSTD_getErrorName(left));
       if (out.pos && std::fwrite(out_.data(), 1, out.pos, f_) != out.pos)
         return IoFailure(path_, "write failed");
       checksum_ = Fnv1a64(out_.data(), out.pos, checksum_);
@@ -122,8 +121,8 @@ class FrameReader {
       DSV32_RETURN_IF_ERROR(Refill());
       const size_t r = ZSTD_decompressStream(dctx_.get(), &out, &in_);
       if (ZSTD_isError(r))
-        return FormatError(path_ + ": the KV cache file is corrupted (zstd: " +
-                           ZSTD_getErrorName(r) + ")");
+        return FormatError(path_ +
+                           ": the KV cache file is corrupted (zstd: " + ZSTD_getErrorName(r) + ")");
       frame_done_ = r == 0;
       if (frame_done_ && out.pos < out.size) return Truncated();
     }
@@ -138,15 +137,16 @@ class FrameReader {
         DSV32_RETURN_IF_ERROR(Refill());
         const size_t r = ZSTD_decompressStream(dctx_.get(), &out, &in_);
         if (ZSTD_isError(r))
-          return FormatError(path_ + ": the KV cache file is corrupted (zstd: " +
-                             ZSTD_getErrorName(r) + ")");
+          return FormatError(
+              path_ + ": the KV cache file is corrupted (zstd: " + ZSTD_getErrorName(r) + ")");
         if (out.pos) return FormatError(path_ + ": unexpected data after the last page");
         frame_done_ = r == 0;
       }
     }
     if (left_ != 0 || in_.pos != in_.size)
       return FormatError(path_ + ": unexpected data after the compressed pages");
-    if (std::fgetc(f_) != EOF) return FormatError(path_ + ": unexpected bytes at the end of the file");
+    if (std::fgetc(f_) != EOF)
+      return FormatError(path_ + ": unexpected bytes at the end of the file");
     if (checksum_ != expected_checksum)
       return FormatError(path_ + ": checksum mismatch: the KV cache file is corrupted");
     return Status::Ok();
@@ -164,9 +164,7 @@ class FrameReader {
     in_ = {in_buf_.data(), want, 0};
     return Status::Ok();
   }
-  Status Truncated() const {
-    return FormatError(path_ + ": the KV cache file is truncated");
-  }
+  Status Truncated() const { return FormatError(path_ + ": the KV cache file is truncated"); }
   struct Free {
     void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
   };
@@ -195,7 +193,8 @@ Status WriteNodes(const std::string& path, uint64_t model_hash, const KvPagePool
     DSV32_RETURN_IF_ERROR(frame.Add(&n.parent, 8));
     DSV32_RETURN_IF_ERROR(frame.Add(&count, 8));
     DSV32_RETURN_IF_ERROR(frame.Add(n.tokens.data(), n.tokens.size() * 4));
-    DSV32_RETURN_IF_ERROR(frame.Add(pool.page_data(n.page), static_cast<size_t>(pool.page_bytes())));
+    DSV32_RETURN_IF_ERROR(
+        frame.Add(pool.page_data(n.page), static_cast<size_t>(pool.page_bytes())));
   }
   DSV32_RETURN_IF_ERROR(frame.Finish());
   h.payload_bytes = frame.bytes();
@@ -265,11 +264,10 @@ Status ReadNodes(const std::string& path, uint64_t model_hash, KvPagePool& pool,
                            ", the cache uses " + std::string(KvLayoutName(pool.layout())));
   if (h.page_tokens != want.page_tokens || h.layers != want.layers ||
       h.page_bytes != want.page_bytes)
-    return InvalidArgument(path + ": the KV cache file has pages of " +
-                           std::to_string(h.page_tokens) + " tokens over " +
-                           std::to_string(h.layers) + " layers, the cache uses " +
-                           std::to_string(want.page_tokens) + " over " +
-                           std::to_string(want.layers));
+    return InvalidArgument(
+        path + ": the KV cache file has pages of " + std::to_string(h.page_tokens) +
+        " tokens over " + std::to_string(h.layers) + " layers, the cache uses " +
+        std::to_string(want.page_tokens) + " over " + std::to_string(want.layers));
   if (h.nodes > static_cast<uint64_t>(pool.max_pages()))
     return OutOfMemory(path + ": " + std::to_string(h.nodes) + " pages do not fit the KV pool of " +
                        std::to_string(pool.max_pages()));
@@ -320,10 +318,10 @@ Status SaveSequenceCache(const std::string& path, uint64_t model_hash, const KvC
   const int64_t P = cache.page_tokens();
   std::vector<NodeOut> nodes;
   for (int64_t first = 0; first < n; first += P)
-    nodes.push_back({static_cast<int64_t>(nodes.size()) - 1,
-                     tokens.subspan(static_cast<size_t>(first),
-                                    static_cast<size_t>(std::min(P, n - first))),
-                     cache.pages()[static_cast<size_t>(first / P)]});
+    nodes.push_back(
+        {static_cast<int64_t>(nodes.size()) - 1,
+         tokens.subspan(static_cast<size_t>(first), static_cast<size_t>(std::min(P, n - first))),
+         cache.pages()[static_cast<size_t>(first / P)]});
   return WriteNodes(path, model_hash, cache.pool(), nodes);
 }
 
@@ -342,8 +340,8 @@ Result<std::vector<int32_t>> LoadSequenceCache(const std::string& path, uint64_t
     tokens.insert(tokens.end(), n.tokens.begin(), n.tokens.end());
     pages.push_back(n.page);
   }
-  DSV32_RETURN_IF_ERROR(cache->AdoptPages(pages, static_cast<int64_t>(tokens.size()))
-                            .WithContext(path));
+  DSV32_RETURN_IF_ERROR(
+      cache->AdoptPages(pages, static_cast<int64_t>(tokens.size())).WithContext(path));
   return tokens;
 }
 

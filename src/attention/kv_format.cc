@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-
 namespace dsv32 {
 
 namespace {
@@ -15,8 +14,12 @@ KvFieldFormat Field(KvLayout layout, int64_t dim, int64_t fp8_group, bool fp8_al
   KvFieldFormat f;
   f.dim = dim;
   switch (layout) {
-    case KvLayout::kF32: f.dtype = DType::kF32; break;
-    case KvLayout::kBf16: f.dtype = DType::kBF16; break;
+    case KvLayout::kF32:
+      f.dtype = DType::kF32;
+      break;
+    case KvLayout::kBf16:
+      f.dtype = DType::kBF16;
+      break;
     case KvLayout::kFp8:
       f.dtype = fp8_allowed ? DType::kF8E4M3 : DType::kBF16;
       f.scale_group = fp8_allowed && dim ? fp8_group : 0;

@@ -62,7 +62,8 @@ Result<int32_t> KvPagePool::Allocate() {
     free_.pop_back();
   } else if (next_fresh_ < max_pages_) {
     page = static_cast<int32_t>(next_fresh_);
-    auto* memory = new (std::align_val_t{64}, std::nothrow) uint8_t[static_cast<size_t>(page_bytes())];
+    auto* memory =
+        new (std::align_val_t{64}, std::nothrow) uint8_t[static_cast<size_t>(page_bytes())];
     if (!memory)
       return OutOfMemory("KV cache: the system refused a page of " + std::to_string(page_bytes()) +
                          " bytes");

@@ -34,7 +34,8 @@ Status DequantizeAll(const QuantMatrix& m, std::vector<float>* out) {
   } catch (const std::bad_alloc&) {
     return OutOfMemory("cannot allocate the f32 copy of " + m.name);
   }
-  for (int64_t r = 0; r < m.rows; ++r) DequantizeRow(m, r, &(*out)[static_cast<size_t>(r * m.cols)]);
+  for (int64_t r = 0; r < m.rows; ++r)
+    DequantizeRow(m, r, &(*out)[static_cast<size_t>(r * m.cols)]);
   return Status::Ok();
 }
 

@@ -93,9 +93,9 @@ void NaiveAttention(const AttentionContext& ctx, const QuantMatrix& kv_b_proj, i
         for (int64_t j = 0; j < n; ++j) {
           const int64_t t = PositionAt(selection, i, j);
           const float* k_nope = &kv[static_cast<size_t>((t * d.heads + h) * kv_width)];
-          probs[static_cast<size_t>(j)] =
-              (KernelDot(qh, k_nope, d.nope) + KernelDot(qh + d.nope, &rope_keys[t * d.rope], d.rope)) *
-              scale;
+          probs[static_cast<size_t>(j)] = (KernelDot(qh, k_nope, d.nope) +
+                                           KernelDot(qh + d.nope, &rope_keys[t * d.rope], d.rope)) *
+                                          scale;
         }
         Softmax(probs.data(), n);
         float* o = out + (i * d.heads + h) * d.v;
@@ -194,7 +194,8 @@ void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t l
       std::vector<float> o_latent(static_cast<size_t>(d.kv_lora));
       for (int64_t h = h_begin; h < h_end; ++h) {
         float m = -std::numeric_limits<float>::infinity();
-        for (int64_t p = 0; p < parts; ++p) m = std::max(m, partials[static_cast<size_t>(p)].max[static_cast<size_t>(h)]);
+        for (int64_t p = 0; p < parts; ++p)
+          m = std::max(m, partials[static_cast<size_t>(p)].max[static_cast<size_t>(h)]);
         std::fill(o_latent.begin(), o_latent.end(), 0.0f);
         float sum = 0.0f;
         for (int64_t p = 0; p < parts; ++p) {

@@ -1,11 +1,12 @@
 // The Highway kernels against their scalar references, on every target
 // this build compiled and this CPU runs, over ragged lengths.
+#include "attention/attention_kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
-#include "attention/attention_kernels.h"
 #include "attention/kv_format.h"
 #include "core/ops.h"
 #include "hwy/targets.h"
@@ -38,8 +39,8 @@ TEST_F(KernelTargets, DotAxpyScaleMatchScalar) {
   ForEachTarget([] {
     for (int64_t n : {0, 1, 3, 7, 16, 31, 64, 67, 576}) {
       const auto a = Random(static_cast<size_t>(n), 1), b = Random(static_cast<size_t>(n), 2);
-      EXPECT_NEAR(KernelDot(a.data(), b.data(), n), Dot(a.data(), b.data(), n),
-                  1e-5 * (1 + n)) << n;
+      EXPECT_NEAR(KernelDot(a.data(), b.data(), n), Dot(a.data(), b.data(), n), 1e-5 * (1 + n))
+          << n;
       auto y1 = b, y2 = b;
       KernelAxpy(0.75f, a.data(), y1.data(), n);
       Axpy(0.75f, a.data(), y2.data(), n);

@@ -1,11 +1,12 @@
 // The paged cache: layouts and their byte counts, pages under a budget,
 // sharing, copy-on-write and rollback.
+#include "attention/kv_cache.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
-#include "attention/kv_cache.h"
 #include "attention/kv_layout.h"
 
 namespace dsv32 {
@@ -50,8 +51,11 @@ TEST(KvFormatTest, RoundTripErrorPerLayout) {
     DecodeKvField(f, values.data(), scales.data(), y.data());
     double worst = 0.0;
     for (size_t i = 0; i < x.size(); ++i)
-      worst = std::max(worst, std::fabs(double(x[i]) - y[i]) / std::max(1e-3, std::fabs(double(x[i]))));
-    const double bound = layout == KvLayout::kF32 ? 0.0 : layout == KvLayout::kBf16 ? 1.0 / 256 : 1.0;
+      worst =
+          std::max(worst, std::fabs(double(x[i]) - y[i]) / std::max(1e-3, std::fabs(double(x[i]))));
+    const double bound = layout == KvLayout::kF32    ? 0.0
+                         : layout == KvLayout::kBf16 ? 1.0 / 256
+                                                     : 1.0;
     EXPECT_LE(worst, bound) << KvLayoutName(layout);
     if (layout == KvLayout::kFp8) {
       // Relative error of E4M3 is 2^-4 for values within the scaled range's

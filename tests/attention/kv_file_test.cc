@@ -1,15 +1,15 @@
 // Saved caches: a restored sequence decodes to exactly the logits of the
 // one that never left memory; damaged, truncated or foreign files are
 // clear errors; a prefix cache survives the trip too.
-#include <gtest/gtest.h>
+#include "attention/kv_file.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include "attention/kv_file.h"
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "model/golden.h"
@@ -52,17 +52,17 @@ class KvFileTest : public ::testing::Test {
     std::vector<float> logits(static_cast<size_t>(config().vocab_size));
     ForwardOptions options;
     options.all_logits = false;
-    ASSERT_TRUE(model_->Forward(cache, std::span(tokens_).first(prefill_), 0, &pool_, options,
-                                logits.data())
-                    .ok());
+    ASSERT_TRUE(
+        model_
+            ->Forward(cache, std::span(tokens_).first(prefill_), 0, &pool_, options, logits.data())
+            .ok());
   }
   std::vector<float> DecodeRest(KvCache* cache) {
     const int64_t V = config().vocab_size;
     std::vector<float> logits(static_cast<size_t>((tokens_.size() - prefill_) * V));
     for (size_t i = static_cast<size_t>(prefill_); i < tokens_.size(); ++i) {
-      Status s = model_->Forward(cache, std::span(tokens_).subspan(i, 1),
-                                 static_cast<int64_t>(i), &pool_, {},
-                                 &logits[(i - static_cast<size_t>(prefill_)) * V]);
+      Status s = model_->Forward(cache, std::span(tokens_).subspan(i, 1), static_cast<int64_t>(i),
+                                 &pool_, {}, &logits[(i - static_cast<size_t>(prefill_)) * V]);
       EXPECT_TRUE(s.ok()) << s.message();
     }
     return logits;
@@ -72,9 +72,9 @@ class KvFileTest : public ::testing::Test {
     KvCache cache(Pool(), config(), 0);
     Prefill(&cache);
     const std::string path = Path(name);
-    EXPECT_TRUE(SaveSequenceCache(path, model_->config_hash(), cache,
-                                  std::span(tokens_).first(prefill_))
-                    .ok());
+    EXPECT_TRUE(
+        SaveSequenceCache(path, model_->config_hash(), cache, std::span(tokens_).first(prefill_))
+            .ok());
     return path;
   }
   std::vector<char> Bytes(const std::string& path) {
@@ -82,7 +82,8 @@ class KvFileTest : public ::testing::Test {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
   void Write(const std::string& path, const std::vector<char>& bytes) {
-    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   }
   Status Load(const std::string& path) {
     KvCache cache(Pool(), config(), 0);
@@ -102,9 +103,9 @@ TEST_F(KvFileTest, RestoredSequenceDecodesExactlyLikeTheOriginal) {
     KvCache original(kv_pool, config(), 0);
     Prefill(&original);
     const std::string path = Path("seq.kv");
-    ASSERT_TRUE(SaveSequenceCache(path, model_->config_hash(), original,
-                                  std::span(tokens_).first(prefill_))
-                    .ok());
+    ASSERT_TRUE(
+        SaveSequenceCache(path, model_->config_hash(), original, std::span(tokens_).first(prefill_))
+            .ok());
     KvCache restored(Pool(layout), config(), 0);
     auto tokens = LoadSequenceCache(path, model_->config_hash(), &restored);
     ASSERT_TRUE(tokens.ok()) << tokens.status().message();
@@ -139,8 +140,8 @@ TEST_F(KvFileTest, CorruptedFilesAreFormatErrors) {
 TEST_F(KvFileTest, TruncatedFilesAreFormatErrors) {
   const std::string path = Saved("seq.kv");
   const std::vector<char> good = Bytes(path);
-  for (size_t keep : {size_t{0}, size_t{10}, size_t{40}, size_t{71}, good.size() / 2,
-                      good.size() - 1}) {
+  for (size_t keep :
+       {size_t{0}, size_t{10}, size_t{40}, size_t{71}, good.size() / 2, good.size() - 1}) {
     Write(path, std::vector<char>(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(keep)));
     const Status s = Load(path);
     EXPECT_EQ(s.code(), StatusCode::kFormatError) << keep << " bytes: " << s.message();
@@ -188,9 +189,9 @@ TEST_F(KvFileTest, PrefixCacheRoundTrip) {
     KvCache seq(Pool(KvLayout::kFp8, 4), config(), 0);
     Prefill(&seq);
     const std::string seq_path = Path("seq.kv");
-    ASSERT_TRUE(SaveSequenceCache(seq_path, model_->config_hash(), seq,
-                                  std::span(tokens_).first(prefill_))
-                    .ok());
+    ASSERT_TRUE(
+        SaveSequenceCache(seq_path, model_->config_hash(), seq, std::span(tokens_).first(prefill_))
+            .ok());
     PrefixCache wrong(Pool(KvLayout::kFp8, 4), 0);
     EXPECT_EQ(LoadPrefixCache(seq_path, model_->config_hash(), &wrong).status().code(),
               StatusCode::kFormatError);

@@ -68,8 +68,8 @@ class KvModelTest : public ::testing::TestWithParam<std::string> {
       EXPECT_TRUE(s.ok()) << s.message();
     }
     for (int64_t i = std::max(from, prefill_); i < T(); ++i) {
-      Status s = model_->Forward(cache, tokens.subspan(i, 1), i, &pool_, options,
-                                 &logits[i * vocab()]);
+      Status s =
+          model_->Forward(cache, tokens.subspan(i, 1), i, &pool_, options, &logits[i * vocab()]);
       EXPECT_TRUE(s.ok()) << s.message();
     }
     return logits;
@@ -129,13 +129,15 @@ TEST_P(KvModelTest, Bf16AndFp8CachesStayCloseToF32) {
     ForwardOptions options;
     options.trace = &trace;
     ASSERT_TRUE(model_->Forward(&full, tokens_, 0, &pool_, options, logits.data()).ok());
-    const double layer0 = MedianRowError(trace.hidden[0], f32_trace.hidden[0], config().hidden_size);
+    const double layer0 =
+        MedianRowError(trace.hidden[0], f32_trace.hidden[0], config().hidden_size);
     const double layer0_worst =
         testing::CompareRows(trace.hidden[0], f32_trace.hidden[0], config().hidden_size)
             .worst_rel_error;
-    std::printf("  %s cache vs f32: layer-0 hidden median row %.3g (worst %.3g); logits median "
-                "row %.3g (worst %.3g), top-1 agreement %.4f\n",
-                name.c_str(), layer0, layer0_worst, median, s.worst_rel_error, s.top1_agreement);
+    std::printf(
+        "  %s cache vs f32: layer-0 hidden median row %.3g (worst %.3g); logits median "
+        "row %.3g (worst %.3g), top-1 agreement %.4f\n",
+        name.c_str(), layer0, layer0_worst, median, s.worst_rel_error, s.top1_agreement);
     RecordProperty(name + ".layer0_worst_row_rel_error", std::to_string(layer0));
     RecordProperty(name + ".logits_median_row_rel_error", std::to_string(median));
     EXPECT_LE(layer0, c.layer0) << name;
@@ -163,8 +165,8 @@ TEST_P(KvModelTest, ReusedPrefixGivesTheLogitsOfAFreshPrefill) {
       testing::CompareRows(DecodedRows(logits), DecodedRows(expected), vocab());
   EXPECT_LE(s.worst_rel_error, 1e-5);
   EXPECT_EQ(s.top1_agreement, 1.0);
-  const testing::RowStats g = testing::CompareRows(
-      DecodedRows(logits), DecodedRows(golden_->F32("logits")), vocab());
+  const testing::RowStats g =
+      testing::CompareRows(DecodedRows(logits), DecodedRows(golden_->F32("logits")), vocab());
   EXPECT_LE(g.worst_rel_error, 1e-4);
 }
 
@@ -181,12 +183,12 @@ TEST_P(KvModelTest, ForwardReportsAFullPoolAndLeavesTheCacheUsable) {
   auto kv_pool = Pool(KvLayout::kF32, 4, 2);
   KvCache cache(kv_pool, config(), 0);
   std::vector<float> logits(static_cast<size_t>(T() * vocab()));
-  const Status s = model_->Forward(&cache, std::span(tokens_).first(9), 0, &pool_, {},
-                                   logits.data());
+  const Status s =
+      model_->Forward(&cache, std::span(tokens_).first(9), 0, &pool_, {}, logits.data());
   EXPECT_EQ(s.code(), StatusCode::kOutOfMemory) << s.message();
   EXPECT_EQ(kv_pool->used_pages(), 0);
-  EXPECT_TRUE(model_->Forward(&cache, std::span(tokens_).first(8), 0, &pool_, {}, logits.data())
-                  .ok());
+  EXPECT_TRUE(
+      model_->Forward(&cache, std::span(tokens_).first(8), 0, &pool_, {}, logits.data()).ok());
   EXPECT_EQ(cache.length(), 8);
 }
 

@@ -1,10 +1,10 @@
 // The prefix tree alone: longest-prefix reuse at page granularity, LRU
 // eviction under its own limit and under pool pressure, statistics.
+#include "attention/prefix_cache.h"
+
 #include <gtest/gtest.h>
 
 #include <numeric>
-
-#include "attention/prefix_cache.h"
 
 namespace dsv32 {
 namespace {

@@ -1,7 +1,6 @@
 // `dsv32 score` with a saved cache, run as a user would: the decoded rows
 // from a restored cache equal those of a run that prefilled itself.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
