@@ -104,11 +104,11 @@ TEST_F(KernelTargets, DecodeRowsMatchesScalarDecode) {
         std::vector<uint8_t> values(static_cast<size_t>(rows * f.value_bytes()));
         std::vector<uint8_t> scales(static_cast<size_t>(rows * f.scale_bytes()));
         for (int64_t r = 0; r < rows; ++r)
-          EncodeKvField(f, &x[r * dim], &values[r * f.value_bytes()], &scales[r * f.scale_bytes()]);
+          EncodeKvField(f, &x[r * dim], values.data() + r * f.value_bytes(), scales.data() + r * f.scale_bytes());
         std::vector<float> fast(x.size()), ref(x.size());
         KernelDecodeRows(f, values.data(), scales.data(), rows, fast.data());
         for (int64_t r = 0; r < rows; ++r)
-          DecodeKvField(f, &values[r * f.value_bytes()], &scales[r * f.scale_bytes()],
+          DecodeKvField(f, values.data() + r * f.value_bytes(), scales.data() + r * f.scale_bytes(),
                         &ref[r * dim]);
         EXPECT_EQ(fast, ref) << DTypeName(dtype) << " dim " << dim;
       }
