@@ -68,21 +68,17 @@ TEST_F(ScoreCacheTest, LoadCacheDecodesExactlyLikeAFullRun) {
   auto golden = testing::Golden::Open(fixture_);
   const int64_t P = golden->I32("prefill_len").at(0);
   const int64_t V = golden->Shape("logits")[1];
-  for (const std::string dtype : {"f32", "fp8"}) {
-    const std::string flags = "--kv-dtype " + dtype;
-    CommandRun r = Score("plain.safetensors", flags + " --save-cache " + Path("ctx.kv"));
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    r = Score("restored.safetensors", flags + " --load-cache " + Path("ctx.kv"));
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    const std::vector<float> plain = Logits("plain.safetensors");
-    const std::vector<float> restored = Logits("restored.safetensors");
-    ASSERT_EQ(plain.size(), restored.size());
-    EXPECT_TRUE(std::equal(plain.begin() + P * V, plain.end(), restored.begin() + P * V)) << dtype;
-    if (dtype == "f32") {
-      const auto s = testing::CompareRows(plain, golden->F32("logits"), V);
-      EXPECT_LE(s.worst_rel_error, 1e-4);
-    }
-  }
+  // The default (f32) cache, named explicitly; the other layouts' round
+  // trips are KvFileTest's.
+  CommandRun r = Score("plain.safetensors", "--kv-dtype f32 --save-cache " + Path("ctx.kv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Score("restored.safetensors", "--kv-dtype f32 --load-cache " + Path("ctx.kv"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::vector<float> plain = Logits("plain.safetensors");
+  const std::vector<float> restored = Logits("restored.safetensors");
+  ASSERT_EQ(plain.size(), restored.size());
+  EXPECT_TRUE(std::equal(plain.begin() + P * V, plain.end(), restored.begin() + P * V));
+  EXPECT_LE(testing::CompareRows(plain, golden->F32("logits"), V).worst_rel_error, 1e-4);
 }
 
 TEST_F(ScoreCacheTest, BadCacheFilesAndFlagsAreOneLineErrors) {
