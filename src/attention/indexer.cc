@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "attention/attention_kernels.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
 
@@ -28,6 +29,44 @@ std::vector<int32_t> TopKPositions(const float* scores, int64_t count, int64_t k
   return order;
 }
 
+namespace {
+
+// Scores of one query against index keys [0, visible) of `layer`, page by
+// page: each page's keys are decoded once, transposed so that vector lanes
+// run over keys, and every head reads them from L1/L2.
+void ScoreKeys(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
+               int64_t heads, float score_scale, int64_t page_begin, int64_t page_end,
+               int64_t visible, float* scores) {
+  const KvFieldFormat& f = cache.format().field(KvField::kIndexKey);
+  const int64_t P = cache.page_tokens();
+  std::vector<float> keys(static_cast<size_t>(P * f.dim)), keys_t(keys.size());
+  for (int64_t page = page_begin; page < page_end; ++page) {
+    const int64_t first = page * P;
+    const int64_t rows = std::min(P, visible - first);
+    KernelDecodeRows(f, cache.values(layer, first, KvField::kIndexKey),
+                     cache.scales(layer, first, KvField::kIndexKey), rows, keys.data());
+    Transpose(keys.data(), rows, f.dim, keys_t.data());
+    KernelIndexScores(keys_t.data(), rows, f.dim, q, head_weights, heads, score_scale,
+                      scores + first);
+  }
+}
+
+}  // namespace
+
+void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
+                   int64_t heads, int64_t visible, ThreadPool* pool, float* scores) {
+  const float score_scale = 1.0f / std::sqrt(static_cast<float>(cache.index_dim()));
+  const int64_t pages = (visible + cache.page_tokens() - 1) / cache.page_tokens();
+  auto run = [&](int64_t begin, int64_t end) {
+    ScoreKeys(cache, layer, q, head_weights, heads, score_scale, begin, end, visible, scores);
+  };
+  if (pool) {
+    pool->ParallelFor(pages, 1, run);
+  } else {
+    run(0, pages);
+  }
+}
+
 void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
                     const float* x, const float* q_latent, KvCache* cache,
                     std::vector<std::vector<int32_t>>* selected) {
@@ -45,32 +84,37 @@ void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_
   MatMul(w.weights_proj, x, T, head_weights.data(), ctx.pool);
 
   const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
+  std::vector<float> key(static_cast<size_t>(dim));
   for (int64_t i = 0; i < T; ++i) {
     const float* cos = ctx.cos.data() + i * half_rope;
     const float* sin = ctx.sin.data() + i * half_rope;
     for (int64_t h = 0; h < heads; ++h) ctx.rope->ApplyHalf(&q[(i * heads + h) * dim], cos, sin);
-    float* key = cache->index_key(layer, ctx.first_position + i);
-    LayerNorm(&k[i * dim], w.k_norm_weight.data(), w.k_norm_bias.data(), dim, kIndexerNormEps, key);
-    ctx.rope->ApplyHalf(key, cos, sin);
+    LayerNorm(&k[i * dim], w.k_norm_weight.data(), w.k_norm_bias.data(), dim, kIndexerNormEps,
+              key.data());
+    ctx.rope->ApplyHalf(key.data(), cos, sin);
+    cache->StoreIndexKey(layer, ctx.first_position + i, key.data());
     for (int64_t h = 0; h < heads; ++h) head_weights[i * heads + h] *= weight_scale;
   }
 
-  const float score_scale = 1.0f / std::sqrt(static_cast<float>(dim));
   selected->assign(static_cast<size_t>(T), {});
+  if (T == 1) {
+    // Decode: the one query's scan is split over the pool by pages.
+    const int64_t visible = ctx.first_position + 1;
+    std::vector<float> scores(static_cast<size_t>(visible));
+    IndexerScores(*cache, layer, q.data(), head_weights.data(), heads, visible, ctx.pool,
+                  scores.data());
+    (*selected)[0] = TopKPositions(scores.data(), visible, c.index_topk);
+    return;
+  }
+  // Prefill: queries are spread over the pool, each scanning its causal
+  // prefix; a thread holds one query's scores at a time, never [T, L].
   auto run = [&](int64_t begin, int64_t end) {
     std::vector<float> scores;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t visible = ctx.first_position + i + 1;
-      scores.assign(static_cast<size_t>(visible), 0.0f);
-      for (int64_t t = 0; t < visible; ++t) {
-        const float* key = cache->index_key(layer, t);
-        float s = 0.0f;
-        for (int64_t h = 0; h < heads; ++h) {
-          const float dot = Dot(&q[(i * heads + h) * dim], key, dim) * score_scale;
-          if (dot > 0.0f) s += head_weights[i * heads + h] * dot;
-        }
-        scores[static_cast<size_t>(t)] = s;
-      }
+      scores.resize(static_cast<size_t>(visible));
+      IndexerScores(*cache, layer, &q[i * heads * dim], &head_weights[i * heads], heads, visible,
+                    nullptr, scores.data());
       (*selected)[static_cast<size_t>(i)] = TopKPositions(scores.data(), visible, c.index_topk);
     }
   };

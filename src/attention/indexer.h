@@ -22,6 +22,8 @@
 
 namespace dsv32 {
 
+class ThreadPool;
+
 struct IndexerWeights {
   QuantMatrix wq_b;          // [index_n_heads * index_head_dim, q_lora_rank]
   QuantMatrix wk;            // [index_head_dim, hidden_size]
@@ -35,6 +37,12 @@ struct IndexerWeights {
 void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
                     const float* x, const float* q_latent, KvCache* cache,
                     std::vector<std::vector<int32_t>>* selected);
+
+// Index scores of one query (q: [heads, index_head_dim] after RoPE;
+// head_weights: [heads], scaled) against cached positions [0, visible) of
+// `layer`. Split over `pool` by pages when given.
+void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
+                   int64_t heads, int64_t visible, ThreadPool* pool, float* scores);
 
 // Picks the `k` highest scores (ties to the lower position) and returns
 // their positions ascending. `scores[t]` is the score of position t.

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "attention/kv_file.h"
 #include "attention/mla.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
@@ -13,10 +16,19 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   std::unique_ptr<Model> model(new Model());
   const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
   DSV32_ASSIGN_OR_RETURN(model->config_, LoadModelConfig(config_path));
+  {
+    std::ifstream in(config_path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto hash = ConfigHash(text);
+    if (!hash.ok()) return hash.status().WithContext(config_path);
+    model->config_hash_ = *hash;
+  }
   DSV32_ASSIGN_OR_RETURN(model->checkpoint_, Checkpoint::Open(dir));
   auto weights = BindWeights(model->config_, *model->checkpoint_);
   if (!weights.ok()) return weights.status().WithContext(dir);
   model->weights_ = std::move(weights).value();
+  for (LayerWeights& layer : model->weights_.layers)
+    DSV32_RETURN_IF_ERROR(PrepareAbsorbedWeights(&layer.self_attn));
   model->rope_ = std::make_unique<Rope>(model->config_);
   return model;
 }
@@ -35,8 +47,11 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
       return OutOfRange("token id " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
                         std::to_string(i) + " is outside the vocabulary [0, " +
                         std::to_string(c.vocab_size) + ")");
-  DSV32_RETURN_IF_ERROR(cache->Reserve(first_position + T));
   cache->Truncate(first_position);
+  if (Status s = cache->Reserve(first_position + T, first_position); !s.ok()) {
+    cache->Truncate(first_position);  // give back what this call took
+    return s;
+  }
 
   const int64_t H = c.hidden_size;
   AttentionContext ctx;

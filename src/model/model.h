@@ -46,6 +46,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
+  // Names the model in saved KV caches: a hash of config.json's canonical
+  // JSON (attention/kv_file.h).
+  uint64_t config_hash() const { return config_hash_; }
 
   // Runs `tokens` at positions [first_position, first_position + n) of the
   // sequence whose cache is `cache`: entries from first_position on are
@@ -57,6 +60,7 @@ class Model {
  private:
   Model() = default;
   ModelConfig config_;
+  uint64_t config_hash_ = 0;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;
   std::unique_ptr<Rope> rope_;
