@@ -66,7 +66,7 @@ int RunPlan(int argc, char** argv) {
   auto weights = ParseWeightFormat(a.Get("weights").value_or("fp8"));
   if (!weights.ok()) return Fail("plan", weights.status().message());
   r.weights = *weights;
-  auto kv = ParseKvCacheFormat(a.Get("kv").value_or("fp8"));
+  auto kv = ParseKvLayout(a.Get("kv").value_or("fp8"));
   if (!kv.ok()) return Fail("plan", kv.status().message());
   r.kv = *kv;
   r.mtp = a.Has("mtp");

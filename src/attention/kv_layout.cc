@@ -25,22 +25,24 @@ std::string_view KvLayoutName(KvLayout layout) {
   return "?";
 }
 
-int64_t KvBytesPerTokenPerLayer(const ModelConfig& c, KvLayout layout) {
+KvTokenBytes KvBytesPerTokenByPart(const ModelConfig& c, KvLayout layout) {
   const int64_t latent = c.kv_lora_rank;
   const int64_t rope = c.qk_rope_head_dim;
   const int64_t index = c.has_indexer ? c.index_head_dim : 0;
+  auto scales = [](int64_t n) { return 4 * ((n + kFp8ScaleGroup - 1) / kFp8ScaleGroup); };
   switch (layout) {
     case KvLayout::kF32:
-      return 4 * (latent + rope + index);
+      return {4 * (latent + rope), 4 * index};
     case KvLayout::kBf16:
-      return 2 * (latent + rope + index);
-    case KvLayout::kFp8: {
-      const int64_t latent_scales = (latent + kFp8ScaleGroup - 1) / kFp8ScaleGroup;
-      const int64_t index_bytes = index ? index + 4 : 0;
-      return latent + 4 * latent_scales + 2 * rope + index_bytes;
-    }
+      return {2 * (latent + rope), 2 * index};
+    case KvLayout::kFp8:
+      return {latent + scales(latent) + 2 * rope, index ? index + scales(index) : 0};
   }
-  return 0;
+  return {};
+}
+
+int64_t KvBytesPerTokenPerLayer(const ModelConfig& c, KvLayout layout) {
+  return KvBytesPerTokenByPart(c, layout).per_layer();
 }
 
 int64_t KvBytesPerToken(const ModelConfig& c, KvLayout layout) {

@@ -23,6 +23,15 @@ enum class KvLayout {
 Result<KvLayout> ParseKvLayout(std::string_view name);
 std::string_view KvLayoutName(KvLayout layout);
 
+// Bytes one token costs in one layer: the MLA part (latent and rope key) and
+// the indexer key (0 without DSA).
+struct KvTokenBytes {
+  int64_t mla = 0;
+  int64_t indexer = 0;
+  int64_t per_layer() const { return mla + indexer; }
+};
+KvTokenBytes KvBytesPerTokenByPart(const ModelConfig& config, KvLayout layout);
+
 // Bytes per token in one layer, and over all num_hidden_layers.
 int64_t KvBytesPerTokenPerLayer(const ModelConfig& config, KvLayout layout);
 int64_t KvBytesPerToken(const ModelConfig& config, KvLayout layout);

@@ -112,7 +112,7 @@ Result<Plan> MakePlan(const PlanRequest& r) {
   const ParameterCount params = CountParameters(tensors);
   plan.checkpoint_parameters = params.total();
   plan.checkpoint_mtp_parameters = params.mtp;
-  plan.kv_per_token = KvCacheBytesPerToken(c, r.kv);
+  plan.kv_per_token = KvBytesPerTokenByPart(c, r.kv);
   plan.kv_layers = c.num_hidden_layers + (r.mtp ? c.num_nextn_predict_layers : 0);
   for (const auto& t : tensors)
     if (!t.mtp || r.mtp)
@@ -267,7 +267,7 @@ std::string PlanToText(const Plan& p) {
        "\n";
   s += "weights:      " + std::string(WeightFormatName(r.weights)) + ", " +
        Gb(p.model_weight_bytes) + " for the whole model\n";
-  s += "KV cache:     " + std::string(KvCacheFormatName(r.kv)) + ", " +
+  s += "KV cache:     " + std::string(KvLayoutName(r.kv)) + ", " +
        std::to_string(p.kv_per_token.per_layer()) + " bytes/token/layer (MLA " +
        std::to_string(p.kv_per_token.mla) + " + indexer " + std::to_string(p.kv_per_token.indexer) +
        ") x " + std::to_string(p.kv_layers) +
@@ -316,7 +316,7 @@ std::string PlanToJson(const Plan& p) {
                  {"memory_utilization", r.memory_utilization},
                  {"usable_bytes", p.usable_bytes()}};
   j["weights"] = WeightFormatName(r.weights);
-  j["kv_cache"] = KvCacheFormatName(r.kv);
+  j["kv_cache"] = KvLayoutName(r.kv);
   j["context"] = r.context;
   j["concurrency"] = r.concurrency;
   j["prefill_chunk"] = r.prefill_chunk;

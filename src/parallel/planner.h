@@ -15,7 +15,7 @@
 
 #include "core/config.h"
 #include "parallel/device_spec.h"
-#include "parallel/kv_cache_size.h"
+#include "attention/kv_layout.h"
 #include "parallel/mesh_shape.h"
 #include "parallel/sharding_plan.h"
 
@@ -34,7 +34,7 @@ struct PlanRequest {
   MeshShape mesh;
   ShardingOptions sharding;
   WeightFormat weights = WeightFormat::kFp8;
-  KvCacheFormat kv = KvCacheFormat::kFp8DsMla;
+  KvLayout kv = KvLayout::kFp8;
   int64_t context = 131072;      // tokens each sequence's KV cache holds
   int64_t concurrency = 1;       // sequences decoded together over the mesh
   int64_t prefill_chunk = 8192;  // the most tokens one forward step takes
@@ -73,7 +73,7 @@ struct Plan {
   int64_t checkpoint_parameters = 0;  // all tensors, MTP included, scales excluded
   int64_t checkpoint_mtp_parameters = 0;
   int64_t model_weight_bytes = 0;  // over the layers served, in the chosen format
-  KvBytesPerToken kv_per_token;
+  KvTokenBytes kv_per_token;
   int64_t kv_layers = 0;
   int64_t kv_bytes_per_token() const { return kv_per_token.per_layer() * kv_layers; }
   std::vector<DevicePlan> devices;

@@ -23,13 +23,13 @@ PlanRequest Request(const ModelConfig& c, MeshShape mesh, const char* device) {
 // The figures of docs/kv-cache-size.md.
 TEST(KvCacheSizeTest, MatchesTheHandComputationForV32) {
   const ModelConfig c = Load(test_configs::V32Path());
-  const KvBytesPerToken bf16 = KvCacheBytesPerToken(c, KvCacheFormat::kBf16);
+  const KvTokenBytes bf16 = KvBytesPerTokenByPart(c, KvLayout::kBf16);
   EXPECT_EQ(bf16.mla, (512 + 64) * 2);
   EXPECT_EQ(bf16.indexer, 128 * 2);
   EXPECT_EQ(bf16.per_layer(), 1408);
   EXPECT_EQ(bf16.per_layer() * 61, 85888);
   EXPECT_EQ(bf16.per_layer() * 61 * 131072, 11257511936);
-  const KvBytesPerToken fp8 = KvCacheBytesPerToken(c, KvCacheFormat::kFp8DsMla);
+  const KvTokenBytes fp8 = KvBytesPerTokenByPart(c, KvLayout::kFp8);
   EXPECT_EQ(fp8.mla, 512 + 4 * 4 + 64 * 2);
   EXPECT_EQ(fp8.mla, 656);
   EXPECT_EQ(fp8.indexer, 132);
@@ -37,7 +37,7 @@ TEST(KvCacheSizeTest, MatchesTheHandComputationForV32) {
   EXPECT_EQ(fp8.per_layer() * 61 * 131072, 6300368896);
 
   PlanRequest r = Request(c, {1, 1, 1}, "b200");
-  r.kv = KvCacheFormat::kFp8DsMla;
+  r.kv = KvLayout::kFp8;
   auto plan = MakePlan(r);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   EXPECT_EQ(plan->kv_bytes_per_token(), 48068);
@@ -46,16 +46,16 @@ TEST(KvCacheSizeTest, MatchesTheHandComputationForV32) {
 
 TEST(KvCacheSizeTest, V3HasNoIndexerKey) {
   const ModelConfig c = Load(test_configs::V3Path());
-  EXPECT_EQ(KvCacheBytesPerToken(c, KvCacheFormat::kBf16).per_layer(), 1152);
-  EXPECT_EQ(KvCacheBytesPerToken(c, KvCacheFormat::kFp8DsMla).per_layer(), 656);
+  EXPECT_EQ(KvBytesPerTokenByPart(c, KvLayout::kBf16).per_layer(), 1152);
+  EXPECT_EQ(KvBytesPerTokenByPart(c, KvLayout::kFp8).per_layer(), 656);
 }
 
 TEST(KvCacheSizeTest, TinyFixture) {
   const std::string path = test_configs::TinyDir() + "/config.json";
   if (!std::filesystem::exists(path)) GTEST_SKIP();
   const ModelConfig c = Load(path);
-  EXPECT_EQ(KvCacheBytesPerToken(c, KvCacheFormat::kBf16).per_layer(), (128 + 32) * 2 + 64 * 2);
-  const KvBytesPerToken fp8 = KvCacheBytesPerToken(c, KvCacheFormat::kFp8DsMla);
+  EXPECT_EQ(KvBytesPerTokenByPart(c, KvLayout::kBf16).per_layer(), (128 + 32) * 2 + 64 * 2);
+  const KvTokenBytes fp8 = KvBytesPerTokenByPart(c, KvLayout::kFp8);
   EXPECT_EQ(fp8.mla, 128 + 4 + 64);
   EXPECT_EQ(fp8.indexer, 64 + 4);
 }
@@ -154,7 +154,7 @@ TEST(PlannerTest, RejectsBadRequests) {
   r.context = 0;
   EXPECT_FALSE(MakePlan(r).ok());
   EXPECT_FALSE(ParseWeightFormat("fp4").ok());
-  EXPECT_FALSE(ParseKvCacheFormat("int8").ok());
+  EXPECT_FALSE(ParseKvLayout("int8").ok());
   EXPECT_FALSE(FindDevicePreset("a100").ok());
   EXPECT_TRUE(FindDevicePreset("MI325X").ok());
 }
