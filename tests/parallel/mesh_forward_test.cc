@@ -1,0 +1,137 @@
+// The sharded forward pass over simulated devices against the golden
+// fixtures: every mesh shape that divides the model (TP 1/2/4, EP 1/2/4/8,
+// DP 1/2, up to 8 devices) gives the single-device logits within the
+// fixture tolerance, for a whole-sequence forward and for prefill then
+// decode, and its weight accounting equals the sharding plan's.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "model/golden.h"
+#include "model/weight_catalog.h"
+#include "parallel/mesh_score.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr double kRowTolerance = 1e-4;
+constexpr double kMinAgreement = 0.99;
+
+struct Fixture {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<testing::Golden> golden;
+};
+
+// Loaded once per fixture: the mesh shapes share it.
+Fixture* Load(const std::string& name) {
+  static std::map<std::string, Fixture> cache;
+  auto it = cache.find(name);
+  if (it != cache.end()) return it->second.model ? &it->second : nullptr;
+  Fixture& f = cache[name];
+  const std::string dir = testing::FixtureDir(name);
+  if (!std::filesystem::exists(dir + "/golden.safetensors")) return nullptr;
+  auto model = Model::Load(dir);
+  if (!model.ok()) return nullptr;
+  f.model = std::move(model).value();
+  f.golden = testing::Golden::Open(dir);
+  return &f;
+}
+
+struct Case {
+  std::string fixture;
+  MeshShape shape;
+};
+
+std::vector<Case> AllCases() {
+  std::vector<Case> cases;
+  for (const char* fixture : {"tiny-a", "tiny-b", "tiny-v3"})
+    for (int tp : {1, 2, 4})
+      for (int ep : {1, 2, 4, 8})
+        for (int dp : {1, 2})
+          if (tp * ep * dp <= 8) cases.push_back({fixture, {tp, ep, dp}});
+  return cases;
+}
+
+class MeshForwardTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    fixture_ = Load(GetParam().fixture);
+    if (!fixture_)
+      GTEST_SKIP() << "fixture '" << GetParam().fixture << "' not found or not loadable at "
+                   << testing::FixtureDir(GetParam().fixture);
+    auto plan = ShardingPlan::Create(fixture_->model->config(), GetParam().shape,
+                                     MeshForwardOptions());
+    if (!plan.ok()) GTEST_SKIP() << "mesh does not divide the model: " << plan.status().message();
+  }
+
+  void ExpectClose(const std::vector<float>& out, const std::string& key) {
+    const int64_t vocab = fixture_->model->config().vocab_size;
+    const std::vector<float> golden = fixture_->golden->F32(key);
+    ASSERT_EQ(out.size(), golden.size()) << key;
+    const testing::RowStats s = testing::CompareRows(out, golden, vocab);
+    EXPECT_LE(s.worst_rel_error, kRowTolerance) << key << " worst row " << s.worst_row;
+    EXPECT_GE(s.top1_agreement, kMinAgreement) << key;
+    std::printf("  %-8s %-16s %-12s worst row relative error %.3g, top-1 %.4f\n",
+                GetParam().fixture.c_str(), GetParam().shape.ToString().c_str(), key.c_str(),
+                s.worst_rel_error, s.top1_agreement);
+  }
+
+  Fixture* fixture_ = nullptr;
+};
+
+// One call scores the whole sequence as a single prefill and, as a second
+// sequence, prefill then decode: with several attention replicas the two
+// run on different replicas at once, the others passing empty steps.
+TEST_P(MeshForwardTest, MatchesGoldenLogits) {
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
+  const std::vector<ScoreSequence> sequences = {
+      {tokens, static_cast<int64_t>(tokens.size())}, {tokens, prefill}};
+  auto result =
+      ScoreInProcess(*fixture_->model, GetParam().shape, sequences, MeshForwardOptions());
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  ExpectClose(result->logits[0], "full_logits");
+  ExpectClose(result->logits[1], "logits");
+
+  // Each rank holds exactly the matrix shards its plan gives it.
+  const ModelConfig& config = fixture_->model->config();
+  auto plan = ShardingPlan::Create(config, GetParam().shape, MeshForwardOptions());
+  ASSERT_TRUE(plan.ok());
+  const std::vector<CheckpointTensor> tensors = CheckpointTensors(config);
+  int64_t sent = 0, received = 0;
+  for (const RankReport& r : result->ranks) {
+    int64_t planned = 0;
+    for (const CheckpointTensor& t : tensors) {
+      if (t.is_scale || t.mtp || t.shape.size() != 2) continue;
+      auto shard = plan->ShardOf(t, r.rank);
+      ASSERT_TRUE(shard.ok());
+      planned += shard->numel() * static_cast<int64_t>(DTypeSize(t.dtype));
+    }
+    EXPECT_EQ(r.matrix_bytes, planned) << "rank " << r.rank;
+    EXPECT_EQ(r.weight_bytes, r.matrix_bytes + r.scale_bytes + r.vector_bytes);
+    const bool owns_sequence = GetParam().shape.AttentionReplicaOf(r.coord) < 2;
+    EXPECT_EQ(r.kv_bytes > 0, owns_sequence) << "rank " << r.rank;
+    sent += r.comm_sent;
+    received += r.comm_received;
+  }
+  // Over the whole mesh, every byte sent is received somewhere.
+  EXPECT_EQ(sent, received);
+  if (GetParam().shape.size() == 1) {
+    EXPECT_EQ(sent, 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()),
+                         [](const auto& info) {
+                           const Case& c = info.param;
+                           std::string name = c.fixture + "_tp" + std::to_string(c.shape.tp) +
+                                              "_ep" + std::to_string(c.shape.ep) + "_dp" +
+                                              std::to_string(c.shape.dp);
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace dsv32
