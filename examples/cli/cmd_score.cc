@@ -8,6 +8,7 @@
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "score_mesh.h"
 
 namespace dsv32::cli {
 namespace {
@@ -25,7 +26,7 @@ Result<std::vector<int32_t>> ReadI32(const SafetensorsFile& file, const std::str
 }
 
 int RunScore(int argc, char** argv) {
-  Args args(argc, argv, {"model", "input", "out", "threads"}, {});
+  Args args(argc, argv, {"model", "input", "out", "threads", "mesh", "backend"}, {"stats"});
   const std::string model_dir = args.Require("model");
   const std::string input = args.Require("input");
   const std::string out = args.Require("out");
@@ -46,6 +47,12 @@ int RunScore(int argc, char** argv) {
   if (P < 0 || P > T)
     return Fail("score", "prefill_len " + std::to_string(P) + " is outside [0, " +
                              std::to_string(T) + "]");
+
+  if (args.Has("mesh"))
+    return RunScoreMesh({model_dir, out, *args.Get("mesh"), args.Get("backend").value_or("inprocess"),
+                         args.Has("stats"), std::move(ids).value(), P});
+  if (args.Has("backend") || args.Has("stats"))
+    return Fail("score", "--backend and --stats go with --mesh");
 
   auto model = Model::Load(model_dir);
   if (!model.ok()) return Fail("score", model.status().message());
@@ -73,7 +80,8 @@ int RunScore(int argc, char** argv) {
 
 DSV32_CLI_COMMAND("score",
                   "teacher-forced logits: --model DIR --input IN.safetensors --out "
-                  "OUT.safetensors [--threads N]",
+                  "OUT.safetensors [--threads N] [--mesh tp=T,ep=E,dp=D [--backend inprocess|mpi] "
+                  "[--stats]]",
                   RunScore);
 
 }  // namespace
