@@ -130,17 +130,70 @@ TEST_P(MeshForwardTest, MatchesGoldenLogits) {
   if (GetParam().shape.size() == 1) {
     EXPECT_EQ(sent, 0);
   }
+
+  // Summed over the mesh, a replicated matrix is on every device, one split
+  // over TP once per TP group, and a routed expert once per DP slice (or
+  // once per device of its EP rank's TP group when it is not split).
+  const MeshShape& shape = GetParam().shape;
+  int64_t want = 0, held = 0;
+  for (const CheckpointTensor& t : tensors) {
+    if (t.is_scale || t.mtp || t.shape.size() != 2) continue;
+    auto shard = plan->ShardOf(t, 0);
+    ASSERT_TRUE(shard.ok());
+    int64_t copies = shape.size();
+    if (shard->kind == ShardKind::kExpert) {
+      copies = plan->options().split_experts_over_tp ? shape.dp : shape.dp * shape.tp;
+    } else if (shard->kind != ShardKind::kReplicated) {
+      copies = shape.ep * shape.dp;
+    }
+    want += copies * t.stored_bytes();
+  }
+  for (const RankReport& r : result->ranks) held += r.matrix_bytes;
+  EXPECT_EQ(held, want);
 }
 
-INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()),
-                         [](const auto& info) {
-                           const Case& c = info.param;
-                           std::string name = c.fixture + "_tp" + std::to_string(c.shape.tp) +
-                                              "_ep" + std::to_string(c.shape.ep) + "_dp" +
-                                              std::to_string(c.shape.dp);
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+// The traffic of one attention replica (tp ranks, no EP or DP) is the
+// standard algorithms' bytes: per token, an all-reduce of the hidden state
+// after the embedding and after each attention and FFN block, and an
+// all-gather of the logits.
+class MeshTrafficTest : public MeshForwardTest {};
+
+TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
+  const MeshShape& shape = GetParam().shape;
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
+  const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
+  auto result = ScoreInProcess(*fixture_->model, shape, sequences, MeshForwardOptions());
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  const ModelConfig& c = fixture_->model->config();
+  const int64_t p = shape.tp, T = static_cast<int64_t>(tokens.size());
+  const int64_t reduce = (1 + 2 * c.num_hidden_layers) * 2 * (p - 1) * T * c.hidden_size * 4 / p;
+  const int64_t gather = (p - 1) * T * ((c.vocab_size + p - 1) / p) * 4;
+  for (const RankReport& r : result->ranks) {
+    EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllReduce)], reduce);
+    EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllGather)], gather);
+    EXPECT_EQ(r.steps, 1 + T - prefill);
+  }
+}
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  std::string name = c.fixture + "_tp" + std::to_string(c.shape.tp) + "_ep" +
+                     std::to_string(c.shape.ep) + "_dp" + std::to_string(c.shape.dp);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+std::vector<Case> OneReplicaCases() {
+  std::vector<Case> cases;
+  for (const Case& c : AllCases())
+    if (c.shape.ep == 1 && c.shape.dp == 1) cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest, ::testing::ValuesIn(OneReplicaCases()),
+                         CaseName);
 
 }  // namespace
 }  // namespace dsv32
