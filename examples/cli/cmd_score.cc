@@ -49,8 +49,9 @@ int RunScore(int argc, char** argv) {
                              std::to_string(T) + "]");
 
   if (args.Has("mesh"))
-    return RunScoreMesh({model_dir, out, *args.Get("mesh"), args.Get("backend").value_or("inprocess"),
-                         args.Has("stats"), std::move(ids).value(), P});
+    return RunScoreMesh({model_dir, out, *args.Get("mesh"),
+                         args.Get("backend").value_or("inprocess"), args.Has("stats"),
+                         std::move(ids).value(), P});
   if (args.Has("backend") || args.Has("stats"))
     return Fail("score", "--backend and --stats go with --mesh");
 

@@ -16,8 +16,8 @@ void PrintStats(const MeshShape& shape, const std::string& backend, const MeshSc
   std::fprintf(stderr, "mesh %s (%s): %d devices, %" PRId64 " steps\n", shape.ToString().c_str(),
                backend.c_str(), shape.size(), r.ranks.empty() ? int64_t{0} : r.ranks[0].steps);
   std::fprintf(stderr, "%4s %2s %2s %2s %12s %12s %10s %10s %10s %12s %12s %12s %12s\n", "rank",
-               "tp", "ep", "dp", "weight_B", "matrix_B", "scale_B", "vector_B", "kv_B",
-               "sent_B", "recv_B", "sent_B/step", "max_step_B");
+               "tp", "ep", "dp", "weight_B", "matrix_B", "scale_B", "vector_B", "kv_B", "sent_B",
+               "recv_B", "sent_B/step", "max_step_B");
   RankReport total;
   for (const RankReport& d : r.ranks) {
     const int64_t per_step = d.steps > 0 ? d.comm_sent / d.steps : 0;
@@ -25,8 +25,8 @@ void PrintStats(const MeshShape& shape, const std::string& backend, const MeshSc
                  "%4d %2d %2d %2d %12" PRId64 " %12" PRId64 " %10" PRId64 " %10" PRId64
                  " %10" PRId64 " %12" PRId64 " %12" PRId64 " %12" PRId64 " %12" PRId64 "\n",
                  d.rank, d.coord.tp, d.coord.ep, d.coord.dp, d.weight_bytes, d.matrix_bytes,
-                 d.scale_bytes, d.vector_bytes, d.kv_bytes, d.comm_sent, d.comm_received,
-                 per_step, d.max_step_sent);
+                 d.scale_bytes, d.vector_bytes, d.kv_bytes, d.comm_sent, d.comm_received, per_step,
+                 d.max_step_sent);
     total.weight_bytes += d.weight_bytes;
     total.matrix_bytes += d.matrix_bytes;
     total.scale_bytes += d.scale_bytes;
@@ -52,7 +52,8 @@ void PrintStats(const MeshShape& shape, const std::string& backend, const MeshSc
 Status WriteLogits(const std::string& out, const std::vector<float>& logits, int64_t tokens,
                    int64_t vocab) {
   return WriteSafetensors(
-      out, {{"logits", DType::kF32, {tokens, vocab}, logits.data(), logits.size() * sizeof(float)}});
+      out,
+      {{"logits", DType::kF32, {tokens, vocab}, logits.data(), logits.size() * sizeof(float)}});
 }
 
 }  // namespace

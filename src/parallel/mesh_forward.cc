@@ -49,8 +49,9 @@ Status RoutedExperts(const RankWeights& w, const RankLayerWeights& lw, const Mes
   std::vector<std::vector<int64_t>> by_dest(static_cast<size_t>(E));
   for (int64_t s = 0; s < slots; ++s) {
     const int owner = OwnerOf(w, routing.expert_ids[static_cast<size_t>(s)]);
-    if (owner < 0) return Internal("expert " + std::to_string(routing.expert_ids[static_cast<size_t>(s)]) +
-                                   " has no EP rank");
+    if (owner < 0)
+      return Internal("expert " + std::to_string(routing.expert_ids[static_cast<size_t>(s)]) +
+                      " has no EP rank");
     by_dest[static_cast<size_t>(owner)].push_back(s);
   }
   std::vector<int64_t> send_rows(static_cast<size_t>(E)), send_counts(static_cast<size_t>(E));
@@ -64,7 +65,8 @@ Status RoutedExperts(const RankWeights& w, const RankLayerWeights& lw, const Mes
       std::copy_n(x + (s / routing.k) * H, H, dst + 1);
       slot_at.push_back(s);
     }
-    send_rows[static_cast<size_t>(r)] = static_cast<int64_t>(by_dest[static_cast<size_t>(r)].size());
+    send_rows[static_cast<size_t>(r)] =
+        static_cast<int64_t>(by_dest[static_cast<size_t>(r)].size());
     send_counts[static_cast<size_t>(r)] = send_rows[static_cast<size_t>(r)] * row;
   }
   std::vector<int64_t> recv_counts(static_cast<size_t>(E));
@@ -111,7 +113,8 @@ Status RoutedExperts(const RankWeights& w, const RankLayerWeights& lw, const Mes
 
   if (!w.experts_split_over_tp && w.coord.tp != 0) return Status::Ok();
   std::vector<int64_t> position_of(static_cast<size_t>(slots));
-  for (size_t p = 0; p < slot_at.size(); ++p) position_of[static_cast<size_t>(slot_at[p])] = static_cast<int64_t>(p);
+  for (size_t p = 0; p < slot_at.size(); ++p)
+    position_of[static_cast<size_t>(slot_at[p])] = static_cast<int64_t>(p);
   for (int64_t s = 0; s < slots; ++s)
     Axpy(routing.weights[static_cast<size_t>(s)],
          &returned[static_cast<size_t>(position_of[static_cast<size_t>(s)] * H)],

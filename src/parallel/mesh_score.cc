@@ -147,8 +147,8 @@ Status ScoreOnRank(const Model& model, const ShardingPlan& plan, const MeshRank&
     DSV32_RETURN_IF_ERROR(rank.world->Broadcast(logits[s], owner));
   }
   std::vector<RankReport> reports(static_cast<size_t>(rank.world->size()));
-  DSV32_RETURN_IF_ERROR(rank.world->AllGatherBytes(
-      std::as_bytes(std::span(&report, 1)), std::as_writable_bytes(std::span(reports))));
+  DSV32_RETURN_IF_ERROR(rank.world->AllGatherBytes(std::as_bytes(std::span(&report, 1)),
+                                                   std::as_writable_bytes(std::span(reports))));
   if (rank.memory) DSV32_RETURN_IF_ERROR(rank.memory->Release(MemoryKind::kWeights, w->bytes()));
   if (me == 0) {
     result->logits = std::move(logits);

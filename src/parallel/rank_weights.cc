@@ -48,7 +48,8 @@ class Slicer {
 
   Result<QuantMatrix> Held(const QuantMatrix& w) {
     DSV32_ASSIGN_OR_RETURN(std::optional<QuantMatrix> m, Shard(w));
-    if (!m) return Internal(w.name + ": the plan gives rank " + std::to_string(rank_) + " none of it");
+    if (!m)
+      return Internal(w.name + ": the plan gives rank " + std::to_string(rank_) + " none of it");
     return *m;
   }
 
@@ -141,8 +142,9 @@ Result<std::unique_ptr<RankWeights>> SliceWeightsForRank(const ModelConfig& conf
                                                          const ModelWeights& weights,
                                                          const ShardingPlan& plan, int rank) {
   if (config.has_indexer && plan.options().split_indexer_over_tp)
-    return Unsupported("the mesh forward keeps the whole indexer on every TP rank: "
-                       "plan it with split_indexer_over_tp off");
+    return Unsupported(
+        "the mesh forward keeps the whole indexer on every TP rank: "
+        "plan it with split_indexer_over_tp off");
   auto out = std::make_unique<RankWeights>();
   const MeshShape& mesh = plan.mesh();
   out->config = config;
@@ -176,7 +178,8 @@ Result<std::unique_ptr<RankWeights>> SliceWeightsForRank(const ModelConfig& conf
         l.shared = std::move(shared);
       }
       for (int64_t e = out->experts.begin; e < out->experts.end; ++e) {
-        DSV32_ASSIGN_OR_RETURN(MlpWeights expert, slicer.Mlp(lw.moe.experts[static_cast<size_t>(e)]));
+        DSV32_ASSIGN_OR_RETURN(MlpWeights expert,
+                               slicer.Mlp(lw.moe.experts[static_cast<size_t>(e)]));
         l.experts.push_back(std::move(expert));
       }
     }

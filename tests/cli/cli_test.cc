@@ -68,9 +68,9 @@ TEST_F(CliTest, ScoreReproducesTheGoldenLogits) {
 TEST_F(CliTest, ScoreOverAMeshReproducesTheGoldenLogits) {
   const std::string fixture = testing::FixtureDir("tiny-a");
   if (!fs::exists(fixture)) GTEST_SKIP() << "fixture tiny-a not found at " << fixture;
-  const CommandRun r = Dsv32("score --model " + fixture + " --input " + fixture +
-                             "/golden.safetensors --out " + Path("out.safetensors") +
-                             " --mesh tp=2,ep=2,dp=2 --stats");
+  const CommandRun r =
+      Dsv32("score --model " + fixture + " --input " + fixture + "/golden.safetensors --out " +
+            Path("out.safetensors") + " --mesh tp=2,ep=2,dp=2 --stats");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("mesh tp=2,ep=2,dp=2 (inprocess): 8 devices"), std::string::npos)
       << r.output;

@@ -96,10 +96,9 @@ class MeshForwardTest : public ::testing::TestWithParam<Case> {
 TEST_P(MeshForwardTest, MatchesGoldenLogits) {
   const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
-  const std::vector<ScoreSequence> sequences = {
-      {tokens, static_cast<int64_t>(tokens.size())}, {tokens, prefill}};
-  auto result =
-      ScoreInProcess(*fixture_->model, GetParam().shape, sequences, MeshForwardOptions());
+  const std::vector<ScoreSequence> sequences = {{tokens, static_cast<int64_t>(tokens.size())},
+                                                {tokens, prefill}};
+  auto result = ScoreInProcess(*fixture_->model, GetParam().shape, sequences, MeshForwardOptions());
   ASSERT_TRUE(result.ok()) << result.status().message();
   ExpectClose(result->logits[0], "full_logits");
   ExpectClose(result->logits[1], "logits");
@@ -192,8 +191,7 @@ std::vector<Case> OneReplicaCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()), CaseName);
-INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest, ::testing::ValuesIn(OneReplicaCases()),
-                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest, ::testing::ValuesIn(OneReplicaCases()), CaseName);
 
 }  // namespace
 }  // namespace dsv32

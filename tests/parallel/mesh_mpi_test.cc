@@ -8,13 +8,11 @@
 #include <filesystem>
 
 #include "model/golden.h"
+#include "mpi_test_main.h"
 #include "parallel/mesh_score.h"
-#include "parallel/mpi_communicator.h"
 
 namespace dsv32 {
 namespace {
-
-Communicator* g_world = nullptr;
 
 class MeshMpiTest : public ::testing::Test {
  protected:
@@ -35,11 +33,11 @@ class MeshMpiTest : public ::testing::Test {
 };
 
 TEST_F(MeshMpiTest, EveryMeshOfTheWorldMatchesGoldenLogits) {
-  const int n = g_world->size();
+  const int n = MpiTestWorld().size();
   const std::vector<int32_t> tokens = golden_->I32("input_ids");
   const int64_t prefill = golden_->I32("prefill_len").at(0);
-  const std::vector<ScoreSequence> sequences = {
-      {tokens, static_cast<int64_t>(tokens.size())}, {tokens, prefill}};
+  const std::vector<ScoreSequence> sequences = {{tokens, static_cast<int64_t>(tokens.size())},
+                                                {tokens, prefill}};
   int shapes = 0;
   for (int tp = 1; tp <= n; tp *= 2)
     for (int ep = 1; tp * ep <= n; ep *= 2) {
@@ -48,14 +46,15 @@ TEST_F(MeshMpiTest, EveryMeshOfTheWorldMatchesGoldenLogits) {
       if (!ShardingPlan::Create(model_->config(), shape, MeshForwardOptions()).ok()) continue;
       ++shapes;
       MeshScoreResult result;
-      Status s = ScoreOnWorld(*g_world, *model_, shape, sequences, MeshForwardOptions(), &result);
+      Status s =
+          ScoreOnWorld(MpiTestWorld(), *model_, shape, sequences, MeshForwardOptions(), &result);
       ASSERT_TRUE(s.ok()) << shape.ToString() << ": " << s.message();
-      if (g_world->rank() != 0) continue;
+      if (MpiTestWorld().rank() != 0) continue;
       const char* keys[2] = {"full_logits", "logits"};
       for (int q = 0; q < 2; ++q) {
-        const testing::RowStats st = testing::CompareRows(
-            result.logits[static_cast<size_t>(q)], golden_->F32(keys[q]),
-            model_->config().vocab_size);
+        const testing::RowStats st =
+            testing::CompareRows(result.logits[static_cast<size_t>(q)], golden_->F32(keys[q]),
+                                 model_->config().vocab_size);
         EXPECT_LE(st.worst_rel_error, 1e-4) << shape.ToString() << " " << keys[q];
         EXPECT_GE(st.top1_agreement, 0.99) << shape.ToString() << " " << keys[q];
         std::printf("  mpi np=%d %-16s %-12s worst row relative error %.3g, top-1 %.4f\n", n,
@@ -67,29 +66,3 @@ TEST_F(MeshMpiTest, EveryMeshOfTheWorldMatchesGoldenLogits) {
 
 }  // namespace
 }  // namespace dsv32
-
-int main(int argc, char** argv) {
-  auto session = dsv32::MpiSession::Start(&argc, &argv);
-  if (!session.ok()) {
-    std::fprintf(stderr, "%s\n", session.status().message().c_str());
-    return 1;
-  }
-  int rc = 1;
-  {
-    auto world = dsv32::MakeMpiWorld();
-    if (!world.ok()) {
-      std::fprintf(stderr, "%s\n", world.status().message().c_str());
-      return 1;
-    }
-    dsv32::g_world = world->get();
-    ::testing::InitGoogleTest(&argc, argv);
-    if ((*world)->rank() != 0) {
-      auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-      delete listeners.Release(listeners.default_result_printer());
-    }
-    rc = RUN_ALL_TESTS();
-    std::vector<float> failed = {rc != 0 ? 1.0f : 0.0f};
-    if (!(*world)->AllReduceSum(failed).ok() || failed[0] != 0.0f) rc = 1;
-  }
-  return rc;
-}
