@@ -26,6 +26,11 @@ Status Embed(const RankWeights& w, const MeshComms& comms, std::span<const int32
   const int64_t H = w.config.hidden_size;
   const auto T = static_cast<int64_t>(tokens.size());
   std::fill(h, h + T * H, 0.0f);
+  // Without a vocabulary split every TP rank holds the whole table and one
+  // of them contributes.
+  const bool whole = w.vocab.size() == w.config.vocab_size;
+  if (whole && w.coord.tp != 0)
+    return comms.tp->AllReduceSum(std::span(h, static_cast<size_t>(T * H)));
   for (int64_t i = 0; i < T; ++i) {
     const int32_t id = tokens[static_cast<size_t>(i)];
     if (w.vocab.contains(id)) DequantizeRow(w.embed_tokens, id - w.vocab.begin, &h[i * H]);
@@ -144,6 +149,10 @@ Status FeedForward(const RankWeights& w, const RankLayerWeights& lw, const MeshC
 Status LmHead(const RankWeights& w, const MeshComms& comms, const float* x, int64_t rows,
               float* logits) {
   const int64_t V = w.config.vocab_size;
+  if (w.vocab.size() == V) {  // the whole head on every TP rank
+    if (rows > 0) MatMul(w.lm_head, x, rows, logits, nullptr);
+    return Status::Ok();
+  }
   const int tp = comms.tp->size();
   const int64_t part = (V + tp - 1) / tp;
   std::vector<float> mine(static_cast<size_t>(rows * part), 0.0f);

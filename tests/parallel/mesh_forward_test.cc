@@ -155,6 +155,23 @@ TEST_P(MeshForwardTest, MatchesGoldenLogits) {
 // standard algorithms' bytes: per token, an all-reduce of the hidden state
 // after the embedding and after each attention and FFN block, and an
 // all-gather of the logits.
+// The other placements the plan allows: the vocabulary and the routed
+// experts whole on every TP rank.
+class MeshPlacementTest : public MeshForwardTest {};
+
+TEST_P(MeshPlacementTest, UnsplitVocabularyAndExpertsMatchGoldenLogits) {
+  const MeshShape& shape = GetParam().shape;
+  ShardingOptions options = MeshForwardOptions();
+  options.split_vocab_over_tp = false;
+  options.split_experts_over_tp = false;
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
+  const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
+  auto result = ScoreInProcess(*fixture_->model, shape, sequences, options);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  ExpectClose(result->logits[0], "logits");
+}
+
 class MeshTrafficTest : public MeshForwardTest {};
 
 TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
@@ -183,15 +200,24 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   return name;
 }
 
-std::vector<Case> OneReplicaCases() {
+std::vector<Case> CasesWhere(bool (*keep)(const MeshShape&)) {
   std::vector<Case> cases;
   for (const Case& c : AllCases())
-    if (c.shape.ep == 1 && c.shape.dp == 1) cases.push_back(c);
+    if (keep(c.shape)) cases.push_back(c);
   return cases;
 }
 
 INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()), CaseName);
-INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest, ::testing::ValuesIn(OneReplicaCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest,
+                         ::testing::ValuesIn(CasesWhere([](const MeshShape& m) {
+                           return m.ep == 1 && m.dp == 1;
+                         })),
+                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshPlacementTest,
+                         ::testing::ValuesIn(CasesWhere([](const MeshShape& m) {
+                           return m.tp > 1 && m.size() <= 4;
+                         })),
+                         CaseName);
 
 }  // namespace
 }  // namespace dsv32
