@@ -17,6 +17,7 @@
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "score_mesh.h"
 
 namespace dsv32::cli {
 namespace {
@@ -35,7 +36,9 @@ Result<std::vector<int32_t>> ReadI32(const SafetensorsFile& file, const std::str
 
 int RunScore(int argc, char** argv) {
   Args args(argc, argv,
-            {"model", "input", "out", "threads", "kv-dtype", "save-cache", "load-cache"}, {});
+            {"model", "input", "out", "threads", "kv-dtype", "save-cache", "load-cache", "mesh",
+             "backend"},
+            {"stats"});
   const std::string model_dir = args.Require("model");
   const std::string input = args.Require("input");
   const std::string out = args.Require("out");
@@ -62,6 +65,16 @@ int RunScore(int argc, char** argv) {
   if (P < 0 || P > T)
     return Fail("score",
                 "prefill_len " + std::to_string(P) + " is outside [0, " + std::to_string(T) + "]");
+
+  if (args.Has("mesh") && (args.Has("kv-dtype") || !save_cache.empty() || !load_cache.empty()))
+    return Fail("score", "--mesh runs with the f32 cache; --kv-dtype, --save-cache and "
+                         "--load-cache are single-device options");
+  if (args.Has("mesh"))
+    return RunScoreMesh({model_dir, out, *args.Get("mesh"),
+                         args.Get("backend").value_or("inprocess"), args.Has("stats"),
+                         std::move(ids).value(), P});
+  if (args.Has("backend") || args.Has("stats"))
+    return Fail("score", "--backend and --stats go with --mesh");
 
   auto model = Model::Load(model_dir);
   if (!model.ok()) return Fail("score", model.status().message());
@@ -107,7 +120,8 @@ int RunScore(int argc, char** argv) {
 DSV32_CLI_COMMAND("score",
                   "teacher-forced logits: --model DIR --input IN.safetensors --out "
                   "OUT.safetensors [--threads N] [--kv-dtype f32|bf16|fp8] "
-                  "[--save-cache FILE | --load-cache FILE]",
+                  "[--save-cache FILE | --load-cache FILE] "
+                  "[--mesh tp=T,ep=E,dp=D [--backend inprocess|mpi] [--stats]]",
                   RunScore);
 
 }  // namespace

@@ -150,7 +150,9 @@ class MpiCommunicator final : public Communicator {
   }
 
   // out[i] = sum over ranks r, in order, of parts[r * n + i].
+  // An empty collective may pass null buffers, which memcpy must not see.
   void SumInRankOrder(const float* parts, size_t n, float* out) const {
+    if (n == 0) return;
     std::memcpy(out, parts, n * sizeof(float));
     for (int r = 1; r < size_; ++r) {
       const float* x = parts + static_cast<size_t>(r) * n;

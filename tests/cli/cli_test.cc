@@ -63,6 +63,29 @@ TEST_F(CliTest, ScoreReproducesTheGoldenLogits) {
   EXPECT_LE(stats.worst_rel_error, 1e-4);
 }
 
+// The same logits over a TP x EP x DP mesh of simulated devices, with the
+// per-device accounting on stderr.
+TEST_F(CliTest, ScoreOverAMeshReproducesTheGoldenLogits) {
+  const std::string fixture = testing::FixtureDir("tiny-a");
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture tiny-a not found at " << fixture;
+  const CommandRun r =
+      Dsv32("score --model " + fixture + " --input " + fixture + "/golden.safetensors --out " +
+            Path("out.safetensors") + " --mesh tp=2,ep=2,dp=2 --stats");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("mesh tp=2,ep=2,dp=2 (inprocess): 8 devices"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("sent by collective: all_reduce"), std::string::npos) << r.output;
+  auto out = SafetensorsFile::Open(Path("out.safetensors"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const TensorView* logits = (*out)->Find("logits");
+  ASSERT_NE(logits, nullptr);
+  auto golden = testing::Golden::Open(fixture);
+  EXPECT_EQ(logits->shape, golden->Shape("logits"));
+  const std::vector<float> values(logits->as<float>(), logits->as<float>() + logits->numel());
+  EXPECT_LE(testing::CompareRows(values, golden->F32("logits"), logits->shape[1]).worst_rel_error,
+            1e-4);
+}
+
 TEST_F(CliTest, InitRandomThenInfo) {
   const std::string model = Path("model");
   CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
@@ -104,7 +127,13 @@ TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
         "score --model " + fixture + " --input " + input + " --out " + Path("o"),
         std::string("score --input x"), std::string("info --model /nonexistent"),
         std::string("init-random --out ") + Path("m") + " --dtype int3",
-        std::string("score --bogus 1")}) {
+        std::string("score --bogus 1"),
+        "score --model " + fixture + " --input " + fixture + "/golden.safetensors --out " +
+            Path("o") + " --mesh tp=3",
+        "score --model " + fixture + " --input " + fixture + "/golden.safetensors --out " +
+            Path("o") + " --mesh tp=2 --backend carrier-pigeon",
+        "score --model " + fixture + " --input " + fixture + "/golden.safetensors --out " +
+            Path("o") + " --stats"}) {
     const CommandRun r = Dsv32(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_EQ(r.output.find("error:"), r.output.rfind("error:")) << r.output;

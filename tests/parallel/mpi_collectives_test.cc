@@ -2,17 +2,15 @@
 #include <gtest/gtest.h>
 
 #include "collective_cases.h"
+#include "mpi_test_main.h"
 #include "parallel/mesh_groups.h"
-#include "parallel/mpi_communicator.h"
 
 namespace dsv32 {
 namespace {
 
-Communicator* g_world = nullptr;
-
 // Each case gets a fresh communicator, so its accounting starts at zero.
 std::unique_ptr<Communicator> Fresh() {
-  auto c = g_world->Split(0, g_world->rank());
+  auto c = MpiTestWorld().Split(0, MpiTestWorld().rank());
   EXPECT_TRUE(c.ok()) << c.status().message();
   return c.ok() ? std::move(c).value() : nullptr;
 }
@@ -36,49 +34,21 @@ DSV32_MPI_CASE(SplitEvenOdd)
 DSV32_MPI_CASE(MismatchIsAnError)
 
 TEST(MpiCollectives, MeshGroupsMatchCoordinates) {
-  const int n = g_world->size();
+  const int n = MpiTestWorld().size();
   const MeshShape shape = n % 4 == 0 ? MeshShape{2, 2, n / 4} : MeshShape{n, 1, 1};
-  auto g = SplitMeshGroups(*g_world, shape);
+  auto g = SplitMeshGroups(MpiTestWorld(), shape);
   ASSERT_TRUE(g.ok()) << g.status().message();
-  const MeshCoord c = shape.CoordOf(g_world->rank());
+  const MeshCoord c = shape.CoordOf(MpiTestWorld().rank());
   EXPECT_EQ(g->tp->rank(), c.tp);
   EXPECT_EQ(g->ep->rank(), c.ep);
   EXPECT_EQ(g->dp->rank(), c.dp);
-  std::vector<float> v = {static_cast<float>(g_world->rank())};
+  std::vector<float> v = {static_cast<float>(MpiTestWorld().rank())};
   ASSERT_TRUE(g->tp->AllReduceSum(v).ok());
   float want = 0;
   for (int t = 0; t < shape.tp; ++t) want += static_cast<float>(shape.RankOf({t, c.ep, c.dp}));
   EXPECT_EQ(v[0], want);
-  EXPECT_FALSE(SplitMeshGroups(*g_world, MeshShape{n + 1, 1, 1}).ok());
+  EXPECT_FALSE(SplitMeshGroups(MpiTestWorld(), MeshShape{n + 1, 1, 1}).ok());
 }
 
 }  // namespace
 }  // namespace dsv32
-
-int main(int argc, char** argv) {
-  auto session = dsv32::MpiSession::Start(&argc, &argv);
-  if (!session.ok()) {
-    std::fprintf(stderr, "%s\n", session.status().message().c_str());
-    return 1;
-  }
-  int rc = 1;
-  {
-    auto world = dsv32::MakeMpiWorld();
-    if (!world.ok()) {
-      std::fprintf(stderr, "%s\n", world.status().message().c_str());
-      return 1;
-    }
-    dsv32::g_world = world->get();
-    ::testing::InitGoogleTest(&argc, argv);
-    // One rank's report is enough when all pass; failures print everywhere.
-    if ((*world)->rank() != 0) {
-      auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-      delete listeners.Release(listeners.default_result_printer());
-    }
-    rc = RUN_ALL_TESTS();
-    // Every rank must agree, so one rank's failure fails the ctest.
-    std::vector<float> failed = {rc != 0 ? 1.0f : 0.0f};
-    if (!(*world)->AllReduceSum(failed).ok() || failed[0] != 0.0f) rc = 1;
-  }
-  return rc;
-}

@@ -1,0 +1,223 @@
+// The sharded forward pass over simulated devices against the golden
+// fixtures: every mesh shape that divides the model (TP 1/2/4, EP 1/2/4/8,
+// DP 1/2, up to 8 devices) gives the single-device logits within the
+// fixture tolerance, for a whole-sequence forward and for prefill then
+// decode, and its weight accounting equals the sharding plan's.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <ostream>
+
+#include "model/golden.h"
+#include "model/weight_catalog.h"
+#include "parallel/mesh_score.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr double kRowTolerance = 1e-4;
+constexpr double kMinAgreement = 0.99;
+
+struct Fixture {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<testing::Golden> golden;
+};
+
+// Loaded once per fixture: the mesh shapes share it.
+Fixture* Load(const std::string& name) {
+  static std::map<std::string, Fixture> cache;
+  auto it = cache.find(name);
+  if (it != cache.end()) return it->second.model ? &it->second : nullptr;
+  Fixture& f = cache[name];
+  const std::string dir = testing::FixtureDir(name);
+  if (!std::filesystem::exists(dir + "/golden.safetensors")) return nullptr;
+  auto model = Model::Load(dir);
+  if (!model.ok()) return nullptr;
+  f.model = std::move(model).value();
+  f.golden = testing::Golden::Open(dir);
+  return &f;
+}
+
+struct Case {
+  std::string fixture;
+  MeshShape shape;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << " " << c.shape.ToString(); }
+
+// The shapes that divide each fixture's model; a fixture whose config
+// cannot be read keeps every shape, to be skipped with its reason.
+std::vector<Case> AllCases() {
+  std::vector<Case> cases;
+  for (const char* fixture : {"tiny-a", "tiny-b", "tiny-v3"}) {
+    auto config = LoadModelConfig(testing::FixtureDir(fixture) + "/config.json");
+    for (int tp : {1, 2, 4})
+      for (int ep : {1, 2, 4, 8})
+        for (int dp : {1, 2}) {
+          const MeshShape shape{tp, ep, dp};
+          if (shape.size() > 8) continue;
+          if (config.ok() && !ShardingPlan::Create(*config, shape, MeshForwardOptions()).ok())
+            continue;
+          cases.push_back({fixture, shape});
+        }
+  }
+  return cases;
+}
+
+class MeshForwardTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    fixture_ = Load(GetParam().fixture);
+    if (!fixture_)
+      GTEST_SKIP() << "fixture '" << GetParam().fixture << "' not found or not loadable at "
+                   << testing::FixtureDir(GetParam().fixture);
+  }
+
+  void ExpectClose(const std::vector<float>& out, const std::string& key) {
+    const int64_t vocab = fixture_->model->config().vocab_size;
+    const std::vector<float> golden = fixture_->golden->F32(key);
+    ASSERT_EQ(out.size(), golden.size()) << key;
+    const testing::RowStats s = testing::CompareRows(out, golden, vocab);
+    EXPECT_LE(s.worst_rel_error, kRowTolerance) << key << " worst row " << s.worst_row;
+    EXPECT_GE(s.top1_agreement, kMinAgreement) << key;
+    std::printf("  %-8s %-16s %-12s worst row relative error %.3g, top-1 %.4f\n",
+                GetParam().fixture.c_str(), GetParam().shape.ToString().c_str(), key.c_str(),
+                s.worst_rel_error, s.top1_agreement);
+  }
+
+  Fixture* fixture_ = nullptr;
+};
+
+// One call scores the whole sequence as a single prefill and, as a second
+// sequence, prefill then decode: with several attention replicas the two
+// run on different replicas at once, the others passing empty steps.
+TEST_P(MeshForwardTest, MatchesGoldenLogits) {
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
+  const std::vector<ScoreSequence> sequences = {{tokens, static_cast<int64_t>(tokens.size())},
+                                                {tokens, prefill}};
+  auto result = ScoreInProcess(*fixture_->model, GetParam().shape, sequences, MeshForwardOptions());
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  ExpectClose(result->logits[0], "full_logits");
+  ExpectClose(result->logits[1], "logits");
+
+  // Each rank holds exactly the matrix shards its plan gives it.
+  const ModelConfig& config = fixture_->model->config();
+  auto plan = ShardingPlan::Create(config, GetParam().shape, MeshForwardOptions());
+  ASSERT_TRUE(plan.ok());
+  const std::vector<CheckpointTensor> tensors = CheckpointTensors(config);
+  int64_t sent = 0, received = 0;
+  for (const RankReport& r : result->ranks) {
+    int64_t planned = 0;
+    for (const CheckpointTensor& t : tensors) {
+      if (t.is_scale || t.mtp || t.shape.size() != 2) continue;
+      auto shard = plan->ShardOf(t, r.rank);
+      ASSERT_TRUE(shard.ok());
+      planned += shard->numel() * static_cast<int64_t>(DTypeSize(t.dtype));
+    }
+    EXPECT_EQ(r.matrix_bytes, planned) << "rank " << r.rank;
+    EXPECT_EQ(r.weight_bytes, r.matrix_bytes + r.scale_bytes + r.vector_bytes);
+    const bool owns_sequence = GetParam().shape.AttentionReplicaOf(r.coord) < 2;
+    EXPECT_EQ(r.kv_bytes > 0, owns_sequence) << "rank " << r.rank;
+    sent += r.comm_sent;
+    received += r.comm_received;
+  }
+  // Over the whole mesh, every byte sent is received somewhere.
+  EXPECT_EQ(sent, received);
+  if (GetParam().shape.size() == 1) {
+    EXPECT_EQ(sent, 0);
+  }
+
+  // Summed over the mesh, a replicated matrix is on every device, one split
+  // over TP once per TP group, and a routed expert once per DP slice (or
+  // once per device of its EP rank's TP group when it is not split).
+  const MeshShape& shape = GetParam().shape;
+  int64_t want = 0, held = 0;
+  for (const CheckpointTensor& t : tensors) {
+    if (t.is_scale || t.mtp || t.shape.size() != 2) continue;
+    auto shard = plan->ShardOf(t, 0);
+    ASSERT_TRUE(shard.ok());
+    int64_t copies = shape.size();
+    if (shard->kind == ShardKind::kExpert) {
+      copies = plan->options().split_experts_over_tp ? shape.dp : shape.dp * shape.tp;
+    } else if (shard->kind != ShardKind::kReplicated) {
+      copies = shape.ep * shape.dp;
+    }
+    want += copies * t.stored_bytes();
+  }
+  for (const RankReport& r : result->ranks) held += r.matrix_bytes;
+  EXPECT_EQ(held, want);
+}
+
+// The traffic of one attention replica (tp ranks, no EP or DP) is the
+// standard algorithms' bytes: per token, an all-reduce of the hidden state
+// after the embedding and after each attention and FFN block, and an
+// all-gather of the logits.
+// The other placements the plan allows: the vocabulary and the routed
+// experts whole on every TP rank.
+class MeshPlacementTest : public MeshForwardTest {};
+
+TEST_P(MeshPlacementTest, UnsplitVocabularyAndExpertsMatchGoldenLogits) {
+  const MeshShape& shape = GetParam().shape;
+  ShardingOptions options = MeshForwardOptions();
+  options.split_vocab_over_tp = false;
+  options.split_experts_over_tp = false;
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
+  const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
+  auto result = ScoreInProcess(*fixture_->model, shape, sequences, options);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  ExpectClose(result->logits[0], "logits");
+}
+
+class MeshTrafficTest : public MeshForwardTest {};
+
+TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
+  const MeshShape& shape = GetParam().shape;
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
+  const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
+  auto result = ScoreInProcess(*fixture_->model, shape, sequences, MeshForwardOptions());
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  const ModelConfig& c = fixture_->model->config();
+  const int64_t p = shape.tp, T = static_cast<int64_t>(tokens.size());
+  const int64_t reduce = (1 + 2 * c.num_hidden_layers) * 2 * (p - 1) * T * c.hidden_size * 4 / p;
+  const int64_t gather = (p - 1) * T * ((c.vocab_size + p - 1) / p) * 4;
+  for (const RankReport& r : result->ranks) {
+    EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllReduce)], reduce);
+    EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllGather)], gather);
+    EXPECT_EQ(r.steps, 1 + T - prefill);
+  }
+}
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  std::string name = c.fixture + "_tp" + std::to_string(c.shape.tp) + "_ep" +
+                     std::to_string(c.shape.ep) + "_dp" + std::to_string(c.shape.dp);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+std::vector<Case> CasesWhere(bool (*keep)(const MeshShape&)) {
+  std::vector<Case> cases;
+  for (const Case& c : AllCases())
+    if (keep(c.shape)) cases.push_back(c);
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest,
+                         ::testing::ValuesIn(CasesWhere([](const MeshShape& m) {
+                           return m.ep == 1 && m.dp == 1;
+                         })),
+                         CaseName);
+INSTANTIATE_TEST_SUITE_P(Meshes, MeshPlacementTest,
+                         ::testing::ValuesIn(CasesWhere([](const MeshShape& m) {
+                           return m.tp > 1 && m.size() <= 4;
+                         })),
+                         CaseName);
+
+}  // namespace
+}  // namespace dsv32
