@@ -1,6 +1,8 @@
 // `dsv32 score` with a saved cache, run as a user would: the decoded rows
 // from a restored cache equal those of a run that prefilled itself.
 #include <gtest/gtest.h>
+
+#include "cli/run_dsv32.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,23 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int exit_code;
-  std::string output;
-};
-
-CommandRun Dsv32(const std::string& args) {
-  const std::string cmd = std::string(DSV32_BINARY_DIR) + "/bin/dsv32 " + args + " 2>&1";
-  CommandRun r{-1, {}};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::CommandRun;
+using testing::Dsv32;
 
 class ScoreCacheTest : public ::testing::Test {
  protected:

@@ -1,6 +1,8 @@
 // The dsv32 tool's command-line contracts, run as a user would run them.
 #include <gtest/gtest.h>
 
+#include "cli/run_dsv32.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -14,23 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandRun {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
-
-CommandRun Dsv32(const std::string& args) {
-  const std::string cmd = std::string(DSV32_BINARY_DIR) + "/bin/dsv32 " + args + " 2>&1";
-  CommandRun r{-1, {}};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::CommandRun;
+using testing::Dsv32;
 
 class CliTest : public ::testing::Test {
  protected:
