@@ -1,0 +1,84 @@
+// Per-target decoders from each weight format to f32 vectors, shared by the
+// GEMV and GEMM kernels. Included once per Highway target, hence the toggled
+// include guard instead of #pragma once.
+#if defined(DSV32_QUANT_DECODE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DSV32_QUANT_DECODE_INL_H_
+#undef DSV32_QUANT_DECODE_INL_H_
+#else
+#define DSV32_QUANT_DECODE_INL_H_
+#endif
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "hwy/highway.h"
+#include "quant/int4.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// At most 16 f32 lanes, so a 16-byte INT4 chunk fills whole vectors.
+using DF = hn::CappedTag<float, 16>;
+using VF = hn::Vec<DF>;
+
+// E4M3 -> f16 with the same bits moved: sign to bit 15, exponent and
+// mantissa shifted left by 7. The f16 exponent bias is 8 larger, so the value
+// comes out 2^-8 times the E4M3 value, subnormals included; callers fold the
+// 2^8 into the block scale. Widening f16 to f32 is one instruction on F16C
+// and AVX-512, and unlike f32 bit tricks never feeds a subnormal to a multiply.
+inline constexpr float kFp8BitsScale = 256.0f;
+
+HWY_INLINE VF DecodeFp8Bits(DF df, const uint8_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<uint16_t, DF> du16;
+  const hn::Rebind<hwy::float16_t, DF> df16;
+  const auto shifted = hn::ShiftLeft<7>(hn::PromoteTo(du16, hn::LoadU(du8, p)));
+  // Adding bit 14 to itself moves the sign from bit 14 to bit 15.
+  const auto bits = hn::Add(shifted, hn::And(shifted, hn::Set(du16, 0x4000)));
+  return hn::PromoteTo(df, hn::BitCast(df16, bits));
+}
+
+// The exact E4M3 value, gathered from the 256-entry table.
+HWY_INLINE VF DecodeFp8Table(DF df, const uint8_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<int32_t, DF> di32;
+  return hn::GatherIndex(df, kFp8E4M3ToF32.data(), hn::PromoteTo(di32, hn::LoadU(du8, p)));
+}
+
+HWY_INLINE VF DecodeBF16(DF df, const uint16_t* HWY_RESTRICT p) {
+  const hn::Rebind<hwy::bfloat16_t, DF> dbf16;
+  return hn::PromoteTo(df, hn::LoadU(dbf16, reinterpret_cast<const hwy::bfloat16_t*>(p)));
+}
+
+// Where the pair of vectors that INT4 step `k` (a multiple of 2 * Lanes(df))
+// decodes lands in the row: Lanes(df) bytes of one 16-byte chunk, whose low
+// nibbles are the weights from column lo and high nibbles those from hi.
+struct Int4Step {
+  int64_t byte;  // offset of the bytes in the packed row
+  int64_t lo;    // column of the first low-nibble weight
+  int64_t hi;    // column of the first high-nibble weight
+};
+
+HWY_INLINE Int4Step Int4StepAt(int64_t k) {
+  const int64_t chunk = k / kInt4Chunk;
+  const int64_t sub = (k % kInt4Chunk) / 2;
+  return {chunk * kInt4ChunkBytes + sub, chunk * kInt4Chunk + sub,
+          chunk * kInt4Chunk + kInt4ChunkBytes + sub};
+}
+
+// The nibbles at `p` as f32 (0..15), low nibbles to *lo, high to *hi.
+HWY_INLINE void DecodeInt4(DF df, const uint8_t* HWY_RESTRICT p, VF* lo, VF* hi) {
+  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<int32_t, DF> di32;
+  const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, p));
+  *lo = hn::ConvertTo(df, hn::And(bytes, hn::Set(di32, 0xf)));
+  *hi = hn::ConvertTo(df, hn::ShiftRight<4>(bytes));
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#endif  // DSV32_QUANT_DECODE_INL_H_

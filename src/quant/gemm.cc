@@ -1,0 +1,209 @@
+// MatMulTiled: the prefill kernel. The activations are packed once into
+// panels of 2 * Lanes tokens ([k][token]); each worker then takes tiles of
+// weight rows, dequantizes kKC columns of a tile to f32 (once), and runs a
+// register-blocked kernel over every panel: kMR weights broadcast against two
+// vectors of tokens, kMR x 2 accumulators that live in registers for the
+// whole column block. Partial sums stay in a per-tile [row][token] buffer
+// and are written to y transposed at the end.
+#include <algorithm>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "quant/int4.h"
+#include "quant/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/gemm.cc"
+#include "hwy/aligned_allocator.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/decode-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace {
+
+// Rows per micro-kernel: 12 x 2 accumulators fill most of the 32 AVX-512
+// registers; targets with 16 registers take 6.
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kMR = 12;
+#else
+constexpr int kMR = 6;
+#endif
+constexpr int64_t kTileRows = 4 * kMR;
+// Columns per dequantized block: a multiple of every FP8 block and INT4
+// group in use, and small enough that a micro-kernel's weights (kMR rows)
+// and one token panel stay in L1.
+constexpr int64_t kKC = 256;
+
+// Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized
+// where a vector lies inside one scale block; scalar elsewhere.
+void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, float* out) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  int64_t c = c0;
+  const int64_t end = c0 + n;
+  switch (m.format) {
+    case WeightFormat::kF32: {
+      const float* src = static_cast<const float*>(m.data) + r * m.cols;
+      std::copy(src + c0, src + end, out);
+      return;
+    }
+    case WeightFormat::kBF16: {
+      const uint16_t* src = static_cast<const uint16_t*>(m.data) + r * m.cols;
+      for (; c + lanes <= end; c += lanes) hn::StoreU(DecodeBF16(df, src + c), df, out + c - c0);
+      for (; c < end; ++c) out[c - c0] = BF16ToF32(src[c]);
+      return;
+    }
+    case WeightFormat::kFp8Block: {
+      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
+      const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
+      if (m.block_cols % lanes == 0 && c0 % lanes == 0) {
+        for (; c + lanes <= end; c += lanes) {
+          const VF s = hn::Set(df, scales[c / m.block_cols] * kFp8BitsScale);
+          hn::StoreU(hn::Mul(DecodeFp8Bits(df, src + c), s), df, out + c - c0);
+        }
+      }
+      for (; c < end; ++c) out[c - c0] = Fp8E4M3ToF32(src[c]) * scales[c / m.block_cols];
+      return;
+    }
+    case WeightFormat::kInt4: {
+      // c0 is a multiple of kKC and so of the chunk; whole chunks are
+      // written, the padding as zeros, so `out` must have room up to the
+      // next chunk boundary.
+      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * Int4RowBytes(m.cols);
+      const int64_t groups = m.scale_cols();
+      for (; c < end; c += kInt4Chunk) {
+        const int64_t g = r * groups + c / m.block_cols;
+        const float scale = m.scales[g];
+        const VF s = hn::Set(df, scale);
+        const VF z = hn::Set(df, m.zeros ? m.zeros[g] : kInt4SymmetricZero);
+        for (int64_t sub = 0; sub < kInt4ChunkBytes; sub += lanes) {
+          const Int4Step step = Int4StepAt(c + 2 * sub);
+          VF lo, hi;
+          DecodeInt4(df, src + step.byte, &lo, &hi);
+          hn::StoreU(hn::Mul(hn::Sub(lo, z), s), df, out + step.lo - c0);
+          hn::StoreU(hn::Mul(hn::Sub(hi, z), s), df, out + step.hi - c0);
+        }
+      }
+      return;
+    }
+  }
+}
+
+// c[i][0..2N) += sum_k w[i * w_stride + k] * xp[k * 2N + 0..2N) for i < kMR.
+HWY_INLINE void MicroKernel(const float* HWY_RESTRICT w, int64_t w_stride,
+                            const float* HWY_RESTRICT xp, int64_t depth, float* HWY_RESTRICT c,
+                            int64_t c_stride) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF acc0[kMR], acc1[kMR];
+  for (int i = 0; i < kMR; ++i) {
+    acc0[i] = hn::LoadU(df, c + i * c_stride);
+    acc1[i] = hn::LoadU(df, c + i * c_stride + lanes);
+  }
+  for (int64_t k = 0; k < depth; ++k) {
+    const VF x0 = hn::LoadU(df, xp + k * 2 * lanes);
+    const VF x1 = hn::LoadU(df, xp + k * 2 * lanes + lanes);
+    for (int i = 0; i < kMR; ++i) {
+      const VF wv = hn::Set(df, w[i * w_stride + k]);
+      acc0[i] = hn::MulAdd(wv, x0, acc0[i]);
+      acc1[i] = hn::MulAdd(wv, x1, acc1[i]);
+    }
+  }
+  for (int i = 0; i < kMR; ++i) {
+    hn::StoreU(acc0[i], df, c + i * c_stride);
+    hn::StoreU(acc1[i], df, c + i * c_stride + lanes);
+  }
+}
+
+}  // namespace
+
+void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
+                     ThreadPool* pool) {
+  const DF df;
+  const int64_t panel = 2 * static_cast<int64_t>(hn::Lanes(df));
+  const int64_t panels = (tokens + panel - 1) / panel;
+  const int64_t padded_tokens = panels * panel;
+  const int64_t cols = m.cols;
+
+  auto parallel = [&](int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    if (pool && pool->size() > 1) {
+      pool->ParallelFor(n, 1, fn);
+    } else {
+      fn(0, n);
+    }
+  };
+
+  // xp[p][k][j] = x[p * panel + j][k], zero for tokens past the end.
+  auto xp = hwy::AllocateAligned<float>(static_cast<size_t>(padded_tokens * cols));
+  parallel(panels, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      float* dst = xp.get() + p * cols * panel;
+      for (int64_t j = 0; j < panel; ++j) {
+        const int64_t t = p * panel + j;
+        if (t < tokens) {
+          const float* src = x + t * cols;
+          for (int64_t k = 0; k < cols; ++k) dst[k * panel + j] = src[k];
+        } else {
+          for (int64_t k = 0; k < cols; ++k) dst[k * panel + j] = 0.0f;
+        }
+      }
+    }
+  });
+
+  const int64_t tiles = (m.rows + kTileRows - 1) / kTileRows;
+  parallel(tiles, [&](int64_t begin, int64_t end) {
+    // Room for a whole INT4 chunk past the last column.
+    auto wt = hwy::AllocateAligned<float>(static_cast<size_t>(kTileRows * kKC));
+    auto acc = hwy::AllocateAligned<float>(static_cast<size_t>(kTileRows * padded_tokens));
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t r0 = tile * kTileRows;
+      const int64_t live_rows = std::min(kTileRows, m.rows - r0);
+      std::fill(acc.get(), acc.get() + kTileRows * padded_tokens, 0.0f);
+      std::fill(wt.get(), wt.get() + kTileRows * kKC, 0.0f);
+      for (int64_t c0 = 0; c0 < cols; c0 += kKC) {
+        const int64_t depth = std::min(kKC, cols - c0);
+        for (int64_t i = 0; i < live_rows; ++i) {
+          DequantizeSpan(m, r0 + i, c0, depth, wt.get() + i * kKC);
+        }
+        for (int64_t p = 0; p < panels; ++p) {
+          const float* panel_x = xp.get() + p * cols * panel + c0 * panel;
+          for (int64_t i = 0; i < kTileRows; i += kMR) {
+            MicroKernel(wt.get() + i * kKC, kKC, panel_x, depth,
+                        acc.get() + i * padded_tokens + p * panel, padded_tokens);
+          }
+        }
+      }
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t i = 0; i < live_rows; ++i) {
+          y[t * m.rows + r0 + i] = acc[static_cast<size_t>(i * padded_tokens + t)];
+        }
+      }
+    }
+  });
+}
+
+const char* KernelTargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsv32 {
+
+HWY_EXPORT(MatMulTiledImpl);
+HWY_EXPORT(KernelTargetName);
+
+void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
+                 ThreadPool* pool) {
+  if (tokens <= 0 || w.rows <= 0) return;
+  HWY_DYNAMIC_DISPATCH(MatMulTiledImpl)(w, x, tokens, y, pool);
+}
+
+const char* ChosenKernelTarget() { return HWY_DYNAMIC_DISPATCH(KernelTargetName)(); }
+
+}  // namespace dsv32
+#endif  // HWY_ONCE

@@ -1,0 +1,303 @@
+// MatVec: the decode-time kernel. Each worker walks its rows once, decodes a
+// pair of vectors of weights at a time and multiplies them into every token,
+// so the weights cross the memory bus exactly once per call.
+#include <algorithm>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "quant/int4.h"
+#include "quant/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/gemv.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/decode-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace {
+
+// Each *Rows type tells the kernel how one format is laid out: the span of
+// columns that share a scale (a segment), how to decode a step of
+// 2 * Lanes(df) weights and which columns they belong to, and the scalar
+// decode for the columns past the last whole step of a segment.
+
+struct F32Rows {
+  const float* data;
+  int64_t cols;
+  int64_t Segment() const { return cols; }
+  int64_t StepsEnd(DF df, int64_t s0, int64_t s1) const {
+    const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
+    return s0 + (s1 - s0) / step * step;
+  }
+  static void Columns(DF df, int64_t k, int64_t* k0, int64_t* k1) {
+    *k0 = k;
+    *k1 = k + static_cast<int64_t>(hn::Lanes(df));
+  }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const float* p = data + r * cols + k;
+    *w0 = hn::LoadU(df, p);
+    *w1 = hn::LoadU(df, p + hn::Lanes(df));
+  }
+  float Scalar(int64_t r, int64_t k) const { return data[r * cols + k]; }
+  float Scale(int64_t, int64_t) const { return 1.0f; }
+  float Zero(int64_t, int64_t) const { return 0.0f; }
+};
+
+struct BF16Rows : F32Rows {
+  const uint16_t* bf16;
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const uint16_t* p = bf16 + r * cols + k;
+    *w0 = DecodeBF16(df, p);
+    *w1 = DecodeBF16(df, p + hn::Lanes(df));
+  }
+  float Scalar(int64_t r, int64_t k) const { return BF16ToF32(bf16[r * cols + k]); }
+};
+
+template <bool kTable>
+struct Fp8Rows : F32Rows {
+  const uint8_t* fp8;
+  const float* scales;
+  int64_t block_rows;
+  int64_t block_cols;
+  int64_t scale_cols;
+  int64_t Segment() const { return block_cols; }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const uint8_t* p = fp8 + r * cols + k;
+    if constexpr (kTable) {
+      *w0 = DecodeFp8Table(df, p);
+      *w1 = DecodeFp8Table(df, p + hn::Lanes(df));
+    } else {
+      *w0 = DecodeFp8Bits(df, p);
+      *w1 = DecodeFp8Bits(df, p + hn::Lanes(df));
+    }
+  }
+  // Scalar() is exact, so the tail is rescaled to match the decode above.
+  float Scalar(int64_t r, int64_t k) const {
+    return Fp8E4M3ToF32(fp8[r * cols + k]) * (kTable ? 1.0f : 1.0f / kFp8BitsScale);
+  }
+  float Scale(int64_t r, int64_t segment) const {
+    const float s = scales[(r / block_rows) * scale_cols + segment];
+    return kTable ? s : s * kFp8BitsScale;
+  }
+};
+
+// Steps run over whole 32-weight chunks: the packed row is padded to a chunk
+// and the activations are copied to a zero-padded buffer, so there is no
+// scalar tail. Nibbles are decoded as 0..15 and the zero point is taken off
+// once per group through the group's activation sum.
+struct Int4Rows : F32Rows {
+  const uint8_t* packed;
+  const float* scales;
+  const uint8_t* zeros;
+  int64_t group;
+  int64_t row_bytes;
+  int64_t groups;
+  int64_t Segment() const { return group; }
+  int64_t StepsEnd(DF, int64_t, int64_t s1) const {
+    return (s1 + kInt4Chunk - 1) / kInt4Chunk * kInt4Chunk;
+  }
+  static void Columns(DF, int64_t k, int64_t* k0, int64_t* k1) {
+    const Int4Step step = Int4StepAt(k);
+    *k0 = step.lo;
+    *k1 = step.hi;
+  }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    DecodeInt4(df, packed + r * row_bytes + Int4StepAt(k).byte, w0, w1);
+  }
+  float Scalar(int64_t, int64_t) const { return 0.0f; }
+  float Scale(int64_t r, int64_t segment) const { return scales[r * groups + segment]; }
+  float Zero(int64_t r, int64_t segment) const {
+    return zeros ? zeros[r * groups + segment] : kInt4SymmetricZero;
+  }
+};
+
+// Activations as the kernel reads them: x[t * stride + k], and for INT4 the
+// per-group sums sums[t * groups + g].
+struct Activations {
+  const float* x;
+  int64_t stride;
+  const float* sums;
+  int64_t groups;
+};
+
+// y[t0 + t, r0 + i] for i < kRows, t < kTokens. Per segment, two vector
+// accumulators per row and token (two chains hide the FMA latency), folded
+// into the running sum with the segment's scale.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void RowBlock(const Rows& w, int64_t cols, const Activations& a, int64_t r0,
+                         int64_t t0, float* y, int64_t y_stride) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const float* x[kTokens];
+  for (int t = 0; t < kTokens; ++t) x[t] = a.x + (t0 + t) * a.stride;
+
+  VF acc[kRows][kTokens];
+  float extra[kRows][kTokens];
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      acc[i][t] = hn::Zero(df);
+      extra[i][t] = 0.0f;
+    }
+  }
+  const int64_t segment = w.Segment();
+  for (int64_t s0 = 0, seg = 0; s0 < cols; s0 += segment, ++seg) {
+    const int64_t s1 = std::min(cols, s0 + segment);
+    const int64_t steps_end = w.StepsEnd(df, s0, s1);
+    VF a0[kRows][kTokens], a1[kRows][kTokens];
+    for (int i = 0; i < kRows; ++i) {
+      for (int t = 0; t < kTokens; ++t) a0[i][t] = a1[i][t] = hn::Zero(df);
+    }
+    for (int64_t k = s0; k < steps_end; k += 2 * lanes) {
+      int64_t k0, k1;
+      Rows::Columns(df, k, &k0, &k1);
+      VF x0[kTokens], x1[kTokens];
+      for (int t = 0; t < kTokens; ++t) {
+        x0[t] = hn::LoadU(df, x[t] + k0);
+        x1[t] = hn::LoadU(df, x[t] + k1);
+      }
+      for (int i = 0; i < kRows; ++i) {
+        VF w0, w1;
+        w.Decode(df, r0 + i, k, &w0, &w1);
+        for (int t = 0; t < kTokens; ++t) {
+          a0[i][t] = hn::MulAdd(w0, x0[t], a0[i][t]);
+          a1[i][t] = hn::MulAdd(w1, x1[t], a1[i][t]);
+        }
+      }
+    }
+    for (int i = 0; i < kRows; ++i) {
+      const float scale = w.Scale(r0 + i, seg);
+      const VF vscale = hn::Set(df, scale);
+      const float zero_scale = w.Zero(r0 + i, seg) * scale;
+      for (int t = 0; t < kTokens; ++t) {
+        acc[i][t] = hn::MulAdd(hn::Add(a0[i][t], a1[i][t]), vscale, acc[i][t]);
+        float tail = 0.0f;
+        for (int64_t k = steps_end; k < s1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
+        extra[i][t] += tail * scale;
+        if (a.sums) extra[i][t] -= zero_scale * a.sums[(t0 + t) * a.groups + seg];
+      }
+    }
+  }
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      y[(t0 + t) * y_stride + r0 + i] =
+          hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
+    }
+  }
+}
+
+template <int kRows, class Rows>
+HWY_INLINE void TokenGroup(const Rows& w, int64_t cols, const Activations& a, int64_t r,
+                           int64_t t0, int64_t count, float* y, int64_t y_stride) {
+  switch (count) {
+    case 1:
+      return RowBlock<kRows, 1>(w, cols, a, r, t0, y, y_stride);
+    case 2:
+      return RowBlock<kRows, 2>(w, cols, a, r, t0, y, y_stride);
+    case 3:
+      return RowBlock<kRows, 3>(w, cols, a, r, t0, y, y_stride);
+    default:
+      return RowBlock<kRows, 4>(w, cols, a, r, t0, y, y_stride);
+  }
+}
+
+template <class Rows>
+void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens,
+         float* y, ThreadPool* pool) {
+  auto body = [&](int64_t begin, int64_t end) {
+    int64_t r = begin;
+    // Two rows at once give one token enough independent work; with more
+    // tokens one row already has it, and the row stays in L1 for the next
+    // group of four tokens.
+    if (tokens <= 2) {
+      for (; r + 2 <= end; r += 2) TokenGroup<2>(w, cols, a, r, 0, tokens, y, rows);
+    }
+    for (; r < end; ++r) {
+      for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
+        TokenGroup<1>(w, cols, a, r, t0, std::min<int64_t>(4, tokens - t0), y, rows);
+      }
+    }
+  };
+  if (pool && pool->size() > 1) {
+    pool->ParallelFor(rows, 8, body);
+  } else {
+    body(0, rows);
+  }
+}
+
+}  // namespace
+
+void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
+                ThreadPool* pool, bool fp8_table) {
+  Activations a{x, m.cols, nullptr, 0};
+  switch (m.format) {
+    case WeightFormat::kF32:
+      return Run(F32Rows{static_cast<const float*>(m.data), m.cols}, m.rows, m.cols, a, tokens,
+                 y, pool);
+    case WeightFormat::kBF16: {
+      BF16Rows w{};
+      w.cols = m.cols;
+      w.bf16 = static_cast<const uint16_t*>(m.data);
+      return Run(w, m.rows, m.cols, a, tokens, y, pool);
+    }
+    case WeightFormat::kFp8Block: {
+      auto fill = [&](auto& w) {
+        w.cols = m.cols;
+        w.fp8 = static_cast<const uint8_t*>(m.data);
+        w.scales = m.scales;
+        w.block_rows = m.block_rows;
+        w.block_cols = m.block_cols;
+        w.scale_cols = m.scale_cols();
+        Run(w, m.rows, m.cols, a, tokens, y, pool);
+      };
+      if (fp8_table) {
+        Fp8Rows<true> w{};
+        return fill(w);
+      }
+      Fp8Rows<false> w{};
+      return fill(w);
+    }
+    case WeightFormat::kInt4: {
+      Int4Rows w{};
+      w.cols = m.cols;
+      w.packed = static_cast<const uint8_t*>(m.data);
+      w.scales = m.scales;
+      w.zeros = m.zeros;
+      w.group = m.block_cols;
+      w.row_bytes = Int4RowBytes(m.cols);
+      w.groups = m.scale_cols();
+      // Zero-padded activations and their per-group sums.
+      const int64_t stride = w.row_bytes * 2;
+      std::vector<float> padded(static_cast<size_t>(tokens * stride), 0.0f);
+      std::vector<float> sums(static_cast<size_t>(tokens * w.groups), 0.0f);
+      for (int64_t t = 0; t < tokens; ++t) {
+        std::copy(x + t * m.cols, x + (t + 1) * m.cols, padded.begin() + t * stride);
+        for (int64_t c = 0; c < m.cols; ++c) {
+          sums[static_cast<size_t>(t * w.groups + c / w.group)] += x[t * m.cols + c];
+        }
+      }
+      const Activations ai{padded.data(), stride, sums.data(), w.groups};
+      return Run(w, m.rows, m.cols, ai, tokens, y, pool);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsv32 {
+
+HWY_EXPORT(MatVecImpl);
+
+void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+            Fp8Decode fp8_decode) {
+  if (tokens <= 0 || w.rows <= 0) return;
+  HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, tokens, y, pool, fp8_decode == Fp8Decode::kTable);
+}
+
+}  // namespace dsv32
+#endif  // HWY_ONCE
