@@ -30,14 +30,25 @@ using VF = hn::Vec<DF>;
 // and AVX-512, and unlike f32 bit tricks never feeds a subnormal to a multiply.
 inline constexpr float kFp8BitsScale = 256.0f;
 
-HWY_INLINE VF DecodeFp8Bits(DF df, const uint8_t* HWY_RESTRICT p) {
-  const hn::Rebind<uint8_t, DF> du8;
-  const hn::Rebind<uint16_t, DF> du16;
-  const hn::Rebind<hwy::float16_t, DF> df16;
-  const auto shifted = hn::ShiftLeft<7>(hn::PromoteTo(du16, hn::LoadU(du8, p)));
-  // Adding bit 14 to itself moves the sign from bit 14 to bit 15.
-  const auto bits = hn::Add(shifted, hn::And(shifted, hn::Set(du16, 0x4000)));
-  return hn::PromoteTo(df, hn::BitCast(df16, bits));
+// Decodes 2 * Lanes(df) codes: the integer steps run once on a full vector
+// of 16-bit lanes, then each half widens to f32.
+HWY_INLINE void DecodeFp8Bits(DF df, const uint8_t* HWY_RESTRICT p, VF* w0, VF* w1) {
+#if HWY_TARGET == HWY_SCALAR
+  // One lane: no wider integer vector to share.
+  *w0 = hn::Set(df, Fp8E4M3ToF32(p[0]) / kFp8BitsScale);
+  *w1 = hn::Set(df, Fp8E4M3ToF32(p[1]) / kFp8BitsScale);
+#else
+  const hn::Repartition<int16_t, DF> di16;
+  const hn::Half<decltype(di16)> di16_half;
+  const hn::Rebind<int8_t, decltype(di16)> di8;
+  const hn::Rebind<hwy::float16_t, decltype(di16_half)> df16;
+  // Sign-extending puts the sign in bits 8..15; after the shift bit 15 is
+  // the sign and bit 14 a copy of it that the mask clears.
+  const auto wide = hn::PromoteTo(di16, hn::LoadU(di8, reinterpret_cast<const int8_t*>(p)));
+  const auto bits = hn::And(hn::ShiftLeft<7>(wide), hn::Set(di16, static_cast<int16_t>(0xbfff)));
+  *w0 = hn::PromoteTo(df, hn::BitCast(df16, hn::LowerHalf(di16_half, bits)));
+  *w1 = hn::PromoteTo(df, hn::BitCast(df16, hn::UpperHalf(di16_half, bits)));
+#endif
 }
 
 // The exact E4M3 value, gathered from the 256-entry table.
@@ -68,13 +79,26 @@ HWY_INLINE Int4Step Int4StepAt(int64_t k) {
           chunk * kInt4Chunk + kInt4ChunkBytes + sub};
 }
 
-// The nibbles at `p` as f32 (0..15), low nibbles to *lo, high to *hi.
-HWY_INLINE void DecodeInt4(DF df, const uint8_t* HWY_RESTRICT p, VF* lo, VF* hi) {
+// The nibbles at `p` as weights: q -> q * scale, low nibbles to *lo, high to
+// *hi (the zero point is the caller's). With 16 lanes the 16 possible values
+// form one vector and each nibble picks its lane (the permute reads only the
+// index's low four bits, so the low nibble needs no mask); elsewhere the
+// nibbles are converted and multiplied.
+HWY_INLINE void DecodeInt4(DF df, const uint8_t* HWY_RESTRICT p, float scale, VF* lo, VF* hi) {
   const hn::Rebind<uint8_t, DF> du8;
   const hn::Rebind<int32_t, DF> di32;
   const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, p));
-  *lo = hn::ConvertTo(df, hn::And(bytes, hn::Set(di32, 0xf)));
-  *hi = hn::ConvertTo(df, hn::ShiftRight<4>(bytes));
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (hn::MaxLanes(DF()) == 16) {
+    const VF table = hn::Mul(hn::Iota(df, 0.0f), hn::Set(df, scale));
+    *lo = VF{_mm512_permutexvar_ps(bytes.raw, table.raw)};
+    *hi = VF{_mm512_permutexvar_ps(hn::ShiftRight<4>(bytes).raw, table.raw)};
+    return;
+  }
+#endif
+  const VF s = hn::Set(df, scale);
+  *lo = hn::Mul(hn::ConvertTo(df, hn::And(bytes, hn::Set(di32, 0xf))), s);
+  *hi = hn::Mul(hn::ConvertTo(df, hn::ShiftRight<4>(bytes)), s);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -60,9 +60,13 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
       const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
       if (m.block_cols % lanes == 0 && c0 % lanes == 0) {
-        for (; c + lanes <= end; c += lanes) {
-          const VF s = hn::Set(df, scales[c / m.block_cols] * kFp8BitsScale);
-          hn::StoreU(hn::Mul(DecodeFp8Bits(df, src + c), s), df, out + c - c0);
+        for (; c + 2 * lanes <= end; c += 2 * lanes) {
+          VF w0, w1;
+          DecodeFp8Bits(df, src + c, &w0, &w1);
+          hn::StoreU(hn::Mul(w0, hn::Set(df, scales[c / m.block_cols] * kFp8BitsScale)), df,
+                     out + c - c0);
+          hn::StoreU(hn::Mul(w1, hn::Set(df, scales[(c + lanes) / m.block_cols] * kFp8BitsScale)),
+                     df, out + c + lanes - c0);
         }
       }
       for (; c < end; ++c) out[c - c0] = Fp8E4M3ToF32(src[c]) * scales[c / m.block_cols];
@@ -77,14 +81,13 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       for (; c < end; c += kInt4Chunk) {
         const int64_t g = r * groups + c / m.block_cols;
         const float scale = m.scales[g];
-        const VF s = hn::Set(df, scale);
-        const VF z = hn::Set(df, m.zeros ? m.zeros[g] : kInt4SymmetricZero);
+        const VF offset = hn::Set(df, -scale * (m.zeros ? m.zeros[g] : kInt4SymmetricZero));
         for (int64_t sub = 0; sub < kInt4ChunkBytes; sub += lanes) {
           const Int4Step step = Int4StepAt(c + 2 * sub);
           VF lo, hi;
-          DecodeInt4(df, src + step.byte, &lo, &hi);
-          hn::StoreU(hn::Mul(hn::Sub(lo, z), s), df, out + step.lo - c0);
-          hn::StoreU(hn::Mul(hn::Sub(hi, z), s), df, out + step.hi - c0);
+          DecodeInt4(df, src + step.byte, scale, &lo, &hi);
+          hn::StoreU(hn::Add(lo, offset), df, out + step.lo - c0);
+          hn::StoreU(hn::Add(hi, offset), df, out + step.hi - c0);
         }
       }
       return;

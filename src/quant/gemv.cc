@@ -20,14 +20,16 @@ namespace HWY_NAMESPACE {
 namespace {
 
 // Each *Rows type tells the kernel how one format is laid out: the span of
-// columns that share a scale (a segment), how to decode a step of
+// columns that share a scale applied after the sum (a segment), the
+// granule that column blocks must be a multiple of, how to decode a step of
 // 2 * Lanes(df) weights and which columns they belong to, and the scalar
 // decode for the columns past the last whole step of a segment.
 
 struct F32Rows {
   const float* data;
   int64_t cols;
-  int64_t Segment() const { return cols; }
+  int64_t Segment() const { return int64_t{1} << 40; }
+  int64_t Granule() const { return kInt4Chunk; }
   int64_t StepsEnd(DF df, int64_t s0, int64_t s1) const {
     const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
     return s0 + (s1 - s0) / step * step;
@@ -43,7 +45,7 @@ struct F32Rows {
   }
   float Scalar(int64_t r, int64_t k) const { return data[r * cols + k]; }
   float Scale(int64_t, int64_t) const { return 1.0f; }
-  float Zero(int64_t, int64_t) const { return 0.0f; }
+  float Correction(int64_t, const float*) const { return 0.0f; }
 };
 
 struct BF16Rows : F32Rows {
@@ -64,14 +66,14 @@ struct Fp8Rows : F32Rows {
   int64_t block_cols;
   int64_t scale_cols;
   int64_t Segment() const { return block_cols; }
+  int64_t Granule() const { return block_cols; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const uint8_t* p = fp8 + r * cols + k;
     if constexpr (kTable) {
       *w0 = DecodeFp8Table(df, p);
       *w1 = DecodeFp8Table(df, p + hn::Lanes(df));
     } else {
-      *w0 = DecodeFp8Bits(df, p);
-      *w1 = DecodeFp8Bits(df, p + hn::Lanes(df));
+      DecodeFp8Bits(df, p, w0, w1);
     }
   }
   // Scalar() is exact, so the tail is rescaled to match the decode above.
@@ -86,16 +88,16 @@ struct Fp8Rows : F32Rows {
 
 // Steps run over whole 32-weight chunks: the packed row is padded to a chunk
 // and the activations are copied to a zero-padded buffer, so there is no
-// scalar tail. Nibbles are decoded as 0..15 and the zero point is taken off
-// once per group through the group's activation sum.
+// scalar tail. A step decodes q * scale for its group; the zero points come
+// off once per row through the groups' activation sums (Correction).
 struct Int4Rows : F32Rows {
   const uint8_t* packed;
   const float* scales;
   const uint8_t* zeros;
   int64_t group;
+  int group_shift;  // log2(group), or -1 when it is not a power of two
   int64_t row_bytes;
   int64_t groups;
-  int64_t Segment() const { return group; }
   int64_t StepsEnd(DF, int64_t, int64_t s1) const {
     return (s1 + kInt4Chunk - 1) / kInt4Chunk * kInt4Chunk;
   }
@@ -105,12 +107,29 @@ struct Int4Rows : F32Rows {
     *k1 = step.hi;
   }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
-    DecodeInt4(df, packed + r * row_bytes + Int4StepAt(k).byte, w0, w1);
+    const int64_t g = group_shift >= 0 ? k >> group_shift : k / group;
+    DecodeInt4(df, packed + r * row_bytes + Int4StepAt(k).byte, scales[r * groups + g], w0, w1);
   }
   float Scalar(int64_t, int64_t) const { return 0.0f; }
-  float Scale(int64_t r, int64_t segment) const { return scales[r * groups + segment]; }
-  float Zero(int64_t r, int64_t segment) const {
-    return zeros ? zeros[r * groups + segment] : kInt4SymmetricZero;
+  // sum over groups of zero * scale * (sum of the group's activations).
+  float Correction(int64_t r, const float* sums) const {
+    const DF df;
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<int32_t, DF> di32;
+    const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+    const float* s = scales + r * groups;
+    const uint8_t* z = zeros ? zeros + r * groups : nullptr;
+    VF acc = hn::Zero(df);
+    int64_t g = 0;
+    for (; g + lanes <= groups; g += lanes) {
+      VF term = hn::Mul(hn::LoadU(df, s + g), hn::LoadU(df, sums + g));
+      if (z) term = hn::Mul(term, hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, z + g))));
+      acc = hn::Add(acc, term);
+    }
+    float tail = 0.0f;
+    for (; g < groups; ++g) tail += s[g] * sums[g] * (z ? static_cast<float>(z[g]) : 1.0f);
+    const float total = hn::GetLane(hn::SumOfLanes(df, acc)) + tail;
+    return z ? total : total * kInt4SymmetricZero;
   }
 };
 
@@ -123,12 +142,13 @@ struct Activations {
   int64_t groups;
 };
 
-// y[t0 + t, r0 + i] for i < kRows, t < kTokens. Per segment, two vector
+// Adds W[r0 + i, c0..c1) . x[t0 + t, c0..c1) to y[t0 + t, r0 + i] for
+// i < kRows, t < kTokens (writes it when c0 is 0). Per segment, two vector
 // accumulators per row and token (two chains hide the FMA latency), folded
 // into the running sum with the segment's scale.
 template <int kRows, int kTokens, class Rows>
-HWY_INLINE void RowBlock(const Rows& w, int64_t cols, const Activations& a, int64_t r0,
-                         int64_t t0, float* y, int64_t y_stride) {
+HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
+                         int64_t r0, int64_t t0, float* y, int64_t y_stride) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const float* x[kTokens];
@@ -143,8 +163,10 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t cols, const Activations& a, int6
     }
   }
   const int64_t segment = w.Segment();
-  for (int64_t s0 = 0, seg = 0; s0 < cols; s0 += segment, ++seg) {
-    const int64_t s1 = std::min(cols, s0 + segment);
+  // c0 is a multiple of the granule and so of the segment.
+  const int64_t first_seg = c0 / segment;
+  for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
+    const int64_t s1 = std::min(c1, s0 + segment);
     const int64_t steps_end = w.StepsEnd(df, s0, s1);
     VF a0[kRows][kTokens], a1[kRows][kTokens];
     for (int i = 0; i < kRows; ++i) {
@@ -168,60 +190,87 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t cols, const Activations& a, int6
       }
     }
     for (int i = 0; i < kRows; ++i) {
-      const float scale = w.Scale(r0 + i, seg);
-      const VF vscale = hn::Set(df, scale);
-      const float zero_scale = w.Zero(r0 + i, seg) * scale;
+      const VF scale = hn::Set(df, w.Scale(r0 + i, seg));
       for (int t = 0; t < kTokens; ++t) {
-        acc[i][t] = hn::MulAdd(hn::Add(a0[i][t], a1[i][t]), vscale, acc[i][t]);
+        acc[i][t] = hn::MulAdd(hn::Add(a0[i][t], a1[i][t]), scale, acc[i][t]);
+      }
+    }
+  }
+  // The columns past the last whole step of each segment, kept out of the
+  // loop above so its accumulators stay in registers.
+  for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
+    const int64_t s1 = std::min(c1, s0 + segment);
+    const int64_t steps_end = w.StepsEnd(df, s0, s1);
+    for (int i = 0; i < kRows && steps_end < s1; ++i) {
+      const float scale = w.Scale(r0 + i, seg);
+      for (int t = 0; t < kTokens; ++t) {
         float tail = 0.0f;
         for (int64_t k = steps_end; k < s1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
         extra[i][t] += tail * scale;
-        if (a.sums) extra[i][t] -= zero_scale * a.sums[(t0 + t) * a.groups + seg];
       }
     }
   }
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) {
-      y[(t0 + t) * y_stride + r0 + i] =
-          hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
+      float& out = y[(t0 + t) * y_stride + r0 + i];
+      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
+      if (c0 == 0) {
+        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
+      } else {
+        out += sum;
+      }
     }
   }
 }
 
 template <int kRows, class Rows>
-HWY_INLINE void TokenGroup(const Rows& w, int64_t cols, const Activations& a, int64_t r,
-                           int64_t t0, int64_t count, float* y, int64_t y_stride) {
+HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
+                           int64_t r, int64_t t0, int64_t count, float* y, int64_t y_stride) {
   switch (count) {
     case 1:
-      return RowBlock<kRows, 1>(w, cols, a, r, t0, y, y_stride);
+      return RowBlock<kRows, 1>(w, c0, c1, a, r, t0, y, y_stride);
     case 2:
-      return RowBlock<kRows, 2>(w, cols, a, r, t0, y, y_stride);
+      return RowBlock<kRows, 2>(w, c0, c1, a, r, t0, y, y_stride);
     case 3:
-      return RowBlock<kRows, 3>(w, cols, a, r, t0, y, y_stride);
+      return RowBlock<kRows, 3>(w, c0, c1, a, r, t0, y, y_stride);
     default:
-      return RowBlock<kRows, 4>(w, cols, a, r, t0, y, y_stride);
+      return RowBlock<kRows, 4>(w, c0, c1, a, r, t0, y, y_stride);
   }
 }
+
+// Rows are taken kRowChunk at a time and their columns in blocks whose
+// activations (for four tokens) fit in 16 KiB, so each block of x is read
+// from L1 by every row of the chunk rather than from L2 by every row.
+constexpr int64_t kRowChunk = 16;
+constexpr int64_t kBlockFloats = 4096;
 
 template <class Rows>
 void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens,
          float* y, ThreadPool* pool) {
+  const int64_t granule = w.Granule();
+  const int64_t target = kBlockFloats / std::min<int64_t>(tokens, 4);
+  const int64_t block = std::max<int64_t>(1, target / granule) * granule;
   auto body = [&](int64_t begin, int64_t end) {
-    int64_t r = begin;
-    // Two rows at once give one token enough independent work; with more
-    // tokens one row already has it, and the row stays in L1 for the next
-    // group of four tokens.
-    if (tokens <= 2) {
-      for (; r + 2 <= end; r += 2) TokenGroup<2>(w, cols, a, r, 0, tokens, y, rows);
-    }
-    for (; r < end; ++r) {
-      for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
-        TokenGroup<1>(w, cols, a, r, t0, std::min<int64_t>(4, tokens - t0), y, rows);
+    for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
+      const int64_t chunk_end = std::min(end, chunk + kRowChunk);
+      for (int64_t c0 = 0; c0 < cols; c0 += block) {
+        const int64_t c1 = std::min(cols, c0 + block);
+        int64_t r = chunk;
+        // Two rows at once give one token enough independent work; with more
+        // tokens one row already has it.
+        if (tokens <= 2) {
+          for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, 0, tokens, y, rows);
+        }
+        for (; r < chunk_end; ++r) {
+          for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
+            TokenGroup<1>(w, c0, c1, a, r, t0, std::min<int64_t>(4, tokens - t0), y, rows);
+          }
+        }
       }
     }
   };
   if (pool && pool->size() > 1) {
-    pool->ParallelFor(rows, 8, body);
+    pool->ParallelFor(rows, kRowChunk, body);
   } else {
     body(0, rows);
   }
@@ -266,6 +315,7 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
       w.scales = m.scales;
       w.zeros = m.zeros;
       w.group = m.block_cols;
+      w.group_shift = (w.group & (w.group - 1)) == 0 ? __builtin_ctzll(w.group) : -1;
       w.row_bytes = Int4RowBytes(m.cols);
       w.groups = m.scale_cols();
       // Zero-padded activations and their per-group sums.
@@ -273,9 +323,12 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
       std::vector<float> padded(static_cast<size_t>(tokens * stride), 0.0f);
       std::vector<float> sums(static_cast<size_t>(tokens * w.groups), 0.0f);
       for (int64_t t = 0; t < tokens; ++t) {
-        std::copy(x + t * m.cols, x + (t + 1) * m.cols, padded.begin() + t * stride);
-        for (int64_t c = 0; c < m.cols; ++c) {
-          sums[static_cast<size_t>(t * w.groups + c / w.group)] += x[t * m.cols + c];
+        const float* xt = x + t * m.cols;
+        std::copy(xt, xt + m.cols, padded.begin() + t * stride);
+        for (int64_t g = 0; g < w.groups; ++g) {
+          float sum = 0.0f;
+          for (int64_t c = g * w.group; c < std::min(m.cols, (g + 1) * w.group); ++c) sum += xt[c];
+          sums[static_cast<size_t>(t * w.groups + g)] = sum;
         }
       }
       const Activations ai{padded.data(), stride, sums.data(), w.groups};
