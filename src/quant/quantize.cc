@@ -78,6 +78,36 @@ QuantMatrix QuantizedMatrix::view(std::string name) const {
   return m;
 }
 
+std::vector<TensorToWrite> QuantizedMatrix::Tensors(const std::string& prefix) const {
+  std::vector<TensorToWrite> out;
+  const int64_t scale_rows = (rows + block_rows - 1) / block_rows;
+  const int64_t scale_cols = (cols + block_cols - 1) / block_cols;
+  switch (format) {
+    case WeightFormat::kF32:
+      out.push_back({prefix + ".weight", DType::kF32, {rows, cols}, data.data(), data.size()});
+      break;
+    case WeightFormat::kBF16:
+      out.push_back({prefix + ".weight", DType::kBF16, {rows, cols}, data.data(), data.size()});
+      break;
+    case WeightFormat::kFp8Block:
+      out.push_back({prefix + ".weight", DType::kF8E4M3, {rows, cols}, data.data(), data.size()});
+      out.push_back({prefix + ".weight_scale_inv", DType::kF32, {scale_rows, scale_cols},
+                     scales.data(), scales.size() * sizeof(float)});
+      break;
+    case WeightFormat::kInt4:
+      out.push_back({prefix + ".weight", DType::kU8, {rows, Int4RowBytes(cols)}, data.data(),
+                     data.size()});
+      out.push_back({prefix + ".weight_scale", DType::kF32, {rows, scale_cols}, scales.data(),
+                     scales.size() * sizeof(float)});
+      if (!zeros.empty()) {
+        out.push_back({prefix + ".weight_zero", DType::kU8, {rows, scale_cols}, zeros.data(),
+                       zeros.size()});
+      }
+      break;
+  }
+  return out;
+}
+
 Result<QuantizedMatrix> QuantizeInt4(const float* w, int64_t rows, int64_t cols,
                                      const Int4Options& options, ThreadPool* pool) {
   DSV32_RETURN_IF_ERROR(CheckShape(w, rows, cols));

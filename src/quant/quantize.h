@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/safetensors.h"
 #include "core/status.h"
 #include "quant/matrix.h"
 
@@ -39,6 +40,13 @@ struct QuantizedMatrix {
   std::vector<uint8_t> zeros;   // kInt4 asymmetric only: [rows, scale_cols]
 
   QuantMatrix view(std::string name = {}) const;
+
+  // The tensors that store this matrix in a checkpoint for the linear layer
+  // `prefix` ("model.layers.0.mlp.down_proj"): `prefix.weight` and, by
+  // format, `.weight_scale_inv` (FP8, as the official checkpoints name it),
+  // `.weight_scale` and `.weight_zero` (INT4, docs/int4-format.md). They
+  // point into this object, which must outlive the write.
+  std::vector<TensorToWrite> Tensors(const std::string& prefix) const;
 };
 
 // w is [rows, cols] row-major f32. Symmetric: scale = max|w| / 7 per group

@@ -7,8 +7,12 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
+#include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "quant/int4.h"
+#include "quant/int4_tensors.h"
 #include "test_matrices.h"
 
 namespace dsv32 {
@@ -138,6 +142,42 @@ TEST(ConvertToBF16Test, RoundsToNearest) {
   EXPECT_EQ(back[0], 1.0f);
   EXPECT_EQ(back[1], 1.0f);
   EXPECT_EQ(back[2], -2.5f);
+}
+
+}  // namespace
+}  // namespace dsv32
+
+namespace dsv32 {
+namespace {
+
+// A quantized matrix written as the tensors of docs/int4-format.md and read
+// back multiplies exactly like the original.
+TEST(Int4TensorsTest, SafetensorsRoundTrip) {
+  std::mt19937 rng(3);
+  const int64_t rows = 5, cols = 100, group = 32;
+  const auto w = RandomVector(rows * cols, rng);
+  auto q = QuantizeInt4(w.data(), rows, cols, {group, true});
+  ASSERT_TRUE(q.ok());
+  const std::string path = testing::TempDir() + "int4_roundtrip.safetensors";
+  ASSERT_TRUE(WriteSafetensors(path, q->Tensors("layer.down_proj")).ok());
+  auto file = SafetensorsFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status().message();
+  const TensorView* weight = (*file)->Find("layer.down_proj.weight");
+  const TensorView* scale = (*file)->Find("layer.down_proj.weight_scale");
+  const TensorView* zero = (*file)->Find("layer.down_proj.weight_zero");
+  ASSERT_TRUE(weight && scale && zero);
+  auto m = Int4MatrixFromTensors(*weight, *scale, zero, cols, group);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+
+  const auto x = RandomVector(cols, rng);
+  std::vector<float> want(rows), got(rows);
+  MatMulReference(q->view(), x.data(), 1, want.data());
+  MatMulReference(*m, x.data(), 1, got.data());
+  EXPECT_EQ(want, got);
+
+  EXPECT_FALSE(Int4MatrixFromTensors(*weight, *scale, zero, cols, 128).ok());
+  EXPECT_FALSE(Int4MatrixFromTensors(*weight, *scale, zero, cols + 40, group).ok());
+  EXPECT_FALSE(Int4MatrixFromTensors(*scale, *scale, zero, cols, group).ok());
 }
 
 }  // namespace
