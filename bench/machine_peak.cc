@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -59,8 +60,19 @@ HWY_EXPORT(FmaLoop);
 
 namespace {
 
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+// Runs fn(0..threads-1) on that many threads at once, three times; returns
+// the shortest wall time in seconds.
+double BestTimeOnThreads(int threads, const std::function<void(int)>& fn) {
+  double best = 1e30;
+  for (int pass = 0; pass < 3; ++pass) {
+    std::vector<std::thread> workers;
+    const auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t) workers.emplace_back(fn, t);
+    for (auto& w : workers) w.join();
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
 }
 
 }  // namespace
@@ -68,48 +80,29 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 double MeasureReadBandwidth(int threads, size_t bytes) {
   const size_t n = bytes / sizeof(float);
   auto buffer = hwy::AllocateAligned<float>(n);
-  // Touch every page in parallel so the pass below reads, never faults.
+  // Touch every page so the passes read, never fault.
   std::memset(buffer.get(), 0, n * sizeof(float));
   const size_t per_thread = n / static_cast<size_t>(threads) / 1024 * 1024;
-  double best = 0.0;
-  for (int pass = 0; pass < 3; ++pass) {
-    std::vector<float> sums(static_cast<size_t>(threads));
-    std::vector<std::thread> workers;
-    const auto start = std::chrono::steady_clock::now();
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&, t] {
-        sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(ReadSum)(
-            buffer.get() + static_cast<size_t>(t) * per_thread, per_thread);
-      });
-    }
-    for (auto& w : workers) w.join();
-    const double s = Seconds(start);
-    best = std::max(best, static_cast<double>(per_thread * threads * sizeof(float)) / s);
-  }
-  return best;
+  std::vector<float> sums(static_cast<size_t>(threads));
+  const double seconds = BestTimeOnThreads(threads, [&](int t) {
+    sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(ReadSum)(
+        buffer.get() + static_cast<size_t>(t) * per_thread, per_thread);
+  });
+  return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) /
+         seconds;
 }
 
 double MeasureFmaPeak(int threads) {
   const size_t iterations = 50'000'000;
-  double best = 0.0;
-  for (int pass = 0; pass < 3; ++pass) {
-    std::vector<double> flops(static_cast<size_t>(threads));
-    std::vector<float> sinks(static_cast<size_t>(threads));
-    std::vector<std::thread> workers;
-    const auto start = std::chrono::steady_clock::now();
-    for (int t = 0; t < threads; ++t) {
-      workers.emplace_back([&, t] {
-        flops[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaLoop)(
-            iterations, static_cast<float>(t), &sinks[static_cast<size_t>(t)]);
-      });
-    }
-    for (auto& w : workers) w.join();
-    const double s = Seconds(start);
-    double total = 0.0;
-    for (double f : flops) total += f;
-    best = std::max(best, total / s);
-  }
-  return best;
+  std::vector<double> flops(static_cast<size_t>(threads));
+  std::vector<float> sinks(static_cast<size_t>(threads));
+  const double seconds = BestTimeOnThreads(threads, [&](int t) {
+    flops[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaLoop)(
+        iterations, static_cast<float>(t), &sinks[static_cast<size_t>(t)]);
+  });
+  double total = 0.0;
+  for (double f : flops) total += f;
+  return total / seconds;
 }
 
 }  // namespace dsv32
