@@ -349,6 +349,10 @@ HWY_EXPORT(MatVecImpl);
 void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
             Fp8Decode fp8_decode) {
   if (tokens <= 0 || w.rows <= 0) return;
+  if (w.cols <= 0) {
+    std::fill(y, y + tokens * w.rows, 0.0f);
+    return;
+  }
   HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, tokens, y, pool, fp8_decode == Fp8Decode::kTable);
 }
 

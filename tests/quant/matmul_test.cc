@@ -72,8 +72,8 @@ void ExpectMatches(const Kernel& kernel, const std::vector<int64_t>& token_count
   }
 }
 
-const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-const std::vector<int64_t> kManyTokens = {1, 5, 9, 33, 77};
+const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12};
+const std::vector<int64_t> kManyTokens = {1, 5, 9, 33, 77, 300};
 
 class MatMulTest : public hwy::TestWithParamTarget {};
 HWY_TARGET_INSTANTIATE_TEST_SUITE_P(MatMulTest);
@@ -102,13 +102,22 @@ TEST_P(MatMulTest, MatMulTiledMatchesReference) {
       kManyTokens);
 }
 
+TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
+  QuantMatrix w;
+  w.rows = 3;
+  w.cols = 0;
+  std::vector<float> y(6, -1.0f);
+  MatMul(w, nullptr, 2, y.data(), nullptr);
+  EXPECT_EQ(y, std::vector<float>(6, 0.0f));
+}
+
 TEST_P(MatMulTest, MatMulOnTwoThreadsMatchesReference) {
   ThreadPool pool(2);
   ExpectMatches(
       [&](const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
         MatMul(w, x, tokens, y, &pool);
       },
-      {1, 2, 8, 9, 70});
+      {1, 2, 12, 13, 70});
 }
 
 }  // namespace
