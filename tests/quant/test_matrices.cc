@@ -71,6 +71,16 @@ std::vector<float> AbsDot(const QuantMatrix& w, const float* x, int64_t tokens) 
   std::vector<float> row(static_cast<size_t>(w.cols));
   for (int64_t r = 0; r < w.rows; ++r) {
     DequantizeRow(w, r, row.data());
+    if (w.format == WeightFormat::kInt4) {
+      // The INT4 kernels sum q * scale * x and take zero * scale * x off per
+      // group, so their rounding scales with (q + zero) * scale, not |w|.
+      const auto* packed = static_cast<const uint8_t*>(w.data) + r * Int4RowBytes(w.cols);
+      for (int64_t c = 0; c < w.cols; ++c) {
+        const int64_t g = r * w.scale_cols() + c / w.block_cols;
+        const int zero = w.zeros ? w.zeros[g] : kInt4SymmetricZero;
+        row[static_cast<size_t>(c)] = static_cast<float>(Int4Nibble(packed, c) + zero) * w.scales[g];
+      }
+    }
     for (int64_t t = 0; t < tokens; ++t) {
       double acc = 0.0;
       for (int64_t c = 0; c < w.cols; ++c) acc += std::fabs(row[c] * x[t * w.cols + c]);

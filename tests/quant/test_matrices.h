@@ -25,7 +25,7 @@ TestMatrix RandomMatrix(WeightFormat format, int64_t rows, int64_t cols, int64_t
 std::vector<float> RandomVector(int64_t n, std::mt19937& rng);
 
 // sum_k |W[r, k] x[t, k]|: the scale against which f32 rounding error of a
-// dot product is measured.
+// dot product is measured (for INT4, of the terms the kernels add up).
 std::vector<float> AbsDot(const QuantMatrix& w, const float* x, int64_t tokens);
 
 }  // namespace dsv32
