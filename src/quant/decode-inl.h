@@ -73,8 +73,10 @@ struct Int4Step {
 };
 
 HWY_INLINE Int4Step Int4StepAt(int64_t k) {
-  const int64_t chunk = k / kInt4Chunk;
-  const int64_t sub = (k % kInt4Chunk) / 2;
+  // k is never negative; unsigned division is a shift.
+  const auto u = static_cast<uint64_t>(k);
+  const auto chunk = static_cast<int64_t>(u / kInt4Chunk);
+  const auto sub = static_cast<int64_t>((u % kInt4Chunk) / 2);
   return {chunk * kInt4ChunkBytes + sub, chunk * kInt4Chunk + sub,
           chunk * kInt4Chunk + kInt4ChunkBytes + sub};
 }

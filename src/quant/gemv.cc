@@ -11,6 +11,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/gemv.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "quant/decode-inl.h"
 
@@ -38,6 +39,7 @@ struct F32Rows {
     *k0 = k;
     *k1 = k + static_cast<int64_t>(hn::Lanes(df));
   }
+  const void* Bytes(int64_t r, int64_t k) const { return data + r * cols + k; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const float* p = data + r * cols + k;
     *w0 = hn::LoadU(df, p);
@@ -50,6 +52,7 @@ struct F32Rows {
 
 struct BF16Rows : F32Rows {
   const uint16_t* bf16;
+  const void* Bytes(int64_t r, int64_t k) const { return bf16 + r * cols + k; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const uint16_t* p = bf16 + r * cols + k;
     *w0 = DecodeBF16(df, p);
@@ -67,6 +70,7 @@ struct Fp8Rows : F32Rows {
   int64_t scale_cols;
   int64_t Segment() const { return block_cols; }
   int64_t Granule() const { return block_cols; }
+  const void* Bytes(int64_t r, int64_t k) const { return fp8 + r * cols + k; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const uint8_t* p = fp8 + r * cols + k;
     if constexpr (kTable) {
@@ -106,6 +110,9 @@ struct Int4Rows : F32Rows {
     *k0 = step.lo;
     *k1 = step.hi;
   }
+  const void* Bytes(int64_t r, int64_t k) const {
+    return packed + r * row_bytes + Int4StepAt(k).byte;
+  }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const int64_t g = group_shift >= 0 ? k >> group_shift : k / group;
     DecodeInt4(df, packed + r * row_bytes + Int4StepAt(k).byte, scales[r * groups + g], w0, w1);
@@ -132,6 +139,8 @@ struct Int4Rows : F32Rows {
     return z ? total : total * kInt4SymmetricZero;
   }
 };
+
+constexpr int64_t kPrefetchBytes = 4096;
 
 // Activations as the kernel reads them: x[t * stride + k], and for INT4 the
 // per-group sums sums[t * groups + g].
@@ -181,6 +190,10 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
         x1[t] = hn::LoadU(df, x[t] + k1);
       }
       for (int i = 0; i < kRows; ++i) {
+        // A core keeps few enough misses in flight on its own that the
+        // weights are fetched well ahead; past the row end this touches the
+        // next rows, which come next anyway.
+        hwy::Prefetch(static_cast<const uint8_t*>(w.Bytes(r0 + i, k)) + kPrefetchBytes);
         VF w0, w1;
         w.Decode(df, r0 + i, k, &w0, &w1);
         for (int t = 0; t < kTokens; ++t) {
@@ -249,7 +262,10 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
          float* y, ThreadPool* pool) {
   const int64_t granule = w.Granule();
   const int64_t target = kBlockFloats / std::min<int64_t>(tokens, 4);
-  const int64_t block = std::max<int64_t>(1, target / granule) * granule;
+  // One or two tokens read little of x per weight byte, and whole rows keep
+  // the weight streams long for the prefetchers.
+  const int64_t block =
+      tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
       const int64_t chunk_end = std::min(end, chunk + kRowChunk);
@@ -258,6 +274,9 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
         int64_t r = chunk;
         // Two rows at once give one token enough independent work; with more
         // tokens one row already has it.
+        if (tokens == 1) {
+          for (; r + 4 <= chunk_end; r += 4) RowBlock<4, 1>(w, c0, c1, a, r, 0, y, rows);
+        }
         if (tokens <= 2) {
           for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, 0, tokens, y, rows);
         }
