@@ -43,10 +43,9 @@ struct ModelShape {
 
 // DeepSeek-V3.2 projections (rows = out features) at hidden size 7168.
 constexpr ModelShape kDecodeShapes[] = {
-    {"q_a_proj", 1536, 7168},         {"q_b_proj", 24576, 1536},
-    {"kv_a_proj_with_mqa", 576, 7168}, {"kv_b_proj", 32768, 512},
-    {"o_proj", 7168, 16384},          {"expert_gate_up", 2048, 7168},
-    {"expert_down", 7168, 2048},      {"dense_gate_up", 18432, 7168},
+    {"q_a_proj", 1536, 7168},    {"q_b_proj", 24576, 1536},      {"kv_a_proj_with_mqa", 576, 7168},
+    {"kv_b_proj", 32768, 512},   {"o_proj", 7168, 16384},        {"expert_gate_up", 2048, 7168},
+    {"expert_down", 7168, 2048}, {"dense_gate_up", 18432, 7168},
 };
 constexpr ModelShape kPrefillShapes[] = {
     {"expert_gate_up", 2048, 7168},
@@ -181,15 +180,17 @@ void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t 
     benchmark::ClobberMemory();
   }
   const double bytes = static_cast<double>(copies[0]->m.bytes());
-  state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_of_bw"] = benchmark::Counter(
-      100.0 * bytes / g_read_bandwidth[threads], benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_bw"] = benchmark::Counter(100.0 * bytes / g_read_bandwidth[threads],
+                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void SetFlopCounters(benchmark::State& state, double flops, int threads) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_of_peak"] = benchmark::Counter(
-      100.0 * flops / g_fma_peak[threads], benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_peak"] = benchmark::Counter(100.0 * flops / g_fma_peak[threads],
+                                                     benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void Gemm(benchmark::State& state, Format f, ModelShape s, int threads, int64_t tokens) {
@@ -234,8 +235,8 @@ void RegisterAll() {
   for (Format f : gemv_formats) {
     for (const ModelShape& s : kDecodeShapes) {
       for (int threads = 1; threads <= kMaxThreads; ++threads) {
-        benchmark::RegisterBenchmark(Name("gemv", FormatName(f), s, 1, threads).c_str(), Gemv, f,
-                                     s, threads, int64_t{1}, Fp8Decode::kBits)
+        benchmark::RegisterBenchmark(Name("gemv", FormatName(f), s, 1, threads).c_str(), Gemv, f, s,
+                                     threads, int64_t{1}, Fp8Decode::kBits)
             ->UseRealTime()
             ->MinTime(0.2);
       }
@@ -251,8 +252,8 @@ void RegisterAll() {
           ->MinTime(0.2);
     }
     for (int64_t tokens : {4, 8}) {
-      benchmark::RegisterBenchmark(Name("gemv", "fp8", s, tokens, 2).c_str(), Gemv, Format::kFp8,
-                                   s, 2, tokens, Fp8Decode::kBits)
+      benchmark::RegisterBenchmark(Name("gemv", "fp8", s, tokens, 2).c_str(), Gemv, Format::kFp8, s,
+                                   2, tokens, Fp8Decode::kBits)
           ->UseRealTime()
           ->MinTime(0.2);
     }
@@ -267,9 +268,8 @@ void RegisterAll() {
               ->UseRealTime()
               ->MinTime(0.3);
         }
-        benchmark::RegisterBenchmark(
-            Name("gemm", "openblas_sgemm_f32", s, tokens, threads).c_str(), Sgemm, s, threads,
-            tokens)
+        benchmark::RegisterBenchmark(Name("gemm", "openblas_sgemm_f32", s, tokens, threads).c_str(),
+                                     Sgemm, s, threads, tokens)
             ->UseRealTime()
             ->MinTime(0.3);
       }
@@ -288,8 +288,9 @@ int main(int argc, char** argv) {
   for (int t = 1; t <= kMaxThreads; ++t) {
     g_read_bandwidth[t] = MeasureReadBandwidth(t, kBandwidthBytes);
     g_fma_peak[t] = MeasureFmaPeak(t);
-    std::printf("threads %d: read bandwidth %.2f GB/s (1 GiB read-sum), f32 FMA peak %.1f GFLOP/s\n",
-                t, g_read_bandwidth[t] / 1e9, g_fma_peak[t] / 1e9);
+    std::printf(
+        "threads %d: read bandwidth %.2f GB/s (1 GiB read-sum), f32 FMA peak %.1f GFLOP/s\n", t,
+        g_read_bandwidth[t] / 1e9, g_fma_peak[t] / 1e9);
   }
   std::fflush(stdout);
   RegisterAll();

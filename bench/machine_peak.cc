@@ -88,8 +88,7 @@ double MeasureReadBandwidth(int threads, size_t bytes) {
     sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(ReadSum)(
         buffer.get() + static_cast<size_t>(t) * per_thread, per_thread);
   });
-  return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) /
-         seconds;
+  return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) / seconds;
 }
 
 double MeasureFmaPeak(int threads) {
@@ -97,8 +96,8 @@ double MeasureFmaPeak(int threads) {
   std::vector<double> flops(static_cast<size_t>(threads));
   std::vector<float> sinks(static_cast<size_t>(threads));
   const double seconds = BestTimeOnThreads(threads, [&](int t) {
-    flops[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaLoop)(
-        iterations, static_cast<float>(t), &sinks[static_cast<size_t>(t)]);
+    flops[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaLoop)(iterations, static_cast<float>(t),
+                                                                  &sinks[static_cast<size_t>(t)]);
   });
   double total = 0.0;
   for (double f : flops) total += f;

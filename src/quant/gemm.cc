@@ -35,7 +35,7 @@ constexpr int64_t kTileRows = 4 * kMR;
 // Columns per dequantized block: a multiple of every FP8 block and INT4
 // group in use, and small enough that a micro-kernel's weights (kMR rows)
 // and one token panel stay in L1.
-constexpr int64_t kKC = 256;
+constexpr int64_t kKC = 128;
 
 // Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized
 // where a vector lies inside one scale block; scalar elsewhere.
@@ -212,8 +212,7 @@ namespace dsv32 {
 HWY_EXPORT(MatMulTiledImpl);
 HWY_EXPORT(KernelTargetName);
 
-void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
-                 ThreadPool* pool) {
+void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool) {
   if (tokens <= 0 || w.rows <= 0) return;
   HWY_DYNAMIC_DISPATCH(MatMulTiledImpl)(w, x, tokens, y, pool);
 }

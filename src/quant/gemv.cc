@@ -10,8 +10,8 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/gemv.cc"
-#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/cache_control.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/decode-inl.h"
 
@@ -156,8 +156,8 @@ struct Activations {
 // accumulators per row and token (two chains hide the FMA latency), folded
 // into the running sum with the segment's scale.
 template <int kRows, int kTokens, class Rows>
-HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
-                         int64_t r0, int64_t t0, float* y, int64_t y_stride) {
+HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r0,
+                         int64_t t0, float* y, int64_t y_stride) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const float* x[kTokens];
@@ -237,8 +237,8 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
 }
 
 template <int kRows, class Rows>
-HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
-                           int64_t r, int64_t t0, int64_t count, float* y, int64_t y_stride) {
+HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r,
+                           int64_t t0, int64_t count, float* y, int64_t y_stride) {
   switch (count) {
     case 1:
       return RowBlock<kRows, 1>(w, c0, c1, a, r, t0, y, y_stride);
@@ -258,14 +258,13 @@ constexpr int64_t kRowChunk = 16;
 constexpr int64_t kBlockFloats = 4096;
 
 template <class Rows>
-void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens,
-         float* y, ThreadPool* pool) {
+void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
+         ThreadPool* pool) {
   const int64_t granule = w.Granule();
   const int64_t target = kBlockFloats / std::min<int64_t>(tokens, 4);
   // One or two tokens read little of x per weight byte, and whole rows keep
   // the weight streams long for the prefetchers.
-  const int64_t block =
-      tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
+  const int64_t block = tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
       const int64_t chunk_end = std::min(end, chunk + kRowChunk);
@@ -297,13 +296,13 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
 
 }  // namespace
 
-void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
-                ThreadPool* pool, bool fp8_table) {
+void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+                bool fp8_table) {
   Activations a{x, m.cols, nullptr, 0};
   switch (m.format) {
     case WeightFormat::kF32:
-      return Run(F32Rows{static_cast<const float*>(m.data), m.cols}, m.rows, m.cols, a, tokens,
-                 y, pool);
+      return Run(F32Rows{static_cast<const float*>(m.data), m.cols}, m.rows, m.cols, a, tokens, y,
+                 pool);
     case WeightFormat::kBF16: {
       BF16Rows w{};
       w.cols = m.cols;

@@ -27,8 +27,6 @@ inline uint8_t Int4Nibble(const uint8_t* row, int64_t c) {
 }
 
 // Group sizes the kernels support: multiples of the chunk.
-inline bool IsValidInt4Group(int64_t group) {
-  return group > 0 && group % kInt4Chunk == 0;
-}
+inline bool IsValidInt4Group(int64_t group) { return group > 0 && group % kInt4Chunk == 0; }
 
 }  // namespace dsv32

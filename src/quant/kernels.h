@@ -23,8 +23,7 @@ void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, Thre
 // Prefill kernel: dequantizes W tile by tile to f32 once and reuses each
 // tile for every token with a register-blocked inner loop. Tiles of rows are
 // split over the pool.
-void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
-                 ThreadPool* pool);
+void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool);
 
 // Above this many tokens MatMul uses MatMulTiled. Measured: MatVec's cost
 // grows with every token while MatMulTiled pays for 32 tokens from the

@@ -16,8 +16,7 @@ size_t QuantMatrix::bytes() const {
       return n + 4 * static_cast<size_t>(scale_rows() * scale_cols());
     case WeightFormat::kInt4: {
       const auto groups = static_cast<size_t>(rows * scale_cols());
-      return static_cast<size_t>(rows * Int4RowBytes(cols)) + 4 * groups +
-             (zeros ? groups : 0);
+      return static_cast<size_t>(rows * Int4RowBytes(cols)) + 4 * groups + (zeros ? groups : 0);
     }
   }
   return 0;

@@ -91,17 +91,23 @@ std::vector<TensorToWrite> QuantizedMatrix::Tensors(const std::string& prefix) c
       break;
     case WeightFormat::kFp8Block:
       out.push_back({prefix + ".weight", DType::kF8E4M3, {rows, cols}, data.data(), data.size()});
-      out.push_back({prefix + ".weight_scale_inv", DType::kF32, {scale_rows, scale_cols},
-                     scales.data(), scales.size() * sizeof(float)});
+      out.push_back({prefix + ".weight_scale_inv",
+                     DType::kF32,
+                     {scale_rows, scale_cols},
+                     scales.data(),
+                     scales.size() * sizeof(float)});
       break;
     case WeightFormat::kInt4:
-      out.push_back({prefix + ".weight", DType::kU8, {rows, Int4RowBytes(cols)}, data.data(),
-                     data.size()});
-      out.push_back({prefix + ".weight_scale", DType::kF32, {rows, scale_cols}, scales.data(),
+      out.push_back(
+          {prefix + ".weight", DType::kU8, {rows, Int4RowBytes(cols)}, data.data(), data.size()});
+      out.push_back({prefix + ".weight_scale",
+                     DType::kF32,
+                     {rows, scale_cols},
+                     scales.data(),
                      scales.size() * sizeof(float)});
       if (!zeros.empty()) {
-        out.push_back({prefix + ".weight_zero", DType::kU8, {rows, scale_cols}, zeros.data(),
-                       zeros.size()});
+        out.push_back(
+            {prefix + ".weight_zero", DType::kU8, {rows, scale_cols}, zeros.data(), zeros.size()});
       }
       break;
   }

@@ -35,9 +35,9 @@ struct QuantizedMatrix {
   int64_t cols = 0;
   int64_t block_rows = 1;
   int64_t block_cols = 1;
-  std::vector<uint8_t> data;    // packed weights (bf16 as little-endian pairs)
-  std::vector<float> scales;    // [scale_rows, scale_cols]
-  std::vector<uint8_t> zeros;   // kInt4 asymmetric only: [rows, scale_cols]
+  std::vector<uint8_t> data;   // packed weights (bf16 as little-endian pairs)
+  std::vector<float> scales;   // [scale_rows, scale_cols]
+  std::vector<uint8_t> zeros;  // kInt4 asymmetric only: [rows, scale_cols]
 
   QuantMatrix view(std::string name = {}) const;
 

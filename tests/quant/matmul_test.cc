@@ -66,8 +66,8 @@ void ExpectMatches(const Kernel& kernel, const std::vector<int64_t>& token_count
         const auto scale = AbsDot(t.m, x.data(), tokens);
         for (size_t i = 0; i < want.size(); ++i) {
           ASSERT_NEAR(got[i], want[i], kRelativeTolerance * scale[i] + 1e-30f)
-              << c.name << " " << s.rows << "x" << s.cols << " tokens " << tokens << " out "
-              << i << " on " << ChosenKernelTarget();
+              << c.name << " " << s.rows << "x" << s.cols << " tokens " << tokens << " out " << i
+              << " on " << ChosenKernelTarget();
         }
       }
     }
@@ -81,35 +81,27 @@ class MatMulTest : public hwy::TestWithParamTarget {};
 HWY_TARGET_INSTANTIATE_TEST_SUITE_P(MatMulTest);
 
 TEST_P(MatMulTest, MatVecMatchesReference) {
-  ExpectMatches(
-      [](const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
-        MatVec(w, x, tokens, y, nullptr);
-      },
-      kFewTokens);
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatVec(w, x, tokens, y, nullptr); },
+                kFewTokens);
 }
 
 TEST_P(MatMulTest, MatVecWithFp8TableMatchesReference) {
-  ExpectMatches(
-      [](const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
-        MatVec(w, x, tokens, y, nullptr, Fp8Decode::kTable);
-      },
-      {1, 3, 5});
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatVec(w, x, tokens, y, nullptr, Fp8Decode::kTable); },
+                {1, 3, 5});
 }
 
 TEST_P(MatMulTest, MatMulTiledMatchesReference) {
-  ExpectMatches(
-      [](const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
-        MatMulTiled(w, x, tokens, y, nullptr);
-      },
-      kManyTokens);
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
+                kManyTokens);
 }
 
 TEST_P(MatMulTest, MatMulTiledManyTokensMatchesReference) {
-  ExpectMatches(
-      [](const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
-        MatMulTiled(w, x, tokens, y, nullptr);
-      },
-      {300}, {{37, 300}});
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
+                {300}, {{37, 300}});
 }
 
 TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
@@ -123,11 +115,9 @@ TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
 
 TEST_P(MatMulTest, MatMulOnTwoThreadsMatchesReference) {
   ThreadPool pool(2);
-  ExpectMatches(
-      [&](const QuantMatrix& w, const float* x, int64_t tokens, float* y) {
-        MatMul(w, x, tokens, y, &pool);
-      },
-      {1, 2, 13, 70});
+  ExpectMatches([&](const QuantMatrix& w, const float* x, int64_t tokens,
+                    float* y) { MatMul(w, x, tokens, y, &pool); },
+                {1, 2, 13, 70});
 }
 
 }  // namespace

@@ -5,9 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
-#include <vector>
-
 #include <string>
+#include <vector>
 
 #include "core/safetensors.h"
 #include "core/thread_pool.h"

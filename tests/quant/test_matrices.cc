@@ -78,7 +78,8 @@ std::vector<float> AbsDot(const QuantMatrix& w, const float* x, int64_t tokens) 
       for (int64_t c = 0; c < w.cols; ++c) {
         const int64_t g = r * w.scale_cols() + c / w.block_cols;
         const int zero = w.zeros ? w.zeros[g] : kInt4SymmetricZero;
-        row[static_cast<size_t>(c)] = static_cast<float>(Int4Nibble(packed, c) + zero) * w.scales[g];
+        row[static_cast<size_t>(c)] =
+            static_cast<float>(Int4Nibble(packed, c) + zero) * w.scales[g];
       }
     }
     for (int64_t t = 0; t < tokens; ++t) {
