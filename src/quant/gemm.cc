@@ -15,6 +15,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/gemm.cc"
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/decode-inl.h"
@@ -57,19 +58,20 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       return;
     }
     case WeightFormat::kFp8Block: {
+      // Block by block, so each scale is looked up once.
       const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
       const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
-      if (m.block_cols % lanes == 0 && c0 % lanes == 0) {
-        for (; c + 2 * lanes <= end; c += 2 * lanes) {
+      for (int64_t b = c0 / m.block_cols; c < end; ++b) {
+        const int64_t block_end = std::min(end, (b + 1) * m.block_cols);
+        const VF s = hn::Set(df, scales[b] * kFp8BitsScale);
+        for (; c + 2 * lanes <= block_end; c += 2 * lanes) {
           VF w0, w1;
           DecodeFp8Bits(df, src + c, &w0, &w1);
-          hn::StoreU(hn::Mul(w0, hn::Set(df, scales[c / m.block_cols] * kFp8BitsScale)), df,
-                     out + c - c0);
-          hn::StoreU(hn::Mul(w1, hn::Set(df, scales[(c + lanes) / m.block_cols] * kFp8BitsScale)),
-                     df, out + c + lanes - c0);
+          hn::StoreU(hn::Mul(w0, s), df, out + c - c0);
+          hn::StoreU(hn::Mul(w1, s), df, out + c + lanes - c0);
         }
+        for (; c < block_end; ++c) out[c - c0] = Fp8E4M3ToF32(src[c]) * scales[b];
       }
-      for (; c < end; ++c) out[c - c0] = Fp8E4M3ToF32(src[c]) * scales[c / m.block_cols];
       return;
     }
     case WeightFormat::kInt4: {
@@ -78,8 +80,12 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       // next chunk boundary.
       const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * Int4RowBytes(m.cols);
       const int64_t groups = m.scale_cols();
-      for (; c < end; c += kInt4Chunk) {
-        const int64_t g = r * groups + c / m.block_cols;
+      int64_t g = r * groups + c0 / m.block_cols;
+      for (int64_t group_end = (c0 / m.block_cols + 1) * m.block_cols; c < end; c += kInt4Chunk) {
+        if (c >= group_end) {
+          ++g;
+          group_end += m.block_cols;
+        }
         const float scale = m.scales[g];
         const VF offset = hn::Set(df, -scale * (m.zeros ? m.zeros[g] : kInt4SymmetricZero));
         for (int64_t sub = 0; sub < kInt4ChunkBytes; sub += lanes) {
@@ -93,6 +99,32 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       return;
     }
   }
+}
+
+// Asks for the bytes behind columns [c0, c0 + n) of row r, to be read soon.
+void PrefetchSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n) {
+  const uint8_t* base = static_cast<const uint8_t*>(m.data);
+  const uint8_t* begin = nullptr;
+  int64_t bytes = 0;
+  switch (m.format) {
+    case WeightFormat::kF32:
+      begin = base + (r * m.cols + c0) * 4;
+      bytes = n * 4;
+      break;
+    case WeightFormat::kBF16:
+      begin = base + (r * m.cols + c0) * 2;
+      bytes = n * 2;
+      break;
+    case WeightFormat::kFp8Block:
+      begin = base + r * m.cols + c0;
+      bytes = n;
+      break;
+    case WeightFormat::kInt4:
+      begin = base + r * Int4RowBytes(m.cols) + c0 / 2;
+      bytes = (n + 1) / 2;
+      break;
+  }
+  for (int64_t b = 0; b < bytes; b += 64) hwy::Prefetch(begin + b);
 }
 
 // c[i][0..2N) += sum_k w[i * w_stride + k] * xp[k * 2N + 0..2N) for i < kMR.
@@ -182,6 +214,12 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
         }
         // Rows past the matrix multiply as zeros.
         std::fill(wt.get() + live_rows * kKC, wt.get() + kTileRows * kKC, 0.0f);
+        // The next tile's weights arrive while this one computes; the jump
+        // between rows defeats the hardware prefetchers.
+        const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
+        for (int64_t i = 0; tile + 1 < end && i < next_rows; ++i) {
+          PrefetchSpan(m, r0 + kTileRows + i, c0, depth);
+        }
         float* tile_acc = acc.get() + (tile - begin) * kTileRows * padded_tokens;
         for (int64_t i = 0; i < kTileRows; i += kMR) {
           for (int64_t p = 0; p < panels; ++p) {
@@ -191,10 +229,16 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
         }
       }
     }
+    // Transposed into y a few rows at a time, so the rows' lines of `acc`
+    // stay in L1 while t walks along them.
+    const int64_t row_begin = begin * kTileRows;
     const int64_t row_end = std::min(m.rows, end * kTileRows);
-    for (int64_t t = 0; t < tokens; ++t) {
-      for (int64_t r = begin * kTileRows; r < row_end; ++r) {
-        y[t * m.rows + r] = acc[static_cast<size_t>((r - begin * kTileRows) * padded_tokens + t)];
+    for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
+      const int64_t r1 = std::min(row_end, r0 + 16);
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t r = r0; r < r1; ++r) {
+          y[t * m.rows + r] = acc[static_cast<size_t>((r - row_begin) * padded_tokens + t)];
+        }
       }
     }
   });
