@@ -194,50 +194,56 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   });
 
   const int64_t tiles = (m.rows + kTileRows - 1) / kTileRows;
+  // Tiles are taken in slabs whose sums (`acc`) fit in about 1 MiB of L2.
+  // Within a slab the column block is the outer loop, so its slice of the
+  // packed tokens (kKC x padded_tokens floats) stays in L2 while every tile
+  // of the slab passes over it.
+  const int64_t slab_tiles =
+      std::max<int64_t>(1, (int64_t{1} << 20) / (kTileRows * padded_tokens * 4));
   parallel(tiles, [&](int64_t begin, int64_t end) {
-    // The column block is the outer loop, so its slice of the packed tokens
-    // (kKC x padded_tokens floats) stays in L2 while every tile of this
-    // worker passes over it; the tiles' sums wait in `acc`.
-    const int64_t acc_rows = (end - begin) * kTileRows;
-    auto acc = hwy::AllocateAligned<float>(static_cast<size_t>(acc_rows * padded_tokens));
-    std::fill(acc.get(), acc.get() + acc_rows * padded_tokens, 0.0f);
+    const int64_t acc_floats = std::min(slab_tiles, end - begin) * kTileRows * padded_tokens;
+    auto acc = hwy::AllocateAligned<float>(static_cast<size_t>(acc_floats));
     // Room for a whole INT4 chunk past the last column.
     auto wt = hwy::AllocateAligned<float>(static_cast<size_t>(kTileRows * kKC));
     std::fill(wt.get(), wt.get() + kTileRows * kKC, 0.0f);
-    for (int64_t c0 = 0; c0 < cols; c0 += kKC) {
-      const int64_t depth = std::min(kKC, cols - c0);
-      for (int64_t tile = begin; tile < end; ++tile) {
-        const int64_t r0 = tile * kTileRows;
-        const int64_t live_rows = std::min(kTileRows, m.rows - r0);
-        for (int64_t i = 0; i < live_rows; ++i) {
-          DequantizeSpan(m, r0 + i, c0, depth, wt.get() + i * kKC);
-        }
-        // Rows past the matrix multiply as zeros.
-        std::fill(wt.get() + live_rows * kKC, wt.get() + kTileRows * kKC, 0.0f);
-        // The next tile's weights arrive while this one computes; the jump
-        // between rows defeats the hardware prefetchers.
-        const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
-        for (int64_t i = 0; tile + 1 < end && i < next_rows; ++i) {
-          PrefetchSpan(m, r0 + kTileRows + i, c0, depth);
-        }
-        float* tile_acc = acc.get() + (tile - begin) * kTileRows * padded_tokens;
-        for (int64_t i = 0; i < kTileRows; i += kMR) {
-          for (int64_t p = 0; p < panels; ++p) {
-            MicroKernel(wt.get() + i * kKC, kKC, xp.get() + p * cols * panel + c0 * panel, depth,
-                        tile_acc + i * padded_tokens + p * panel, padded_tokens);
+    for (int64_t slab = begin; slab < end; slab += slab_tiles) {
+      const int64_t slab_end = std::min(end, slab + slab_tiles);
+      std::fill(acc.get(), acc.get() + acc_floats, 0.0f);
+      for (int64_t c0 = 0; c0 < cols; c0 += kKC) {
+        const int64_t depth = std::min(kKC, cols - c0);
+        for (int64_t tile = slab; tile < slab_end; ++tile) {
+          const int64_t r0 = tile * kTileRows;
+          const int64_t live_rows = std::min(kTileRows, m.rows - r0);
+          for (int64_t i = 0; i < live_rows; ++i) {
+            DequantizeSpan(m, r0 + i, c0, depth, wt.get() + i * kKC);
+          }
+          // Rows past the matrix multiply as zeros.
+          std::fill(wt.get() + live_rows * kKC, wt.get() + kTileRows * kKC, 0.0f);
+          // The next tile's weights arrive while this one computes; the jump
+          // between rows defeats the hardware prefetchers.
+          const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
+          for (int64_t i = 0; tile + 1 < slab_end && i < next_rows; ++i) {
+            PrefetchSpan(m, r0 + kTileRows + i, c0, depth);
+          }
+          float* tile_acc = acc.get() + (tile - slab) * kTileRows * padded_tokens;
+          for (int64_t i = 0; i < kTileRows; i += kMR) {
+            for (int64_t p = 0; p < panels; ++p) {
+              MicroKernel(wt.get() + i * kKC, kKC, xp.get() + p * cols * panel + c0 * panel, depth,
+                          tile_acc + i * padded_tokens + p * panel, padded_tokens);
+            }
           }
         }
       }
-    }
-    // Transposed into y a few rows at a time, so the rows' lines of `acc`
-    // stay in L1 while t walks along them.
-    const int64_t row_begin = begin * kTileRows;
-    const int64_t row_end = std::min(m.rows, end * kTileRows);
-    for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
-      const int64_t r1 = std::min(row_end, r0 + 16);
-      for (int64_t t = 0; t < tokens; ++t) {
-        for (int64_t r = r0; r < r1; ++r) {
-          y[t * m.rows + r] = acc[static_cast<size_t>((r - row_begin) * padded_tokens + t)];
+      // Transposed into y a few rows at a time, so the rows' lines of `acc`
+      // stay in L1 while t walks along them.
+      const int64_t row_begin = slab * kTileRows;
+      const int64_t row_end = std::min(m.rows, slab_end * kTileRows);
+      for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
+        const int64_t r1 = std::min(row_end, r0 + 16);
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t r = r0; r < r1; ++r) {
+            y[t * m.rows + r] = acc[static_cast<size_t>((r - row_begin) * padded_tokens + t)];
+          }
         }
       }
     }
