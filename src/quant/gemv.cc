@@ -28,6 +28,7 @@ namespace {
 
 struct F32Rows {
   const float* data;
+  int64_t rows;
   int64_t cols;
   int64_t Segment() const { return int64_t{1} << 40; }
   int64_t Granule() const { return kInt4Chunk; }
@@ -140,8 +141,6 @@ struct Int4Rows : F32Rows {
   }
 };
 
-constexpr int64_t kPrefetchBytes = 4096;
-
 // Activations as the kernel reads them: x[t * stride + k], and for INT4 the
 // per-group sums sums[t * groups + g].
 struct Activations {
@@ -190,10 +189,10 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
         x1[t] = hn::LoadU(df, x[t] + k1);
       }
       for (int i = 0; i < kRows; ++i) {
-        // A core keeps few enough misses in flight on its own that the
-        // weights are fetched well ahead; past the row end this touches the
-        // next rows, which come next anyway.
-        hwy::Prefetch(static_cast<const uint8_t*>(w.Bytes(r0 + i, k)) + kPrefetchBytes);
+        // One core keeps too few misses in flight on its own to stream at
+        // full speed, so the same columns of the next block of rows are
+        // requested now.
+        hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
         VF w0, w1;
         w.Decode(df, r0 + i, k, &w0, &w1);
         for (int t = 0; t < kTokens; ++t) {
@@ -301,16 +300,18 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, 
   Activations a{x, m.cols, nullptr, 0};
   switch (m.format) {
     case WeightFormat::kF32:
-      return Run(F32Rows{static_cast<const float*>(m.data), m.cols}, m.rows, m.cols, a, tokens, y,
-                 pool);
+      return Run(F32Rows{static_cast<const float*>(m.data), m.rows, m.cols}, m.rows, m.cols, a,
+                 tokens, y, pool);
     case WeightFormat::kBF16: {
       BF16Rows w{};
+      w.rows = m.rows;
       w.cols = m.cols;
       w.bf16 = static_cast<const uint16_t*>(m.data);
       return Run(w, m.rows, m.cols, a, tokens, y, pool);
     }
     case WeightFormat::kFp8Block: {
       auto fill = [&](auto& w) {
+        w.rows = m.rows;
         w.cols = m.cols;
         w.fp8 = static_cast<const uint8_t*>(m.data);
         w.scales = m.scales;
@@ -328,6 +329,7 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, 
     }
     case WeightFormat::kInt4: {
       Int4Rows w{};
+      w.rows = m.rows;
       w.cols = m.cols;
       w.packed = static_cast<const uint8_t*>(m.data);
       w.scales = m.scales;
