@@ -26,8 +26,9 @@ namespace {
 // 2 * Lanes(df) weights and which columns they belong to, and the scalar
 // decode for the columns past the last whole step of a segment.
 
-struct F32Rows {
-  const float* data;
+// Defaults shared by the formats: no scales, any vector-aligned blocking.
+struct RowsBase {
+  explicit RowsBase(const QuantMatrix& m) : rows(m.rows), cols(m.cols) {}
   int64_t rows;
   int64_t cols;
   int64_t Segment() const { return int64_t{1} << 40; }
@@ -40,6 +41,13 @@ struct F32Rows {
     *k0 = k;
     *k1 = k + static_cast<int64_t>(hn::Lanes(df));
   }
+  float Scale(int64_t, int64_t) const { return 1.0f; }
+  float Correction(int64_t, const float*) const { return 0.0f; }
+};
+
+struct F32Rows : RowsBase {
+  explicit F32Rows(const QuantMatrix& m) : RowsBase(m), data(static_cast<const float*>(m.data)) {}
+  const float* data;
   const void* Bytes(int64_t r, int64_t k) const { return data + r * cols + k; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const float* p = data + r * cols + k;
@@ -47,11 +55,11 @@ struct F32Rows {
     *w1 = hn::LoadU(df, p + hn::Lanes(df));
   }
   float Scalar(int64_t r, int64_t k) const { return data[r * cols + k]; }
-  float Scale(int64_t, int64_t) const { return 1.0f; }
-  float Correction(int64_t, const float*) const { return 0.0f; }
 };
 
-struct BF16Rows : F32Rows {
+struct BF16Rows : RowsBase {
+  explicit BF16Rows(const QuantMatrix& m)
+      : RowsBase(m), bf16(static_cast<const uint16_t*>(m.data)) {}
   const uint16_t* bf16;
   const void* Bytes(int64_t r, int64_t k) const { return bf16 + r * cols + k; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
@@ -63,7 +71,14 @@ struct BF16Rows : F32Rows {
 };
 
 template <bool kTable>
-struct Fp8Rows : F32Rows {
+struct Fp8Rows : RowsBase {
+  explicit Fp8Rows(const QuantMatrix& m)
+      : RowsBase(m),
+        fp8(static_cast<const uint8_t*>(m.data)),
+        scales(m.scales),
+        block_rows(m.block_rows),
+        block_cols(m.block_cols),
+        scale_cols(m.scale_cols()) {}
   const uint8_t* fp8;
   const float* scales;
   int64_t block_rows;
@@ -95,7 +110,16 @@ struct Fp8Rows : F32Rows {
 // and the activations are copied to a zero-padded buffer, so there is no
 // scalar tail. A step decodes q * scale for its group; the zero points come
 // off once per row through the groups' activation sums (Correction).
-struct Int4Rows : F32Rows {
+struct Int4Rows : RowsBase {
+  explicit Int4Rows(const QuantMatrix& m)
+      : RowsBase(m),
+        packed(static_cast<const uint8_t*>(m.data)),
+        scales(m.scales),
+        zeros(m.zeros),
+        group(m.block_cols),
+        group_shift((group & (group - 1)) == 0 ? __builtin_ctzll(group) : -1),
+        row_bytes(Int4RowBytes(m.cols)),
+        groups(m.scale_cols()) {}
   const uint8_t* packed;
   const float* scales;
   const uint8_t* zeros;
@@ -300,44 +324,14 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, 
   Activations a{x, m.cols, nullptr, 0};
   switch (m.format) {
     case WeightFormat::kF32:
-      return Run(F32Rows{static_cast<const float*>(m.data), m.rows, m.cols}, m.rows, m.cols, a,
-                 tokens, y, pool);
-    case WeightFormat::kBF16: {
-      BF16Rows w{};
-      w.rows = m.rows;
-      w.cols = m.cols;
-      w.bf16 = static_cast<const uint16_t*>(m.data);
-      return Run(w, m.rows, m.cols, a, tokens, y, pool);
-    }
-    case WeightFormat::kFp8Block: {
-      auto fill = [&](auto& w) {
-        w.rows = m.rows;
-        w.cols = m.cols;
-        w.fp8 = static_cast<const uint8_t*>(m.data);
-        w.scales = m.scales;
-        w.block_rows = m.block_rows;
-        w.block_cols = m.block_cols;
-        w.scale_cols = m.scale_cols();
-        Run(w, m.rows, m.cols, a, tokens, y, pool);
-      };
-      if (fp8_table) {
-        Fp8Rows<true> w{};
-        return fill(w);
-      }
-      Fp8Rows<false> w{};
-      return fill(w);
-    }
+      return Run(F32Rows(m), m.rows, m.cols, a, tokens, y, pool);
+    case WeightFormat::kBF16:
+      return Run(BF16Rows(m), m.rows, m.cols, a, tokens, y, pool);
+    case WeightFormat::kFp8Block:
+      if (fp8_table) return Run(Fp8Rows<true>(m), m.rows, m.cols, a, tokens, y, pool);
+      return Run(Fp8Rows<false>(m), m.rows, m.cols, a, tokens, y, pool);
     case WeightFormat::kInt4: {
-      Int4Rows w{};
-      w.rows = m.rows;
-      w.cols = m.cols;
-      w.packed = static_cast<const uint8_t*>(m.data);
-      w.scales = m.scales;
-      w.zeros = m.zeros;
-      w.group = m.block_cols;
-      w.group_shift = (w.group & (w.group - 1)) == 0 ? __builtin_ctzll(w.group) : -1;
-      w.row_bytes = Int4RowBytes(m.cols);
-      w.groups = m.scale_cols();
+      const Int4Rows w(m);
       // Zero-padded activations and their per-group sums.
       const int64_t stride = w.row_bytes * 2;
       std::vector<float> padded(static_cast<size_t>(tokens * stride), 0.0f);
