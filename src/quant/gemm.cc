@@ -3,9 +3,10 @@
 // weight rows, dequantizes kKC columns of a tile to f32 (once), and runs a
 // register-blocked kernel over every panel: kMR weights broadcast against two
 // vectors of tokens, kMR x 2 accumulators that live in registers for the
-// whole column block. Partial sums stay in a per-tile [row][token] buffer
-// and are written to y transposed at the end.
+// whole column block. Partial sums stay in a [row][token] buffer per slab of
+// tiles and are written to y transposed at the end of the slab.
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -33,9 +34,9 @@ constexpr int kMR = 14;
 constexpr int kMR = 6;
 #endif
 constexpr int64_t kTileRows = 4 * kMR;
-// Columns per dequantized block: a multiple of every FP8 block and INT4
-// group in use, and small enough that a micro-kernel's weights (kMR rows)
-// and one token panel stay in L1.
+// Columns per dequantized block: a multiple of the 128-wide FP8 blocks and
+// of the INT4 chunk, and small enough that a micro-kernel's weights (kMR
+// rows) and one token panel stay in L1.
 constexpr int64_t kKC = 128;
 
 // Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized

@@ -294,8 +294,9 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
       for (int64_t c0 = 0; c0 < cols; c0 += block) {
         const int64_t c1 = std::min(cols, c0 + block);
         int64_t r = chunk;
-        // Two rows at once give one token enough independent work; with more
-        // tokens one row already has it.
+        // Several rows at once give one or two tokens enough independent
+        // work and more weight streams in flight; with more tokens one row
+        // already has the work.
         if (tokens == 1) {
           for (; r + 4 <= chunk_end; r += 4) RowBlock<4, 1>(w, c0, c1, a, r, 0, y, rows);
         }
