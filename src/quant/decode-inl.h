@@ -28,6 +28,8 @@ using VF = hn::Vec<DF>;
 // comes out 2^-8 times the E4M3 value, subnormals included; callers fold the
 // 2^8 into the block scale. Widening f16 to f32 is one instruction on F16C
 // and AVX-512, and unlike f32 bit tricks never feeds a subnormal to a multiply.
+// The two NaN codes (0x7f, 0xff) come out as +-480 rather than NaN; weights
+// never hold them.
 inline constexpr float kFp8BitsScale = 256.0f;
 
 // Decodes 2 * Lanes(df) codes: the integer steps run once on a full vector
