@@ -1,5 +1,6 @@
 #include <vector>
 
+#include "quant/int4.h"
 #include "quant/matrix.h"
 
 namespace dsv32 {
@@ -13,6 +14,10 @@ size_t QuantMatrix::bytes() const {
       return 2 * n;
     case WeightFormat::kFp8Block:
       return n + 4 * static_cast<size_t>(scale_rows() * scale_cols());
+    case WeightFormat::kInt4: {
+      const auto groups = static_cast<size_t>(rows * scale_cols());
+      return static_cast<size_t>(rows * Int4RowBytes(cols)) + 4 * groups + (zeros ? groups : 0);
+    }
   }
   return 0;
 }
@@ -34,6 +39,16 @@ void DequantizeRow(const QuantMatrix& w, int64_t row, float* out) {
       const float* scale_row = w.scales + (row / w.block_rows) * w.scale_cols();
       for (int64_t c = 0; c < w.cols; ++c)
         out[c] = Fp8E4M3ToF32(src[c]) * scale_row[c / w.block_cols];
+      break;
+    }
+    case WeightFormat::kInt4: {
+      const uint8_t* src = static_cast<const uint8_t*>(w.data) + row * Int4RowBytes(w.cols);
+      const int64_t group_row = row * w.scale_cols();
+      for (int64_t c = 0; c < w.cols; ++c) {
+        const int64_t g = group_row + c / w.block_cols;
+        const int zero = w.zeros ? w.zeros[g] : kInt4SymmetricZero;
+        out[c] = static_cast<float>(Int4Nibble(src, c) - zero) * w.scales[g];
+      }
       break;
     }
   }

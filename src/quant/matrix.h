@@ -18,6 +18,10 @@ enum class WeightFormat {
   kF32,
   kBF16,
   kFp8Block,  // E4M3 with one f32 scale per block_rows x block_cols block
+  // Four bits per weight with one f32 scale (and, when `zeros` is set, one
+  // zero point) per group of block_cols weights along a row; block_rows is 1.
+  // The packing is described in quant/int4.h and docs/int4-format.md.
+  kInt4,
 };
 
 struct QuantMatrix {
@@ -26,14 +30,17 @@ struct QuantMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
-  // kFp8Block: scales[(r / block_rows) * scale_cols + c / block_cols].
+  // kFp8Block and kInt4: scales[(r / block_rows) * scale_cols + c / block_cols].
   const float* scales = nullptr;
+  // kInt4 only: zero points (0..15), indexed like scales; null means
+  // symmetric, every zero point 8.
+  const uint8_t* zeros = nullptr;
   int64_t block_rows = 128;
   int64_t block_cols = 128;
 
   int64_t scale_cols() const { return (cols + block_cols - 1) / block_cols; }
   int64_t scale_rows() const { return (rows + block_rows - 1) / block_rows; }
-  // Bytes a full pass over the weights reads (data and scales).
+  // Bytes a full pass over the weights reads (data, scales and zero points).
   size_t bytes() const;
 };
 
@@ -41,7 +48,8 @@ struct QuantMatrix {
 void DequantizeRow(const QuantMatrix& w, int64_t row, float* out);
 
 // y[m, :] = W x[m, :] for m in [0, tokens): x is [tokens, cols] and y is
-// [tokens, rows], both row-major f32. Accumulates in f32.
+// [tokens, rows], both row-major f32. Accumulates in f32. Picks the fastest
+// kernel for the format, the token count and the CPU; `pool` may be null.
 void MatMul(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool);
 
 // The plain scalar definition that every fast kernel is tested against.

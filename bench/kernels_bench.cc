@@ -1,0 +1,300 @@
+// Kernel benchmark: GEMV at decode shapes of the real model, as weight
+// bytes/s and as a share of the streaming read bandwidth measured at start;
+// GEMM at prefill sizes, as GFLOP/s, as a share of the measured FMA peak, and
+// against OpenBLAS sgemm on the same weights dequantized to f32.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "hwy/aligned_allocator.h"
+#include "machine_peak.h"
+#include "quant/int4.h"
+#include "quant/kernels.h"
+#include "quant/matrix.h"
+
+namespace dsv32 {
+namespace {
+
+constexpr int kMaxThreads = 2;
+// GEMV cycles through copies of the weights adding up to at least this much,
+// so every call streams from memory as in a real decode step.
+constexpr size_t kRotateBytes = size_t{512} << 20;
+constexpr size_t kBandwidthBytes = size_t{1} << 30;
+
+double g_read_bandwidth[kMaxThreads + 1];  // bytes/s by thread count
+double g_fma_peak[kMaxThreads + 1];        // flop/s by thread count
+
+ThreadPool& Pool(int threads) {
+  static ThreadPool one(1), two(2);
+  return threads == 1 ? one : two;
+}
+
+struct ModelShape {
+  const char* name;
+  int64_t rows, cols;
+};
+
+// DeepSeek-V3.2 projections (rows = out features) at hidden size 7168.
+constexpr ModelShape kDecodeShapes[] = {
+    {"q_a_proj", 1536, 7168},    {"q_b_proj", 24576, 1536},      {"kv_a_proj_with_mqa", 576, 7168},
+    {"kv_b_proj", 32768, 512},   {"o_proj", 7168, 16384},        {"expert_gate_up", 2048, 7168},
+    {"expert_down", 7168, 2048}, {"dense_gate_up", 18432, 7168},
+};
+constexpr ModelShape kPrefillShapes[] = {
+    {"expert_gate_up", 2048, 7168},
+    {"expert_down", 7168, 2048},
+};
+
+enum class Format { kFp8, kBF16, kInt4G32, kInt4G128Asym, kF32 };
+
+const char* FormatName(Format f) {
+  switch (f) {
+    case Format::kFp8:
+      return "fp8";
+    case Format::kBF16:
+      return "bf16";
+    case Format::kInt4G32:
+      return "int4_g32";
+    case Format::kInt4G128Asym:
+      return "int4_g128_asym";
+    case Format::kF32:
+      return "f32";
+  }
+  return "?";
+}
+
+// Fast deterministic fill; the values only need to be finite and varied.
+void FillRandom(uint8_t* p, size_t n, uint64_t seed) {
+  uint64_t s = seed;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    s += 0x9e3779b97f4a7c15ull;
+    uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    std::memcpy(p + i, &z, 8);
+  }
+  for (; i < n; ++i) p[i] = static_cast<uint8_t>(i * 131);
+}
+
+// One matrix and the buffers it points into.
+struct OwnedMatrix {
+  hwy::AlignedFreeUniquePtr<uint8_t[]> data;
+  std::vector<float> scales;
+  std::vector<uint8_t> zeros;
+  QuantMatrix m;
+};
+
+std::unique_ptr<OwnedMatrix> MakeMatrix(Format f, int64_t rows, int64_t cols, uint64_t seed) {
+  auto o = std::make_unique<OwnedMatrix>();
+  QuantMatrix& m = o->m;
+  m.rows = rows;
+  m.cols = cols;
+  size_t bytes = 0;
+  switch (f) {
+    case Format::kFp8:
+      m.format = WeightFormat::kFp8Block;
+      bytes = static_cast<size_t>(rows * cols);
+      break;
+    case Format::kBF16:
+      m.format = WeightFormat::kBF16;
+      bytes = static_cast<size_t>(rows * cols * 2);
+      break;
+    case Format::kF32:
+      m.format = WeightFormat::kF32;
+      bytes = static_cast<size_t>(rows * cols * 4);
+      break;
+    case Format::kInt4G32:
+    case Format::kInt4G128Asym:
+      m.format = WeightFormat::kInt4;
+      m.block_rows = 1;
+      m.block_cols = f == Format::kInt4G32 ? 32 : 128;
+      bytes = static_cast<size_t>(rows * Int4RowBytes(cols));
+      break;
+  }
+  o->data = hwy::AllocateAligned<uint8_t>(bytes);
+  FillRandom(o->data.get(), bytes, seed);
+  uint8_t* d = o->data.get();
+  // Keep every value finite and of weight-like size.
+  if (f == Format::kFp8) {
+    for (size_t i = 0; i < bytes; ++i) d[i] &= 0xbf;
+  } else if (f == Format::kBF16) {
+    auto* h = reinterpret_cast<uint16_t*>(d);
+    for (size_t i = 0; i < bytes / 2; ++i) h[i] = (h[i] & 0x807f) | 0x3c00;
+  } else if (f == Format::kF32) {
+    auto* u = reinterpret_cast<uint32_t*>(d);
+    for (size_t i = 0; i < bytes / 4; ++i) u[i] = (u[i] & 0x807fffff) | 0x3c000000;
+  }
+  if (m.format == WeightFormat::kFp8Block || m.format == WeightFormat::kInt4) {
+    o->scales.assign(static_cast<size_t>(m.scale_rows() * m.scale_cols()), 0.01f);
+    m.scales = o->scales.data();
+  }
+  if (f == Format::kInt4G128Asym) {
+    o->zeros.assign(o->scales.size(), 7);
+    m.zeros = o->zeros.data();
+  }
+  m.data = d;
+  return o;
+}
+
+// The copies for the GEMV being measured; a new shape or format replaces
+// them, so at most one set is alive.
+const std::vector<std::unique_ptr<OwnedMatrix>>& RotatingCopies(Format f, const ModelShape& s) {
+  static std::vector<std::unique_ptr<OwnedMatrix>> copies;
+  static std::string key;
+  const std::string want = std::string(FormatName(f)) + s.name;
+  if (key != want) {
+    copies.clear();
+    key = want;
+    size_t total = 0;
+    do {
+      copies.push_back(MakeMatrix(f, s.rows, s.cols, copies.size() + 1));
+      total += copies.back()->m.bytes();
+    } while (total < kRotateBytes);
+  }
+  return copies;
+}
+
+std::vector<float> Activations(int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) * 0.01f - 0.08f;
+  return x;
+}
+
+void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t tokens,
+          Fp8Decode decode) {
+  const auto& copies = RotatingCopies(f, s);
+  const auto x = Activations(tokens * s.cols);
+  std::vector<float> y(static_cast<size_t>(tokens * s.rows));
+  size_t i = 0;
+  for (auto _ : state) {
+    MatVec(copies[i++ % copies.size()]->m, x.data(), tokens, y.data(), &Pool(threads), decode);
+    benchmark::ClobberMemory();
+  }
+  const double bytes = static_cast<double>(copies[0]->m.bytes());
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_bw"] = benchmark::Counter(100.0 * bytes / g_read_bandwidth[threads],
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void SetFlopCounters(benchmark::State& state, double flops, int threads) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_peak"] = benchmark::Counter(100.0 * flops / g_fma_peak[threads],
+                                                     benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void Gemm(benchmark::State& state, Format f, ModelShape s, int threads, int64_t tokens) {
+  const auto w = MakeMatrix(f, s.rows, s.cols, 1);
+  const auto x = Activations(tokens * s.cols);
+  std::vector<float> y(static_cast<size_t>(tokens * s.rows));
+  for (auto _ : state) {
+    MatMulTiled(w->m, x.data(), tokens, y.data(), &Pool(threads));
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 2.0 * static_cast<double>(tokens * s.rows * s.cols), threads);
+}
+
+// OpenBLAS on the FP8 weights of Gemm, dequantized to f32 beforehand.
+void Sgemm(benchmark::State& state, ModelShape s, int threads, int64_t tokens) {
+  const auto w = MakeMatrix(Format::kFp8, s.rows, s.cols, 1);
+  std::vector<float> wf(static_cast<size_t>(s.rows * s.cols));
+  for (int64_t r = 0; r < s.rows; ++r) DequantizeRow(w->m, r, wf.data() + r * s.cols);
+  const auto x = Activations(tokens * s.cols);
+  std::vector<float> y(static_cast<size_t>(tokens * s.rows));
+  openblas_set_num_threads(threads);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tokens),
+                static_cast<int>(s.rows), static_cast<int>(s.cols), 1.0f, x.data(),
+                static_cast<int>(s.cols), wf.data(), static_cast<int>(s.cols), 0.0f, y.data(),
+                static_cast<int>(s.rows));
+    benchmark::ClobberMemory();
+  }
+  SetFlopCounters(state, 2.0 * static_cast<double>(tokens * s.rows * s.cols), threads);
+}
+
+std::string Name(const char* kind, const char* format, const ModelShape& s, int64_t tokens,
+                 int threads) {
+  return std::string(kind) + "/" + format + "/" + s.name + "_" + std::to_string(s.rows) + "x" +
+         std::to_string(s.cols) + "/tokens:" + std::to_string(tokens) +
+         "/threads:" + std::to_string(threads);
+}
+
+void RegisterAll() {
+  const Format gemv_formats[] = {Format::kFp8, Format::kBF16, Format::kInt4G32,
+                                 Format::kInt4G128Asym};
+  for (Format f : gemv_formats) {
+    for (const ModelShape& s : kDecodeShapes) {
+      for (int threads = 1; threads <= kMaxThreads; ++threads) {
+        benchmark::RegisterBenchmark(Name("gemv", FormatName(f), s, 1, threads).c_str(), Gemv, f, s,
+                                     threads, int64_t{1}, Fp8Decode::kBits)
+            ->UseRealTime()
+            ->MinTime(0.2);
+      }
+    }
+  }
+  // The FP8 decode by table, for comparison with the bit decode above, and a
+  // few multi-token decode steps.
+  for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
+    for (int threads = 1; threads <= kMaxThreads; ++threads) {
+      benchmark::RegisterBenchmark(Name("gemv", "fp8_table", s, 1, threads).c_str(), Gemv,
+                                   Format::kFp8, s, threads, int64_t{1}, Fp8Decode::kTable)
+          ->UseRealTime()
+          ->MinTime(0.2);
+    }
+    for (int64_t tokens : {4, 8}) {
+      benchmark::RegisterBenchmark(Name("gemv", "fp8", s, tokens, 2).c_str(), Gemv, Format::kFp8, s,
+                                   2, tokens, Fp8Decode::kBits)
+          ->UseRealTime()
+          ->MinTime(0.2);
+    }
+  }
+  const Format gemm_formats[] = {Format::kFp8, Format::kBF16, Format::kInt4G32, Format::kF32};
+  for (const ModelShape& s : kPrefillShapes) {
+    for (int64_t tokens : {128, 512}) {
+      for (int threads = 1; threads <= kMaxThreads; ++threads) {
+        for (Format f : gemm_formats) {
+          benchmark::RegisterBenchmark(Name("gemm", FormatName(f), s, tokens, threads).c_str(),
+                                       Gemm, f, s, threads, tokens)
+              ->UseRealTime()
+              ->MinTime(0.3);
+        }
+        benchmark::RegisterBenchmark(Name("gemm", "openblas_sgemm_f32", s, tokens, threads).c_str(),
+                                     Sgemm, s, threads, tokens)
+            ->UseRealTime()
+            ->MinTime(0.3);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace dsv32
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  using namespace dsv32;
+  std::printf("kernel target: %s\n", ChosenKernelTarget());
+  for (int t = 1; t <= kMaxThreads; ++t) {
+    g_read_bandwidth[t] = MeasureReadBandwidth(t, kBandwidthBytes);
+    g_fma_peak[t] = MeasureFmaPeak(t);
+    std::printf(
+        "threads %d: read bandwidth %.2f GB/s (1 GiB read-sum), f32 FMA peak %.1f GFLOP/s\n", t,
+        g_read_bandwidth[t] / 1e9, g_fma_peak[t] / 1e9);
+  }
+  std::fflush(stdout);
+  RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

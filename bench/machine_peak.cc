@@ -1,0 +1,108 @@
+#include "machine_peak.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "machine_peak.cc"
+#include "hwy/aligned_allocator.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Four independent sums so the adds never wait on each other.
+float ReadSum(const float* p, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t lanes = hn::Lanes(d);
+  auto a = hn::Zero(d), b = a, c = a, e = a;
+  for (size_t i = 0; i + 4 * lanes <= n; i += 4 * lanes) {
+    a = hn::Add(a, hn::Load(d, p + i));
+    b = hn::Add(b, hn::Load(d, p + i + lanes));
+    c = hn::Add(c, hn::Load(d, p + i + 2 * lanes));
+    e = hn::Add(e, hn::Load(d, p + i + 3 * lanes));
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(a, b), hn::Add(c, e))));
+}
+
+// Twelve chains cover 4-cycle latency on two FMA ports. Returns the flops.
+double FmaLoop(size_t iterations, float seed, float* sink) {
+  const hn::ScalableTag<float> d;
+  const auto m = hn::Set(d, 0.999999f), k = hn::Set(d, 1e-7f);
+  hn::Vec<decltype(d)> v[12];
+  for (int i = 0; i < 12; ++i) v[i] = hn::Set(d, seed + static_cast<float>(i));
+  for (size_t it = 0; it < iterations; ++it) {
+    for (int i = 0; i < 12; ++i) v[i] = hn::MulAdd(v[i], m, k);
+  }
+  auto s = v[0];
+  for (int i = 1; i < 12; ++i) s = hn::Add(s, v[i]);
+  *sink = hn::GetLane(s);
+  return 2.0 * 12.0 * static_cast<double>(hn::Lanes(d)) * static_cast<double>(iterations);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsv32 {
+
+HWY_EXPORT(ReadSum);
+HWY_EXPORT(FmaLoop);
+
+namespace {
+
+// Runs fn(0..threads-1) on that many threads at once, three times; returns
+// the shortest wall time in seconds.
+double BestTimeOnThreads(int threads, const std::function<void(int)>& fn) {
+  double best = 1e30;
+  for (int pass = 0; pass < 3; ++pass) {
+    std::vector<std::thread> workers;
+    const auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t) workers.emplace_back(fn, t);
+    for (auto& w : workers) w.join();
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+double MeasureReadBandwidth(int threads, size_t bytes) {
+  const size_t n = bytes / sizeof(float);
+  auto buffer = hwy::AllocateAligned<float>(n);
+  // Touch every page so the passes read, never fault.
+  std::memset(buffer.get(), 0, n * sizeof(float));
+  const size_t per_thread = n / static_cast<size_t>(threads) / 1024 * 1024;
+  std::vector<float> sums(static_cast<size_t>(threads));
+  const double seconds = BestTimeOnThreads(threads, [&](int t) {
+    sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(ReadSum)(
+        buffer.get() + static_cast<size_t>(t) * per_thread, per_thread);
+  });
+  return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) / seconds;
+}
+
+double MeasureFmaPeak(int threads) {
+  const size_t iterations = 50'000'000;
+  std::vector<double> flops(static_cast<size_t>(threads));
+  std::vector<float> sinks(static_cast<size_t>(threads));
+  const double seconds = BestTimeOnThreads(threads, [&](int t) {
+    flops[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(FmaLoop)(iterations, static_cast<float>(t),
+                                                                  &sinks[static_cast<size_t>(t)]);
+  });
+  double total = 0.0;
+  for (double f : flops) total += f;
+  return total / seconds;
+}
+
+}  // namespace dsv32
+#endif  // HWY_ONCE

@@ -1,0 +1,112 @@
+// Per-target decoders from each weight format to f32 vectors, shared by the
+// GEMV and GEMM kernels. Included once per Highway target, hence the toggled
+// include guard instead of #pragma once.
+#if defined(DSV32_QUANT_DECODE_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef DSV32_QUANT_DECODE_INL_H_
+#undef DSV32_QUANT_DECODE_INL_H_
+#else
+#define DSV32_QUANT_DECODE_INL_H_
+#endif
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "hwy/highway.h"
+#include "quant/int4.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// At most 16 f32 lanes, so a 16-byte INT4 chunk fills whole vectors.
+using DF = hn::CappedTag<float, 16>;
+using VF = hn::Vec<DF>;
+
+// E4M3 -> f16 with the same bits moved: sign to bit 15, exponent and
+// mantissa shifted left by 7. The f16 exponent bias is 8 larger, so the value
+// comes out 2^-8 times the E4M3 value, subnormals included; callers fold the
+// 2^8 into the block scale. Widening f16 to f32 is one instruction on F16C
+// and AVX-512, and unlike f32 bit tricks never feeds a subnormal to a multiply.
+// The two NaN codes (0x7f, 0xff) come out as +-480 rather than NaN; weights
+// never hold them.
+inline constexpr float kFp8BitsScale = 256.0f;
+
+// Decodes 2 * Lanes(df) codes: the integer steps run once on a full vector
+// of 16-bit lanes, then each half widens to f32.
+HWY_INLINE void DecodeFp8Bits(DF df, const uint8_t* HWY_RESTRICT p, VF* w0, VF* w1) {
+#if HWY_TARGET == HWY_SCALAR
+  // One lane: no wider integer vector to share.
+  *w0 = hn::Set(df, Fp8E4M3ToF32(p[0]) / kFp8BitsScale);
+  *w1 = hn::Set(df, Fp8E4M3ToF32(p[1]) / kFp8BitsScale);
+#else
+  const hn::Repartition<int16_t, DF> di16;
+  const hn::Half<decltype(di16)> di16_half;
+  const hn::Rebind<int8_t, decltype(di16)> di8;
+  const hn::Rebind<hwy::float16_t, decltype(di16_half)> df16;
+  // Sign-extending puts the sign in bits 8..15; after the shift bit 15 is
+  // the sign and bit 14 a copy of it that the mask clears.
+  const auto wide = hn::PromoteTo(di16, hn::LoadU(di8, reinterpret_cast<const int8_t*>(p)));
+  const auto bits = hn::And(hn::ShiftLeft<7>(wide), hn::Set(di16, static_cast<int16_t>(0xbfff)));
+  *w0 = hn::PromoteTo(df, hn::BitCast(df16, hn::LowerHalf(di16_half, bits)));
+  *w1 = hn::PromoteTo(df, hn::BitCast(df16, hn::UpperHalf(di16_half, bits)));
+#endif
+}
+
+// The exact E4M3 value, gathered from the 256-entry table.
+HWY_INLINE VF DecodeFp8Table(DF df, const uint8_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<int32_t, DF> di32;
+  return hn::GatherIndex(df, kFp8E4M3ToF32.data(), hn::PromoteTo(di32, hn::LoadU(du8, p)));
+}
+
+HWY_INLINE VF DecodeBF16(DF df, const uint16_t* HWY_RESTRICT p) {
+  const hn::Rebind<hwy::bfloat16_t, DF> dbf16;
+  return hn::PromoteTo(df, hn::LoadU(dbf16, reinterpret_cast<const hwy::bfloat16_t*>(p)));
+}
+
+// Where the pair of vectors that INT4 step `k` (a multiple of 2 * Lanes(df))
+// decodes lands in the row: Lanes(df) bytes of one 16-byte chunk, whose low
+// nibbles are the weights from column lo and high nibbles those from hi.
+struct Int4Step {
+  int64_t byte;  // offset of the bytes in the packed row
+  int64_t lo;    // column of the first low-nibble weight
+  int64_t hi;    // column of the first high-nibble weight
+};
+
+HWY_INLINE Int4Step Int4StepAt(int64_t k) {
+  // k is never negative; unsigned division is a shift.
+  const auto u = static_cast<uint64_t>(k);
+  const auto chunk = static_cast<int64_t>(u / kInt4Chunk);
+  const auto sub = static_cast<int64_t>((u % kInt4Chunk) / 2);
+  return {chunk * kInt4ChunkBytes + sub, chunk * kInt4Chunk + sub,
+          chunk * kInt4Chunk + kInt4ChunkBytes + sub};
+}
+
+// The nibbles at `p` as weights: q -> q * scale, low nibbles to *lo, high to
+// *hi (the zero point is the caller's). With 16 lanes the 16 possible values
+// form one vector and each nibble picks its lane (the permute reads only the
+// index's low four bits, so the low nibble needs no mask); elsewhere the
+// nibbles are converted and multiplied.
+HWY_INLINE void DecodeInt4(DF df, const uint8_t* HWY_RESTRICT p, float scale, VF* lo, VF* hi) {
+  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<int32_t, DF> di32;
+  const auto bytes = hn::PromoteTo(di32, hn::LoadU(du8, p));
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (hn::MaxLanes(DF()) == 16) {
+    const VF table = hn::Mul(hn::Iota(df, 0.0f), hn::Set(df, scale));
+    *lo = VF{_mm512_permutexvar_ps(bytes.raw, table.raw)};
+    *hi = VF{_mm512_permutexvar_ps(hn::ShiftRight<4>(bytes).raw, table.raw)};
+    return;
+  }
+#endif
+  const VF s = hn::Set(df, scale);
+  *lo = hn::Mul(hn::ConvertTo(df, hn::And(bytes, hn::Set(di32, 0xf))), s);
+  *hi = hn::Mul(hn::ConvertTo(df, hn::ShiftRight<4>(bytes)), s);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#endif  // DSV32_QUANT_DECODE_INL_H_

@@ -1,0 +1,274 @@
+// MatMulTiled: the prefill kernel. The activations are packed once into
+// panels of 2 * Lanes tokens ([k][token]); each worker then takes tiles of
+// weight rows, dequantizes kKC columns of a tile to f32 (once), and runs a
+// register-blocked kernel over every panel: kMR weights broadcast against two
+// vectors of tokens, kMR x 2 accumulators that live in registers for the
+// whole column block. Partial sums stay in a [row][token] buffer per slab of
+// tiles and are written to y transposed at the end of the slab.
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "quant/int4.h"
+#include "quant/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/gemm.cc"
+#include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/decode-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace {
+
+// Rows per micro-kernel: 14 x 2 accumulators, two token vectors and a
+// broadcast fill the 32 AVX-512 registers; targets with 16 registers take 6.
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kMR = 14;
+#else
+constexpr int kMR = 6;
+#endif
+constexpr int64_t kTileRows = 4 * kMR;
+// Columns per dequantized block: a multiple of the 128-wide FP8 blocks and
+// of the INT4 chunk, and small enough that a micro-kernel's weights (kMR
+// rows) and one token panel stay in L1.
+constexpr int64_t kKC = 128;
+
+// Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized
+// where a vector lies inside one scale block; scalar elsewhere.
+void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, float* out) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  int64_t c = c0;
+  const int64_t end = c0 + n;
+  switch (m.format) {
+    case WeightFormat::kF32: {
+      const float* src = static_cast<const float*>(m.data) + r * m.cols;
+      std::copy(src + c0, src + end, out);
+      return;
+    }
+    case WeightFormat::kBF16: {
+      const uint16_t* src = static_cast<const uint16_t*>(m.data) + r * m.cols;
+      for (; c + lanes <= end; c += lanes) hn::StoreU(DecodeBF16(df, src + c), df, out + c - c0);
+      for (; c < end; ++c) out[c - c0] = BF16ToF32(src[c]);
+      return;
+    }
+    case WeightFormat::kFp8Block: {
+      // Block by block, so each scale is looked up once.
+      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
+      const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
+      for (int64_t b = c0 / m.block_cols; c < end; ++b) {
+        const int64_t block_end = std::min(end, (b + 1) * m.block_cols);
+        const VF s = hn::Set(df, scales[b] * kFp8BitsScale);
+        for (; c + 2 * lanes <= block_end; c += 2 * lanes) {
+          VF w0, w1;
+          DecodeFp8Bits(df, src + c, &w0, &w1);
+          hn::StoreU(hn::Mul(w0, s), df, out + c - c0);
+          hn::StoreU(hn::Mul(w1, s), df, out + c + lanes - c0);
+        }
+        for (; c < block_end; ++c) out[c - c0] = Fp8E4M3ToF32(src[c]) * scales[b];
+      }
+      return;
+    }
+    case WeightFormat::kInt4: {
+      // c0 is a multiple of kKC and so of the chunk; whole chunks are
+      // written, the padding as zeros, so `out` must have room up to the
+      // next chunk boundary.
+      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * Int4RowBytes(m.cols);
+      const int64_t groups = m.scale_cols();
+      int64_t g = r * groups + c0 / m.block_cols;
+      for (int64_t group_end = (c0 / m.block_cols + 1) * m.block_cols; c < end; c += kInt4Chunk) {
+        if (c >= group_end) {
+          ++g;
+          group_end += m.block_cols;
+        }
+        const float scale = m.scales[g];
+        const VF offset = hn::Set(df, -scale * (m.zeros ? m.zeros[g] : kInt4SymmetricZero));
+        for (int64_t sub = 0; sub < kInt4ChunkBytes; sub += lanes) {
+          const Int4Step step = Int4StepAt(c + 2 * sub);
+          VF lo, hi;
+          DecodeInt4(df, src + step.byte, scale, &lo, &hi);
+          hn::StoreU(hn::Add(lo, offset), df, out + step.lo - c0);
+          hn::StoreU(hn::Add(hi, offset), df, out + step.hi - c0);
+        }
+      }
+      return;
+    }
+  }
+}
+
+// Asks for the bytes behind columns [c0, c0 + n) of row r, to be read soon.
+void PrefetchSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n) {
+  const uint8_t* base = static_cast<const uint8_t*>(m.data);
+  const uint8_t* begin = nullptr;
+  int64_t bytes = 0;
+  switch (m.format) {
+    case WeightFormat::kF32:
+      begin = base + (r * m.cols + c0) * 4;
+      bytes = n * 4;
+      break;
+    case WeightFormat::kBF16:
+      begin = base + (r * m.cols + c0) * 2;
+      bytes = n * 2;
+      break;
+    case WeightFormat::kFp8Block:
+      begin = base + r * m.cols + c0;
+      bytes = n;
+      break;
+    case WeightFormat::kInt4:
+      begin = base + r * Int4RowBytes(m.cols) + c0 / 2;
+      bytes = (n + 1) / 2;
+      break;
+  }
+  for (int64_t b = 0; b < bytes; b += 64) hwy::Prefetch(begin + b);
+}
+
+// c[i][0..2N) += sum_k w[i * w_stride + k] * xp[k * 2N + 0..2N) for i < kMR.
+HWY_INLINE void MicroKernel(const float* HWY_RESTRICT w, int64_t w_stride,
+                            const float* HWY_RESTRICT xp, int64_t depth, float* HWY_RESTRICT c,
+                            int64_t c_stride) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF acc0[kMR], acc1[kMR];
+  for (int i = 0; i < kMR; ++i) {
+    acc0[i] = hn::LoadU(df, c + i * c_stride);
+    acc1[i] = hn::LoadU(df, c + i * c_stride + lanes);
+  }
+  for (int64_t k = 0; k < depth; ++k) {
+    const VF x0 = hn::LoadU(df, xp + k * 2 * lanes);
+    const VF x1 = hn::LoadU(df, xp + k * 2 * lanes + lanes);
+    for (int i = 0; i < kMR; ++i) {
+      const VF wv = hn::Set(df, w[i * w_stride + k]);
+      acc0[i] = hn::MulAdd(wv, x0, acc0[i]);
+      acc1[i] = hn::MulAdd(wv, x1, acc1[i]);
+    }
+  }
+  for (int i = 0; i < kMR; ++i) {
+    hn::StoreU(acc0[i], df, c + i * c_stride);
+    hn::StoreU(acc1[i], df, c + i * c_stride + lanes);
+  }
+}
+
+}  // namespace
+
+void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
+                     ThreadPool* pool) {
+  const DF df;
+  const int64_t panel = 2 * static_cast<int64_t>(hn::Lanes(df));
+  const int64_t panels = (tokens + panel - 1) / panel;
+  const int64_t padded_tokens = panels * panel;
+  const int64_t cols = m.cols;
+
+  auto parallel = [&](int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    if (pool && pool->size() > 1) {
+      pool->ParallelFor(n, 1, fn);
+    } else {
+      fn(0, n);
+    }
+  };
+
+  // xp[p][k][j] = x[p * panel + j][k], zero for tokens past the end. Copied
+  // in blocks of columns so reads and writes both stay within L1.
+  auto xp = hwy::AllocateAligned<float>(static_cast<size_t>(padded_tokens * cols));
+  parallel(panels, [&](int64_t begin, int64_t end) {
+    constexpr int64_t kCopyBlock = 64;
+    for (int64_t p = begin; p < end; ++p) {
+      float* dst = xp.get() + p * cols * panel;
+      for (int64_t k0 = 0; k0 < cols; k0 += kCopyBlock) {
+        const int64_t k1 = std::min(cols, k0 + kCopyBlock);
+        for (int64_t j = 0; j < panel; ++j) {
+          const int64_t t = p * panel + j;
+          if (t < tokens) {
+            const float* src = x + t * cols;
+            for (int64_t k = k0; k < k1; ++k) dst[k * panel + j] = src[k];
+          } else {
+            for (int64_t k = k0; k < k1; ++k) dst[k * panel + j] = 0.0f;
+          }
+        }
+      }
+    }
+  });
+
+  const int64_t tiles = (m.rows + kTileRows - 1) / kTileRows;
+  // Tiles are taken in slabs whose sums (`acc`) fit in about 1 MiB of L2.
+  // Within a slab the column block is the outer loop, so its slice of the
+  // packed tokens (kKC x padded_tokens floats) stays in L2 while every tile
+  // of the slab passes over it.
+  const int64_t slab_tiles =
+      std::max<int64_t>(1, (int64_t{1} << 20) / (kTileRows * padded_tokens * 4));
+  parallel(tiles, [&](int64_t begin, int64_t end) {
+    const int64_t acc_floats = std::min(slab_tiles, end - begin) * kTileRows * padded_tokens;
+    auto acc = hwy::AllocateAligned<float>(static_cast<size_t>(acc_floats));
+    // Room for a whole INT4 chunk past the last column.
+    auto wt = hwy::AllocateAligned<float>(static_cast<size_t>(kTileRows * kKC));
+    std::fill(wt.get(), wt.get() + kTileRows * kKC, 0.0f);
+    for (int64_t slab = begin; slab < end; slab += slab_tiles) {
+      const int64_t slab_end = std::min(end, slab + slab_tiles);
+      std::fill(acc.get(), acc.get() + acc_floats, 0.0f);
+      for (int64_t c0 = 0; c0 < cols; c0 += kKC) {
+        const int64_t depth = std::min(kKC, cols - c0);
+        for (int64_t tile = slab; tile < slab_end; ++tile) {
+          const int64_t r0 = tile * kTileRows;
+          const int64_t live_rows = std::min(kTileRows, m.rows - r0);
+          for (int64_t i = 0; i < live_rows; ++i) {
+            DequantizeSpan(m, r0 + i, c0, depth, wt.get() + i * kKC);
+          }
+          // Rows past the matrix multiply as zeros.
+          std::fill(wt.get() + live_rows * kKC, wt.get() + kTileRows * kKC, 0.0f);
+          // The next tile's weights arrive while this one computes; the jump
+          // between rows defeats the hardware prefetchers.
+          const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
+          for (int64_t i = 0; tile + 1 < slab_end && i < next_rows; ++i) {
+            PrefetchSpan(m, r0 + kTileRows + i, c0, depth);
+          }
+          float* tile_acc = acc.get() + (tile - slab) * kTileRows * padded_tokens;
+          for (int64_t i = 0; i < kTileRows; i += kMR) {
+            for (int64_t p = 0; p < panels; ++p) {
+              MicroKernel(wt.get() + i * kKC, kKC, xp.get() + p * cols * panel + c0 * panel, depth,
+                          tile_acc + i * padded_tokens + p * panel, padded_tokens);
+            }
+          }
+        }
+      }
+      // Transposed into y a few rows at a time, so the rows' lines of `acc`
+      // stay in L1 while t walks along them.
+      const int64_t row_begin = slab * kTileRows;
+      const int64_t row_end = std::min(m.rows, slab_end * kTileRows);
+      for (int64_t r0 = row_begin; r0 < row_end; r0 += 16) {
+        const int64_t r1 = std::min(row_end, r0 + 16);
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t r = r0; r < r1; ++r) {
+            y[t * m.rows + r] = acc[static_cast<size_t>((r - row_begin) * padded_tokens + t)];
+          }
+        }
+      }
+    }
+  });
+}
+
+const char* KernelTargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsv32 {
+
+HWY_EXPORT(MatMulTiledImpl);
+HWY_EXPORT(KernelTargetName);
+
+void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool) {
+  if (tokens <= 0 || w.rows <= 0) return;
+  HWY_DYNAMIC_DISPATCH(MatMulTiledImpl)(w, x, tokens, y, pool);
+}
+
+const char* ChosenKernelTarget() { return HWY_DYNAMIC_DISPATCH(KernelTargetName)(); }
+
+}  // namespace dsv32
+#endif  // HWY_ONCE

@@ -1,0 +1,375 @@
+// MatVec: the decode-time kernel. Each worker walks its rows once, decodes a
+// pair of vectors of weights at a time and multiplies them into every token,
+// so the weights cross the memory bus exactly once per call.
+#include <algorithm>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "quant/int4.h"
+#include "quant/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/gemv.cc"
+#include "hwy/cache_control.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/decode-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace {
+
+// Each *Rows type tells the kernel how one format is laid out: the span of
+// columns that share a scale applied after the sum (a segment), the
+// granule that column blocks must be a multiple of, how to decode a step of
+// 2 * Lanes(df) weights and which columns they belong to, and the scalar
+// decode for the columns past the last whole step of a segment.
+
+// Defaults shared by the formats: no scales, any vector-aligned blocking.
+struct RowsBase {
+  explicit RowsBase(const QuantMatrix& m) : rows(m.rows), cols(m.cols) {}
+  int64_t rows;
+  int64_t cols;
+  int64_t Segment() const { return int64_t{1} << 40; }
+  int64_t Granule() const { return kInt4Chunk; }
+  int64_t StepsEnd(DF df, int64_t s0, int64_t s1) const {
+    const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
+    return s0 + (s1 - s0) / step * step;
+  }
+  static void Columns(DF df, int64_t k, int64_t* k0, int64_t* k1) {
+    *k0 = k;
+    *k1 = k + static_cast<int64_t>(hn::Lanes(df));
+  }
+  float Scale(int64_t, int64_t) const { return 1.0f; }
+  float Correction(int64_t, const float*) const { return 0.0f; }
+};
+
+struct F32Rows : RowsBase {
+  explicit F32Rows(const QuantMatrix& m) : RowsBase(m), data(static_cast<const float*>(m.data)) {}
+  const float* data;
+  const void* Bytes(int64_t r, int64_t k) const { return data + r * cols + k; }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const float* p = data + r * cols + k;
+    *w0 = hn::LoadU(df, p);
+    *w1 = hn::LoadU(df, p + hn::Lanes(df));
+  }
+  float Scalar(int64_t r, int64_t k) const { return data[r * cols + k]; }
+};
+
+struct BF16Rows : RowsBase {
+  explicit BF16Rows(const QuantMatrix& m)
+      : RowsBase(m), bf16(static_cast<const uint16_t*>(m.data)) {}
+  const uint16_t* bf16;
+  const void* Bytes(int64_t r, int64_t k) const { return bf16 + r * cols + k; }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const uint16_t* p = bf16 + r * cols + k;
+    *w0 = DecodeBF16(df, p);
+    *w1 = DecodeBF16(df, p + hn::Lanes(df));
+  }
+  float Scalar(int64_t r, int64_t k) const { return BF16ToF32(bf16[r * cols + k]); }
+};
+
+template <bool kTable>
+struct Fp8Rows : RowsBase {
+  explicit Fp8Rows(const QuantMatrix& m)
+      : RowsBase(m),
+        fp8(static_cast<const uint8_t*>(m.data)),
+        scales(m.scales),
+        block_rows(m.block_rows),
+        block_cols(m.block_cols),
+        scale_cols(m.scale_cols()) {}
+  const uint8_t* fp8;
+  const float* scales;
+  int64_t block_rows;
+  int64_t block_cols;
+  int64_t scale_cols;
+  int64_t Segment() const { return block_cols; }
+  int64_t Granule() const { return block_cols; }
+  const void* Bytes(int64_t r, int64_t k) const { return fp8 + r * cols + k; }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const uint8_t* p = fp8 + r * cols + k;
+    if constexpr (kTable) {
+      *w0 = DecodeFp8Table(df, p);
+      *w1 = DecodeFp8Table(df, p + hn::Lanes(df));
+    } else {
+      DecodeFp8Bits(df, p, w0, w1);
+    }
+  }
+  // Scalar() is exact, so the tail is rescaled to match the decode above.
+  float Scalar(int64_t r, int64_t k) const {
+    return Fp8E4M3ToF32(fp8[r * cols + k]) * (kTable ? 1.0f : 1.0f / kFp8BitsScale);
+  }
+  float Scale(int64_t r, int64_t segment) const {
+    const float s = scales[(r / block_rows) * scale_cols + segment];
+    return kTable ? s : s * kFp8BitsScale;
+  }
+};
+
+// Steps run over whole 32-weight chunks: the packed row is padded to a chunk
+// and the activations are copied to a zero-padded buffer, so there is no
+// scalar tail. A step decodes q * scale for its group; the zero points come
+// off once per row through the groups' activation sums (Correction).
+struct Int4Rows : RowsBase {
+  explicit Int4Rows(const QuantMatrix& m)
+      : RowsBase(m),
+        packed(static_cast<const uint8_t*>(m.data)),
+        scales(m.scales),
+        zeros(m.zeros),
+        group(m.block_cols),
+        group_shift((group & (group - 1)) == 0 ? __builtin_ctzll(group) : -1),
+        row_bytes(Int4RowBytes(m.cols)),
+        groups(m.scale_cols()) {}
+  const uint8_t* packed;
+  const float* scales;
+  const uint8_t* zeros;
+  int64_t group;
+  int group_shift;  // log2(group), or -1 when it is not a power of two
+  int64_t row_bytes;
+  int64_t groups;
+  int64_t StepsEnd(DF, int64_t, int64_t s1) const {
+    return (s1 + kInt4Chunk - 1) / kInt4Chunk * kInt4Chunk;
+  }
+  static void Columns(DF, int64_t k, int64_t* k0, int64_t* k1) {
+    const Int4Step step = Int4StepAt(k);
+    *k0 = step.lo;
+    *k1 = step.hi;
+  }
+  const void* Bytes(int64_t r, int64_t k) const {
+    return packed + r * row_bytes + Int4StepAt(k).byte;
+  }
+  void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
+    const int64_t g = group_shift >= 0 ? k >> group_shift : k / group;
+    DecodeInt4(df, packed + r * row_bytes + Int4StepAt(k).byte, scales[r * groups + g], w0, w1);
+  }
+  float Scalar(int64_t, int64_t) const { return 0.0f; }
+  // sum over groups of zero * scale * (sum of the group's activations).
+  float Correction(int64_t r, const float* sums) const {
+    const DF df;
+    const hn::Rebind<uint8_t, DF> du8;
+    const hn::Rebind<int32_t, DF> di32;
+    const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+    const float* s = scales + r * groups;
+    const uint8_t* z = zeros ? zeros + r * groups : nullptr;
+    VF acc = hn::Zero(df);
+    int64_t g = 0;
+    for (; g + lanes <= groups; g += lanes) {
+      VF term = hn::Mul(hn::LoadU(df, s + g), hn::LoadU(df, sums + g));
+      if (z) term = hn::Mul(term, hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, z + g))));
+      acc = hn::Add(acc, term);
+    }
+    float tail = 0.0f;
+    for (; g < groups; ++g) tail += s[g] * sums[g] * (z ? static_cast<float>(z[g]) : 1.0f);
+    const float total = hn::GetLane(hn::SumOfLanes(df, acc)) + tail;
+    return z ? total : total * kInt4SymmetricZero;
+  }
+};
+
+// Activations as the kernel reads them: x[t * stride + k], and for INT4 the
+// per-group sums sums[t * groups + g].
+struct Activations {
+  const float* x;
+  int64_t stride;
+  const float* sums;
+  int64_t groups;
+};
+
+// Adds W[r0 + i, c0..c1) . x[t0 + t, c0..c1) to y[t0 + t, r0 + i] for
+// i < kRows, t < kTokens (writes it when c0 is 0). Per segment, two vector
+// accumulators per row and token (two chains hide the FMA latency), folded
+// into the running sum with the segment's scale.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r0,
+                         int64_t t0, float* y, int64_t y_stride) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const float* x[kTokens];
+  for (int t = 0; t < kTokens; ++t) x[t] = a.x + (t0 + t) * a.stride;
+
+  VF acc[kRows][kTokens];
+  float extra[kRows][kTokens];
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      acc[i][t] = hn::Zero(df);
+      extra[i][t] = 0.0f;
+    }
+  }
+  const int64_t segment = w.Segment();
+  // c0 is a multiple of the granule and so of the segment.
+  const int64_t first_seg = c0 / segment;
+  for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
+    const int64_t s1 = std::min(c1, s0 + segment);
+    const int64_t steps_end = w.StepsEnd(df, s0, s1);
+    VF a0[kRows][kTokens], a1[kRows][kTokens];
+    for (int i = 0; i < kRows; ++i) {
+      for (int t = 0; t < kTokens; ++t) a0[i][t] = a1[i][t] = hn::Zero(df);
+    }
+    for (int64_t k = s0; k < steps_end; k += 2 * lanes) {
+      int64_t k0, k1;
+      Rows::Columns(df, k, &k0, &k1);
+      VF x0[kTokens], x1[kTokens];
+      for (int t = 0; t < kTokens; ++t) {
+        x0[t] = hn::LoadU(df, x[t] + k0);
+        x1[t] = hn::LoadU(df, x[t] + k1);
+      }
+      for (int i = 0; i < kRows; ++i) {
+        // One core keeps too few misses in flight on its own to stream at
+        // full speed, so the same columns of the next block of rows are
+        // requested now.
+        hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
+        VF w0, w1;
+        w.Decode(df, r0 + i, k, &w0, &w1);
+        for (int t = 0; t < kTokens; ++t) {
+          a0[i][t] = hn::MulAdd(w0, x0[t], a0[i][t]);
+          a1[i][t] = hn::MulAdd(w1, x1[t], a1[i][t]);
+        }
+      }
+    }
+    for (int i = 0; i < kRows; ++i) {
+      const VF scale = hn::Set(df, w.Scale(r0 + i, seg));
+      for (int t = 0; t < kTokens; ++t) {
+        acc[i][t] = hn::MulAdd(hn::Add(a0[i][t], a1[i][t]), scale, acc[i][t]);
+      }
+    }
+  }
+  // The columns past the last whole step of each segment, kept out of the
+  // loop above so its accumulators stay in registers.
+  for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
+    const int64_t s1 = std::min(c1, s0 + segment);
+    const int64_t steps_end = w.StepsEnd(df, s0, s1);
+    for (int i = 0; i < kRows && steps_end < s1; ++i) {
+      const float scale = w.Scale(r0 + i, seg);
+      for (int t = 0; t < kTokens; ++t) {
+        float tail = 0.0f;
+        for (int64_t k = steps_end; k < s1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
+        extra[i][t] += tail * scale;
+      }
+    }
+  }
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      float& out = y[(t0 + t) * y_stride + r0 + i];
+      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
+      if (c0 == 0) {
+        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
+      } else {
+        out += sum;
+      }
+    }
+  }
+}
+
+template <int kRows, class Rows>
+HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r,
+                           int64_t t0, int64_t count, float* y, int64_t y_stride) {
+  switch (count) {
+    case 1:
+      return RowBlock<kRows, 1>(w, c0, c1, a, r, t0, y, y_stride);
+    case 2:
+      return RowBlock<kRows, 2>(w, c0, c1, a, r, t0, y, y_stride);
+    case 3:
+      return RowBlock<kRows, 3>(w, c0, c1, a, r, t0, y, y_stride);
+    default:
+      return RowBlock<kRows, 4>(w, c0, c1, a, r, t0, y, y_stride);
+  }
+}
+
+// Rows are taken kRowChunk at a time and their columns in blocks whose
+// activations (for four tokens) fit in 16 KiB, so each block of x is read
+// from L1 by every row of the chunk rather than from L2 by every row.
+constexpr int64_t kRowChunk = 16;
+constexpr int64_t kBlockFloats = 4096;
+
+template <class Rows>
+void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
+         ThreadPool* pool) {
+  const int64_t granule = w.Granule();
+  const int64_t target = kBlockFloats / std::min<int64_t>(tokens, 4);
+  // One or two tokens read little of x per weight byte, and whole rows keep
+  // the weight streams long for the prefetchers.
+  const int64_t block = tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
+  auto body = [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
+      const int64_t chunk_end = std::min(end, chunk + kRowChunk);
+      for (int64_t c0 = 0; c0 < cols; c0 += block) {
+        const int64_t c1 = std::min(cols, c0 + block);
+        int64_t r = chunk;
+        // Several rows at once give one or two tokens enough independent
+        // work and more weight streams in flight; with more tokens one row
+        // already has the work.
+        if (tokens == 1) {
+          for (; r + 4 <= chunk_end; r += 4) RowBlock<4, 1>(w, c0, c1, a, r, 0, y, rows);
+        }
+        if (tokens <= 2) {
+          for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, 0, tokens, y, rows);
+        }
+        for (; r < chunk_end; ++r) {
+          for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
+            TokenGroup<1>(w, c0, c1, a, r, t0, std::min<int64_t>(4, tokens - t0), y, rows);
+          }
+        }
+      }
+    }
+  };
+  if (pool && pool->size() > 1) {
+    pool->ParallelFor(rows, kRowChunk, body);
+  } else {
+    body(0, rows);
+  }
+}
+
+}  // namespace
+
+void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+                bool fp8_table) {
+  Activations a{x, m.cols, nullptr, 0};
+  switch (m.format) {
+    case WeightFormat::kF32:
+      return Run(F32Rows(m), m.rows, m.cols, a, tokens, y, pool);
+    case WeightFormat::kBF16:
+      return Run(BF16Rows(m), m.rows, m.cols, a, tokens, y, pool);
+    case WeightFormat::kFp8Block:
+      if (fp8_table) return Run(Fp8Rows<true>(m), m.rows, m.cols, a, tokens, y, pool);
+      return Run(Fp8Rows<false>(m), m.rows, m.cols, a, tokens, y, pool);
+    case WeightFormat::kInt4: {
+      const Int4Rows w(m);
+      // Zero-padded activations and their per-group sums.
+      const int64_t stride = w.row_bytes * 2;
+      std::vector<float> padded(static_cast<size_t>(tokens * stride), 0.0f);
+      std::vector<float> sums(static_cast<size_t>(tokens * w.groups), 0.0f);
+      for (int64_t t = 0; t < tokens; ++t) {
+        const float* xt = x + t * m.cols;
+        std::copy(xt, xt + m.cols, padded.begin() + t * stride);
+        for (int64_t g = 0; g < w.groups; ++g) {
+          float sum = 0.0f;
+          for (int64_t c = g * w.group; c < std::min(m.cols, (g + 1) * w.group); ++c) sum += xt[c];
+          sums[static_cast<size_t>(t * w.groups + g)] = sum;
+        }
+      }
+      const Activations ai{padded.data(), stride, sums.data(), w.groups};
+      return Run(w, m.rows, m.cols, ai, tokens, y, pool);
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsv32 {
+
+HWY_EXPORT(MatVecImpl);
+
+void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+            Fp8Decode fp8_decode) {
+  if (tokens <= 0 || w.rows <= 0) return;
+  if (w.cols <= 0) {
+    std::fill(y, y + tokens * w.rows, 0.0f);
+    return;
+  }
+  HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, tokens, y, pool, fp8_decode == Fp8Decode::kTable);
+}
+
+}  // namespace dsv32
+#endif  // HWY_ONCE

@@ -1,0 +1,124 @@
+// Every kernel against MatMulReference, on every target Highway compiled
+// that this CPU runs, on ragged shapes.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "quant/kernels.h"
+#include "quant/matrix.h"
+#include "test_matrices.h"
+
+namespace dsv32 {
+namespace {
+
+// The kernels sum in a different order than the reference, so each output
+// may differ by f32 rounding of the partial sums: we allow 1e-5 of
+// sum_k |w_k x_k| (about 100 ulps of the largest partial sum), far below
+// what any indexing or scaling mistake would produce.
+constexpr float kRelativeTolerance = 1e-5f;
+
+using Kernel = std::function<void(const QuantMatrix&, const float*, int64_t, float*)>;
+
+struct Shape2 {
+  int64_t rows, cols;
+};
+
+// Shapes with odd row counts, columns not a multiple of any vector, block or
+// group, FP8 edge blocks that are partial in both directions.
+constexpr Shape2 kShapes[] = {{1, 1}, {7, 5}, {37, 300}, {131, 257}, {64, 1000}, {3, 4100}};
+
+struct Case {
+  WeightFormat format;
+  int64_t block;
+  bool asymmetric;
+  const char* name;
+};
+
+constexpr Case kCases[] = {
+    {WeightFormat::kF32, 0, false, "f32"},
+    {WeightFormat::kBF16, 0, false, "bf16"},
+    {WeightFormat::kFp8Block, 128, false, "fp8-128"},
+    {WeightFormat::kFp8Block, 40, false, "fp8-40"},
+    {WeightFormat::kInt4, 32, false, "int4-g32"},
+    {WeightFormat::kInt4, 128, false, "int4-g128"},
+    {WeightFormat::kInt4, 32, true, "int4-g32-asym"},
+    {WeightFormat::kInt4, 128, true, "int4-g128-asym"},
+};
+
+void ExpectMatches(const Kernel& kernel, const std::vector<int64_t>& token_counts,
+                   const std::vector<Shape2>& shapes = {std::begin(kShapes), std::end(kShapes)}) {
+  std::mt19937 rng(1234);
+  for (const Case& c : kCases) {
+    for (const Shape2& s : shapes) {
+      TestMatrix t = RandomMatrix(c.format, s.rows, s.cols, c.block, c.asymmetric, rng);
+      for (int64_t tokens : token_counts) {
+        const auto x = RandomVector(tokens * s.cols, rng);
+        std::vector<float> want(static_cast<size_t>(tokens * s.rows));
+        std::vector<float> got(want.size(), -1.0f);
+        MatMulReference(t.m, x.data(), tokens, want.data());
+        kernel(t.m, x.data(), tokens, got.data());
+        const auto scale = AbsDot(t.m, x.data(), tokens);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_NEAR(got[i], want[i], kRelativeTolerance * scale[i] + 1e-30f)
+              << c.name << " " << s.rows << "x" << s.cols << " tokens " << tokens << " out " << i
+              << " on " << ChosenKernelTarget();
+        }
+      }
+    }
+  }
+}
+
+const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 8, 9, 12};
+const std::vector<int64_t> kManyTokens = {1, 9, 33, 77};
+
+class MatMulTest : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(MatMulTest);
+
+TEST_P(MatMulTest, MatVecMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatVec(w, x, tokens, y, nullptr); },
+                kFewTokens);
+}
+
+TEST_P(MatMulTest, MatVecWithFp8TableMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatVec(w, x, tokens, y, nullptr, Fp8Decode::kTable); },
+                {1, 3, 5});
+}
+
+TEST_P(MatMulTest, MatMulTiledMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
+                kManyTokens);
+}
+
+TEST_P(MatMulTest, MatMulTiledManyTokensMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
+                {300}, {{37, 300}});
+}
+
+TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
+  QuantMatrix w;
+  w.rows = 3;
+  w.cols = 0;
+  std::vector<float> y(6, -1.0f);
+  MatMul(w, nullptr, 2, y.data(), nullptr);
+  EXPECT_EQ(y, std::vector<float>(6, 0.0f));
+}
+
+TEST_P(MatMulTest, MatMulOnTwoThreadsMatchesReference) {
+  ThreadPool pool(2);
+  ExpectMatches([&](const QuantMatrix& w, const float* x, int64_t tokens,
+                    float* y) { MatMul(w, x, tokens, y, &pool); },
+                {1, 2, 13, 70});
+}
+
+}  // namespace
+}  // namespace dsv32
