@@ -1,0 +1,46 @@
+// Shared by the C API's source files: the handles' contents and the guard
+// that turns internal Status values and exceptions into status codes.
+#pragma once
+
+#include <memory>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/status.h"
+#include "dsv32/dsv32.h"
+
+namespace dsv32::capi {
+
+// Records `message` as the calling thread's last error and returns `code`.
+dsv32_status SetError(dsv32_status code, const std::string& message);
+dsv32_status FromStatus(const Status& status);
+const char* LastError();
+
+// Runs `fn` (returning dsv32_status) so that nothing escapes across the ABI.
+template <typename Fn>
+dsv32_status Guard(Fn&& fn) noexcept {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return SetError(DSV32_ERR_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return SetError(DSV32_ERR_INTERNAL, e.what());
+  } catch (...) {
+    return SetError(DSV32_ERR_INTERNAL, "unknown internal error");
+  }
+}
+
+// Copies the caller's params struct over the defaults, reading no more
+// bytes than both the caller and this library know.
+template <typename Params>
+Params ReadParams(const Params* given, Params defaults) {
+  if (!given) return defaults;
+  const size_t n = given->struct_size < sizeof(Params) ? given->struct_size : sizeof(Params);
+  if (n > sizeof(size_t))
+    std::memcpy(reinterpret_cast<char*>(&defaults) + sizeof(size_t),
+                reinterpret_cast<const char*>(given) + sizeof(size_t), n - sizeof(size_t));
+  return defaults;
+}
+
+}  // namespace dsv32::capi

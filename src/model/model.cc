@@ -1,0 +1,104 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "attention/mla.h"
+#include "core/ops.h"
+#include "core/thread_pool.h"
+
+namespace dsv32 {
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
+  std::unique_ptr<Model> model(new Model());
+  const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
+  DSV32_ASSIGN_OR_RETURN(model->config_, LoadModelConfig(config_path));
+  DSV32_ASSIGN_OR_RETURN(model->checkpoint_, Checkpoint::Open(dir));
+  auto weights = BindWeights(model->config_, *model->checkpoint_);
+  if (!weights.ok()) return weights.status().WithContext(dir);
+  model->weights_ = std::move(weights).value();
+  model->rope_ = std::make_unique<Rope>(model->config_);
+  return model;
+}
+
+Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t first_position,
+                      ThreadPool* pool, const ForwardOptions& options, float* logits) const {
+  const ModelConfig& c = config_;
+  const auto T = static_cast<int64_t>(tokens.size());
+  if (T == 0) return InvalidArgument("no tokens to evaluate");
+  if (first_position < 0 || first_position > cache->length())
+    return OutOfRange("position " + std::to_string(first_position) +
+                      " is not within the sequence's " + std::to_string(cache->length()) +
+                      " cached tokens");
+  for (int64_t i = 0; i < T; ++i)
+    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= c.vocab_size)
+      return OutOfRange("token id " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
+                        std::to_string(i) + " is outside the vocabulary [0, " +
+                        std::to_string(c.vocab_size) + ")");
+  DSV32_RETURN_IF_ERROR(cache->Reserve(first_position + T));
+  cache->Truncate(first_position);
+
+  const int64_t H = c.hidden_size;
+  AttentionContext ctx;
+  ctx.config = &c;
+  ctx.rope = rope_.get();
+  ctx.pool = pool;
+  ctx.path = options.attention_path;
+  ctx.tokens = T;
+  ctx.first_position = first_position;
+  const int64_t half_rope = c.qk_rope_head_dim / 2;
+  ctx.cos.resize(static_cast<size_t>(T * half_rope));
+  ctx.sin.resize(static_cast<size_t>(T * half_rope));
+  for (int64_t i = 0; i < T; ++i)
+    rope_->Angles(first_position + i, &ctx.cos[i * half_rope], &ctx.sin[i * half_rope]);
+
+  std::vector<float> h(static_cast<size_t>(T * H));
+  for (int64_t i = 0; i < T; ++i)
+    DequantizeRow(weights_.embed_tokens, tokens[static_cast<size_t>(i)], &h[i * H]);
+
+  ForwardTrace* trace = options.trace;
+  if (trace) {
+    const auto L = static_cast<size_t>(c.num_hidden_layers);
+    trace->hidden.assign(L, {});
+    trace->indexer_topk.assign(L, {});
+    trace->expert_ids.assign(L, {});
+    trace->expert_weights.assign(L, {});
+  }
+
+  std::vector<float> normed(h.size()), delta(h.size());
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const LayerWeights& lw = weights_.layers[static_cast<size_t>(l)];
+    for (int64_t i = 0; i < T; ++i)
+      RmsNorm(&h[i * H], lw.input_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
+    MlaForward(ctx, lw.self_attn, l, normed.data(), cache, delta.data(),
+               trace ? &trace->indexer_topk[static_cast<size_t>(l)] : nullptr);
+    for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
+
+    for (int64_t i = 0; i < T; ++i)
+      RmsNorm(&h[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
+    if (lw.is_moe) {
+      Routing routing;
+      MoeForward(c, lw.moe, normed.data(), T, delta.data(), pool, &routing);
+      if (options.expert_load) options.expert_load->Add(l, routing);
+      if (trace) {
+        trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
+        trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
+      }
+    } else {
+      MlpForward(lw.mlp, normed.data(), T, delta.data(), pool);
+    }
+    for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
+    if (trace) trace->hidden[static_cast<size_t>(l)] = h;
+  }
+  cache->SetLength(first_position + T);
+
+  const int64_t first_row = options.all_logits ? 0 : T - 1;
+  const int64_t rows = T - first_row;
+  for (int64_t i = 0; i < T; ++i)
+    RmsNorm(&h[i * H], weights_.norm.data(), H, c.rms_norm_eps, &normed[i * H]);
+  if (trace) trace->final_norm = normed;
+  MatMul(weights_.lm_head, &normed[first_row * H], rows, logits, pool);
+  return Status::Ok();
+}
+
+}  // namespace dsv32

@@ -1,0 +1,65 @@
+// A loaded model: config, mapped checkpoint and bound weights, plus the
+// forward pass over a sequence's KV cache.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "attention/attention_context.h"
+#include "attention/kv_cache.h"
+#include "attention/rope.h"
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "model/weights.h"
+#include "moe/moe.h"
+
+namespace dsv32 {
+
+class ThreadPool;
+
+// Intermediate results a caller may ask a forward pass to keep, one entry
+// per decoder layer (empty for layers where it does not apply).
+struct ForwardTrace {
+  std::vector<std::vector<float>> hidden;          // [tokens, hidden] after each layer
+  std::vector<float> final_norm;                   // [tokens, hidden]
+  std::vector<std::vector<int32_t>> indexer_topk;  // [tokens, index_topk], -1 padded
+  std::vector<std::vector<int32_t>> expert_ids;    // [tokens, num_experts_per_tok]
+  std::vector<std::vector<float>> expert_weights;  // [tokens, num_experts_per_tok]
+};
+
+struct ForwardOptions {
+  AttentionPath attention_path = AttentionPath::kAuto;
+  // Logits for every new token, or only for the last one.
+  bool all_logits = true;
+  ForwardTrace* trace = nullptr;
+  ExpertLoad* expert_load = nullptr;
+};
+
+class Model {
+ public:
+  // Reads config.json and binds the checkpoint in `dir`.
+  static Result<std::unique_ptr<Model>> Load(const std::string& dir);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
+
+  // Runs `tokens` at positions [first_position, first_position + n) of the
+  // sequence whose cache is `cache`: entries from first_position on are
+  // replaced, earlier ones must already be there. Writes logits
+  // ([n, vocab], or [1, vocab] without all_logits) to `logits`.
+  Status Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t first_position,
+                 ThreadPool* pool, const ForwardOptions& options, float* logits) const;
+
+ private:
+  Model() = default;
+  ModelConfig config_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  ModelWeights weights_;
+  std::unique_ptr<Rope> rope_;
+};
+
+}  // namespace dsv32

@@ -1,0 +1,156 @@
+#include "model/random_init.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/checkpoint_writer.h"
+#include "core/dtype.h"
+#include "model/tensor_layout.h"
+
+namespace dsv32 {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t kFp8Block = 128;
+
+// splitmix64: a tiny, well-mixed generator whose output is the same on every
+// platform, so a seed names one checkpoint everywhere.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in (0, 1).
+  double Uniform() { return (static_cast<double>(Next() >> 11) + 0.5) * 0x1.0p-53; }
+  // Standard normal by Box-Muller.
+  float Normal() {
+    const double r = std::sqrt(-2.0 * std::log(Uniform()));
+    return static_cast<float>(r * std::cos(2.0 * M_PI * Uniform()));
+  }
+
+ private:
+  uint64_t state_;
+};
+
+uint64_t HashName(uint64_t seed, const std::string& name) {
+  uint64_t h = 1469598103934665603ull ^ seed;
+  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+std::vector<float> RandomValues(const TensorEntry& e, uint64_t seed) {
+  Rng rng(HashName(seed, e.name));
+  std::vector<float> v(static_cast<size_t>(NumElements(e.shape)));
+  const bool embedding = e.name.find("embed_tokens") != std::string::npos;
+  const float std_dev =
+      e.shape.size() == 2 && !embedding ? 1.0f / std::sqrt(static_cast<float>(e.shape[1])) : 1.0f;
+  for (float& x : v) {
+    switch (e.role) {
+      case TensorRole::kNorm: x = 1.0f + 0.1f * rng.Normal(); break;
+      case TensorRole::kNormBias: x = 0.1f * rng.Normal(); break;
+      case TensorRole::kCorrectionBias: x = 0.01f * rng.Normal(); break;
+      default: x = std_dev * rng.Normal(); break;
+    }
+  }
+  return v;
+}
+
+// Block-scaled E4M3 with power-of-two (ue8m0) scales, as V3.2 stores them:
+// each 128x128 block's scale is the smallest power of two that maps its
+// largest magnitude into E4M3's range.
+void QuantizeFp8(const std::vector<float>& v, int64_t rows, int64_t cols, std::vector<uint8_t>* q,
+                 std::vector<float>* scale_inv) {
+  const int64_t br = (rows + kFp8Block - 1) / kFp8Block;
+  const int64_t bc = (cols + kFp8Block - 1) / kFp8Block;
+  q->resize(v.size());
+  scale_inv->assign(static_cast<size_t>(br * bc), 1.0f);
+  for (int64_t bi = 0; bi < br; ++bi)
+    for (int64_t bj = 0; bj < bc; ++bj) {
+      const int64_t r1 = std::min(rows, (bi + 1) * kFp8Block);
+      const int64_t c1 = std::min(cols, (bj + 1) * kFp8Block);
+      float amax = 0.0f;
+      for (int64_t r = bi * kFp8Block; r < r1; ++r)
+        for (int64_t c = bj * kFp8Block; c < c1; ++c)
+          amax = std::max(amax, std::fabs(v[static_cast<size_t>(r * cols + c)]));
+      const float scale = amax > 0.0f ? std::exp2(std::ceil(std::log2(amax / 448.0f))) : 1.0f;
+      (*scale_inv)[static_cast<size_t>(bi * bc + bj)] = scale;
+      for (int64_t r = bi * kFp8Block; r < r1; ++r)
+        for (int64_t c = bj * kFp8Block; c < c1; ++c)
+          (*q)[static_cast<size_t>(r * cols + c)] = F32ToFp8E4M3(v[static_cast<size_t>(r * cols + c)] / scale);
+    }
+}
+
+}  // namespace
+
+Status WriteRandomCheckpoint(const std::string& config_json, const std::string& out_dir,
+                             const RandomInitOptions& options) {
+  json j = json::parse(config_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return FormatError("config: not a JSON object");
+  const bool fp8 = options.dtype == InitDType::kFp8;
+  if (fp8) {
+    j["quantization_config"] = {{"activation_scheme", "dynamic"},
+                                {"fmt", "e4m3"},
+                                {"quant_method", "fp8"},
+                                {"scale_fmt", "ue8m0"},
+                                {"weight_block_size", {kFp8Block, kFp8Block}}};
+  } else {
+    j.erase("quantization_config");
+  }
+  const std::string text = j.dump(2);
+  DSV32_ASSIGN_OR_RETURN(ModelConfig config, ParseModelConfig(text, "config"));
+
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return IoError(out_dir + ": " + ec.message());
+  {
+    std::ofstream out(out_dir + "/config.json");
+    out << text << "\n";
+    if (!out) return IoError(out_dir + "/config.json: write failed");
+  }
+
+  const std::vector<TensorEntry> entries = CheckpointTensors(config);
+  std::vector<TensorSpec> specs;
+  for (const auto& e : entries) {
+    if (e.role == TensorRole::kProjection && fp8) {
+      specs.push_back({e.name, DType::kF8E4M3, e.shape});
+      const std::string base = e.name.substr(0, e.name.size() - std::string(".weight").size());
+      specs.push_back({base + ".weight_scale_inv", DType::kF32,
+                       {(e.shape[0] + kFp8Block - 1) / kFp8Block, (e.shape[1] + kFp8Block - 1) / kFp8Block}});
+    } else {
+      specs.push_back({e.name, e.role == TensorRole::kCorrectionBias ? DType::kF32 : DType::kBF16, e.shape});
+    }
+  }
+  CheckpointWriter writer(out_dir, specs, options.max_shard_bytes);
+  std::vector<uint8_t> q;
+  std::vector<float> scales;
+  std::vector<uint16_t> bf16;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const TensorEntry& e = entries[i];
+    const std::vector<float> v = RandomValues(e, options.seed);
+    if (writer.next()->dtype == DType::kF8E4M3) {
+      QuantizeFp8(v, e.shape[0], e.shape[1], &q, &scales);
+      DSV32_RETURN_IF_ERROR(writer.Write(q.data(), q.size()));
+      DSV32_RETURN_IF_ERROR(writer.Write(scales.data(), scales.size() * sizeof(float)));
+    } else if (writer.next()->dtype == DType::kF32) {
+      DSV32_RETURN_IF_ERROR(writer.Write(v.data(), v.size() * sizeof(float)));
+    } else {
+      bf16.resize(v.size());
+      std::transform(v.begin(), v.end(), bf16.begin(), F32ToBF16);
+      DSV32_RETURN_IF_ERROR(writer.Write(bf16.data(), bf16.size() * sizeof(uint16_t)));
+    }
+    if (options.progress) options.progress(i + 1, entries.size());
+  }
+  return writer.Finish();
+}
+
+}  // namespace dsv32

@@ -1,0 +1,173 @@
+#include "model/weights.h"
+
+namespace dsv32 {
+
+namespace {
+
+class Binder {
+ public:
+  Binder(const ModelConfig& c, const Checkpoint& ckpt) : c_(c), ckpt_(ckpt) {}
+
+  // A [rows, cols] matrix: F8_E4M3 with its weight_scale_inv blocks, BF16 or F32.
+  Result<QuantMatrix> Matrix(const std::string& prefix, int64_t rows, int64_t cols) {
+    const std::string name = prefix + ".weight";
+    DSV32_ASSIGN_OR_RETURN(TensorView view,
+                           ckpt_.Get(name, {DType::kF8E4M3, DType::kBF16, DType::kF32}, {rows, cols}));
+    QuantMatrix m;
+    m.name = name;
+    m.rows = rows;
+    m.cols = cols;
+    m.data = view.data;
+    if (view.dtype == DType::kBF16) {
+      m.format = WeightFormat::kBF16;
+    } else if (view.dtype == DType::kF32) {
+      m.format = WeightFormat::kF32;
+    } else {
+      m.format = WeightFormat::kFp8Block;
+      m.block_rows = c_.quantization.block_rows;
+      m.block_cols = c_.quantization.block_cols;
+      DSV32_ASSIGN_OR_RETURN(
+          TensorView scales,
+          ckpt_.Get(prefix + ".weight_scale_inv", {DType::kF32},
+                    {m.scale_rows(), m.scale_cols()}));
+      m.scales = scales.as<float>();
+    }
+    return m;
+  }
+
+  Result<std::vector<float>> Vector(const std::string& name, int64_t n) {
+    DSV32_ASSIGN_OR_RETURN(TensorView view,
+                           ckpt_.Get(name, {DType::kBF16, DType::kF32, DType::kF16}, {n}));
+    return ToF32(view);
+  }
+
+  Result<MlpWeights> Mlp(const std::string& prefix, int64_t inter) {
+    MlpWeights m;
+    const int64_t h = c_.hidden_size;
+    DSV32_ASSIGN_OR_RETURN(m.gate_proj, Matrix(prefix + ".gate_proj", inter, h));
+    DSV32_ASSIGN_OR_RETURN(m.up_proj, Matrix(prefix + ".up_proj", inter, h));
+    DSV32_ASSIGN_OR_RETURN(m.down_proj, Matrix(prefix + ".down_proj", h, inter));
+    return m;
+  }
+
+  Result<MlaWeights> Attention(const std::string& prefix) {
+    MlaWeights a;
+    const int64_t h = c_.hidden_size;
+    const int64_t heads = c_.num_attention_heads;
+    if (c_.q_lora_rank) {
+      const int64_t r = *c_.q_lora_rank;
+      DSV32_ASSIGN_OR_RETURN(a.q_a_proj, Matrix(prefix + ".q_a_proj", r, h));
+      DSV32_ASSIGN_OR_RETURN(a.q_a_layernorm, Vector(prefix + ".q_a_layernorm.weight", r));
+      DSV32_ASSIGN_OR_RETURN(a.q_b_proj, Matrix(prefix + ".q_b_proj", heads * c_.qk_head_dim(), r));
+    } else {
+      DSV32_ASSIGN_OR_RETURN(a.q_proj, Matrix(prefix + ".q_proj", heads * c_.qk_head_dim(), h));
+    }
+    DSV32_ASSIGN_OR_RETURN(a.kv_a_proj_with_mqa, Matrix(prefix + ".kv_a_proj_with_mqa",
+                                                        c_.kv_lora_rank + c_.qk_rope_head_dim, h));
+    DSV32_ASSIGN_OR_RETURN(a.kv_a_layernorm,
+                           Vector(prefix + ".kv_a_layernorm.weight", c_.kv_lora_rank));
+    DSV32_ASSIGN_OR_RETURN(a.kv_b_proj, Matrix(prefix + ".kv_b_proj",
+                                               heads * (c_.qk_nope_head_dim + c_.v_head_dim),
+                                               c_.kv_lora_rank));
+    DSV32_ASSIGN_OR_RETURN(a.o_proj, Matrix(prefix + ".o_proj", h, heads * c_.v_head_dim));
+    if (c_.has_indexer) {
+      IndexerWeights ix;
+      const std::string p = prefix + ".indexer";
+      const int64_t dim = c_.index_head_dim;
+      DSV32_ASSIGN_OR_RETURN(ix.wq_b, Matrix(p + ".wq_b", c_.index_n_heads * dim, *c_.q_lora_rank));
+      DSV32_ASSIGN_OR_RETURN(ix.wk, Matrix(p + ".wk", dim, h));
+      DSV32_ASSIGN_OR_RETURN(ix.weights_proj, Matrix(p + ".weights_proj", c_.index_n_heads, h));
+      DSV32_ASSIGN_OR_RETURN(ix.k_norm_weight, Vector(p + ".k_norm.weight", dim));
+      DSV32_ASSIGN_OR_RETURN(ix.k_norm_bias, Vector(p + ".k_norm.bias", dim));
+      a.indexer = std::move(ix);
+    }
+    return a;
+  }
+
+  Result<LayerWeights> Layer(int64_t index) {
+    const std::string prefix = "model.layers." + std::to_string(index);
+    LayerWeights l;
+    const int64_t h = c_.hidden_size;
+    DSV32_ASSIGN_OR_RETURN(l.input_layernorm, Vector(prefix + ".input_layernorm.weight", h));
+    DSV32_ASSIGN_OR_RETURN(l.post_attention_layernorm,
+                           Vector(prefix + ".post_attention_layernorm.weight", h));
+    DSV32_ASSIGN_OR_RETURN(l.self_attn, Attention(prefix + ".self_attn"));
+    // The MTP layer is always an MoE layer in the released checkpoints.
+    l.is_moe = c_.is_moe_layer(index) || index >= c_.num_hidden_layers;
+    if (!l.is_moe) {
+      DSV32_ASSIGN_OR_RETURN(l.mlp, Mlp(prefix + ".mlp", c_.intermediate_size));
+      return l;
+    }
+    const int64_t n = c_.n_routed_experts;
+    DSV32_ASSIGN_OR_RETURN(l.moe.router.gate, Matrix(prefix + ".mlp.gate", n, h));
+    DSV32_ASSIGN_OR_RETURN(
+        TensorView bias,
+        ckpt_.Get(prefix + ".mlp.gate.e_score_correction_bias", {DType::kF32, DType::kBF16}, {n}));
+    DSV32_ASSIGN_OR_RETURN(l.moe.router.e_score_correction_bias, ToF32(bias));
+    l.moe.experts.reserve(static_cast<size_t>(n));
+    for (int64_t e = 0; e < n; ++e) {
+      DSV32_ASSIGN_OR_RETURN(MlpWeights expert, Mlp(prefix + ".mlp.experts." + std::to_string(e),
+                                                    c_.moe_intermediate_size));
+      l.moe.experts.push_back(std::move(expert));
+    }
+    if (c_.n_shared_experts > 0) {
+      DSV32_ASSIGN_OR_RETURN(l.moe.shared, Mlp(prefix + ".mlp.shared_experts",
+                                               c_.moe_intermediate_size * c_.n_shared_experts));
+    }
+    return l;
+  }
+
+  Result<MtpWeights> Mtp(int64_t index) {
+    const std::string prefix = "model.layers." + std::to_string(index);
+    const int64_t h = c_.hidden_size;
+    MtpWeights m;
+    DSV32_ASSIGN_OR_RETURN(m.enorm, Vector(prefix + ".enorm.weight", h));
+    DSV32_ASSIGN_OR_RETURN(m.hnorm, Vector(prefix + ".hnorm.weight", h));
+    DSV32_ASSIGN_OR_RETURN(m.eh_proj, Matrix(prefix + ".eh_proj", h, 2 * h));
+    DSV32_ASSIGN_OR_RETURN(m.shared_head_norm, Vector(prefix + ".shared_head.norm.weight", h));
+    DSV32_ASSIGN_OR_RETURN(m.shared_head_head,
+                           Matrix(prefix + ".shared_head.head", c_.vocab_size, h));
+    if (ckpt_.Has(prefix + ".embed_tokens.weight")) {
+      DSV32_ASSIGN_OR_RETURN(m.embed_tokens, Matrix(prefix + ".embed_tokens", c_.vocab_size, h));
+    }
+    DSV32_ASSIGN_OR_RETURN(m.layer, Layer(index));
+    return m;
+  }
+
+ private:
+  const ModelConfig& c_;
+  const Checkpoint& ckpt_;
+};
+
+}  // namespace
+
+Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint) {
+  if (config.has_indexer && !config.q_lora_rank)
+    return Unsupported("the DSA indexer needs q_lora_rank (its queries come from the q latent)");
+  Binder b(config, checkpoint);
+  ModelWeights w;
+  const int64_t h = config.hidden_size;
+  DSV32_ASSIGN_OR_RETURN(w.embed_tokens, b.Matrix("model.embed_tokens", config.vocab_size, h));
+  DSV32_ASSIGN_OR_RETURN(w.norm, b.Vector("model.norm.weight", h));
+  if (config.tie_word_embeddings && !checkpoint.Has("lm_head.weight")) {
+    w.lm_head = w.embed_tokens;
+  } else {
+    DSV32_ASSIGN_OR_RETURN(w.lm_head, b.Matrix("lm_head", config.vocab_size, h));
+  }
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    auto layer = b.Layer(l);
+    if (!layer.ok()) return layer.status().WithContext("layer " + std::to_string(l));
+    w.layers.push_back(std::move(layer).value());
+  }
+  for (int64_t i = 0; i < config.num_nextn_predict_layers; ++i) {
+    const int64_t index = config.num_hidden_layers + i;
+    // Many redistributed checkpoints drop the MTP module; it is optional.
+    if (!checkpoint.Has("model.layers." + std::to_string(index) + ".eh_proj.weight")) break;
+    auto mtp = b.Mtp(index);
+    if (!mtp.ok()) return mtp.status().WithContext("MTP layer " + std::to_string(index));
+    w.mtp.push_back(std::move(mtp).value());
+  }
+  return w;
+}
+
+}  // namespace dsv32

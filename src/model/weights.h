@@ -1,0 +1,49 @@
+// The model's weights, bound by checkpoint tensor name. Matrices stay in the
+// mmap'd files in their stored dtype; only small vectors (norms, biases) are
+// copied out as f32.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attention/mla.h"
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "moe/moe.h"
+
+namespace dsv32 {
+
+struct LayerWeights {
+  std::vector<float> input_layernorm;
+  std::vector<float> post_attention_layernorm;
+  MlaWeights self_attn;
+  bool is_moe = false;
+  MlpWeights mlp;  // dense layers
+  MoeWeights moe;  // MoE layers
+};
+
+// The multi-token-prediction module (model.layers.{num_hidden_layers}.*):
+// loaded and checked so speculative decoding can use it.
+struct MtpWeights {
+  std::vector<float> enorm, hnorm;
+  QuantMatrix eh_proj;  // [hidden, 2 * hidden]
+  std::vector<float> shared_head_norm;
+  QuantMatrix shared_head_head;  // [vocab, hidden]
+  std::optional<QuantMatrix> embed_tokens;
+  LayerWeights layer;
+};
+
+struct ModelWeights {
+  QuantMatrix embed_tokens;  // [vocab, hidden]
+  std::vector<float> norm;
+  QuantMatrix lm_head;  // [vocab, hidden]
+  std::vector<LayerWeights> layers;
+  std::vector<MtpWeights> mtp;
+};
+
+// Binds every tensor the config implies, checking each one's dtype and shape.
+// A missing or mis-shaped tensor is an error naming it.
+Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint);
+
+}  // namespace dsv32

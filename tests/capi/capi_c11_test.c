@@ -1,0 +1,108 @@
+/* A plain C11 program against the public header and the shared library:
+ * proves the header is C, the symbols are exported, and the calls behave.
+ * Usage: capi_c11_test MODEL_DIR */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsv32/dsv32.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                       \
+  do {                                                                    \
+    ++checks;                                                             \
+    if (!(cond)) {                                                        \
+      ++failures;                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, \
+              __LINE__, #cond, dsv32_last_error());                       \
+    }                                                                     \
+  } while (0)
+
+static void on_progress(float fraction, void* user_data) { *(float*)user_data = fraction; }
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s MODEL_DIR\n", argv[0]);
+    return 2;
+  }
+  CHECK(strcmp(dsv32_version(), "0.1.0") == 0);
+  CHECK(DSV32_VERSION_NUMBER == 100);
+  CHECK(strcmp(dsv32_status_string(DSV32_ERR_FORMAT), "DSV32_ERR_FORMAT") == 0);
+
+  /* Failures come back as codes with a message, never a crash. */
+  dsv32_model* model = (dsv32_model*)1;
+  CHECK(dsv32_model_load("/nonexistent/model", NULL, &model) == DSV32_ERR_NOT_FOUND);
+  CHECK(model == NULL);
+  CHECK(strlen(dsv32_last_error()) > 0);
+  CHECK(dsv32_model_load(NULL, NULL, &model) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_model_load(argv[1], NULL, NULL) == DSV32_ERR_INVALID_ARGUMENT);
+  dsv32_model_free(NULL);
+  dsv32_context_free(NULL);
+
+  float progress = -1.0f;
+  dsv32_model_params mp = dsv32_model_default_params();
+  mp.progress = on_progress;
+  mp.progress_user_data = &progress;
+  CHECK(dsv32_model_load(argv[1], &mp, &model) == DSV32_OK);
+  if (!model) return 1;
+  CHECK(progress == 1.0f);
+
+  dsv32_model_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  CHECK(dsv32_model_get_info(model, &info) == DSV32_OK);
+  CHECK(info.vocab_size > 0 && info.hidden_size > 0);
+  CHECK(info.kv_bytes_per_token > 0);
+  CHECK(info.model_type != NULL);
+
+  dsv32_context_params cp = dsv32_context_default_params();
+  cp.n_threads = 2;
+  cp.max_tokens = 64;
+  dsv32_context* ctx = NULL;
+  CHECK(dsv32_context_create(model, &cp, &ctx) == DSV32_OK);
+  /* The context keeps the model alive. */
+  dsv32_model_free(model);
+  if (!ctx) return 1;
+
+  const int32_t tokens[6] = {5, 17, 3, 99, 42, 7};
+  CHECK(dsv32_context_eval(ctx, tokens, 6, 0) == DSV32_OK);
+  const float* logits = NULL;
+  size_t rows = 0, vocab = 0;
+  CHECK(dsv32_context_logits(ctx, &logits, &rows, &vocab) == DSV32_OK);
+  CHECK(rows == 6 && vocab == (size_t)info.vocab_size);
+  float* full_last = malloc(vocab * sizeof(float));
+  memcpy(full_last, logits + 5 * vocab, vocab * sizeof(float));
+
+  /* Roll back to position 5 and decode the last token alone: same logits. */
+  CHECK(dsv32_context_eval(ctx, tokens + 5, 1, 5) == DSV32_OK);
+  CHECK(dsv32_context_length(ctx) == 6);
+  CHECK(dsv32_context_logits(ctx, &logits, &rows, &vocab) == DSV32_OK);
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < vocab; ++i) {
+    diff += (logits[i] - full_last[i]) * (logits[i] - full_last[i]);
+    norm += full_last[i] * full_last[i];
+  }
+  CHECK(sqrt(diff) <= 1e-4 * sqrt(norm));
+  free(full_last);
+
+  /* Bad tokens and positions are errors that leave the context intact. */
+  const int32_t bad = (int32_t)info.vocab_size;
+  CHECK(dsv32_context_eval(ctx, &bad, 1, 6) == DSV32_ERR_OUT_OF_RANGE);
+  CHECK(dsv32_context_eval(ctx, tokens, 1, 9) == DSV32_ERR_OUT_OF_RANGE);
+  CHECK(dsv32_context_length(ctx) == 6);
+  int32_t many[64];
+  for (int i = 0; i < 64; ++i) many[i] = 1;
+  CHECK(dsv32_context_eval(ctx, many, 64, 6) == DSV32_ERR_OUT_OF_RANGE);
+  CHECK(dsv32_context_length(ctx) == 6);
+
+  CHECK(dsv32_context_reset(ctx) == DSV32_OK);
+  CHECK(dsv32_context_length(ctx) == 0);
+  CHECK(dsv32_context_logits(ctx, &logits, &rows, &vocab) == DSV32_ERR_INVALID_ARGUMENT);
+  dsv32_context_free(ctx);
+
+  printf("%d passed, %d failed\n", checks - failures, failures);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,119 @@
+// The dsv32 tool's command-line contracts, run as a user would run them.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/safetensors.h"
+#include "model/golden.h"
+
+namespace dsv32 {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandRun {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+CommandRun Dsv32(const std::string& args) {
+  const std::string cmd = std::string(DSV32_BINARY_DIR) + "/bin/dsv32 " + args + " 2>&1";
+  CommandRun r{-1, {}};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("dsv32_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+TEST_F(CliTest, ScoreReproducesTheGoldenLogits) {
+  const std::string fixture = testing::FixtureDir("tiny-a");
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture tiny-a not found at " << fixture;
+  const CommandRun r = Dsv32("score --model " + fixture + " --input " + fixture +
+                      "/golden.safetensors --out " + Path("out.safetensors") + " --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto out = SafetensorsFile::Open(Path("out.safetensors"));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const TensorView* logits = (*out)->Find("logits");
+  ASSERT_NE(logits, nullptr);
+  EXPECT_EQ(logits->dtype, DType::kF32);
+  auto golden = testing::Golden::Open(fixture);
+  EXPECT_EQ(logits->shape, golden->Shape("logits"));
+  const std::vector<float> values(logits->as<float>(), logits->as<float>() + logits->numel());
+  const auto stats = testing::CompareRows(values, golden->F32("logits"), logits->shape[1]);
+  EXPECT_LE(stats.worst_rel_error, 1e-4);
+}
+
+TEST_F(CliTest, InitRandomThenInfo) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                "/configs/tiny-v3.json --out " + model + " --seed 5 --dtype bf16 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("info --model " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("deepseek_v3"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("parameters"), std::string::npos);
+  EXPECT_NE(r.output.find("KV bytes/token"), std::string::npos);
+  EXPECT_NE(r.output.find("BF16"), std::string::npos);
+}
+
+TEST_F(CliTest, BenchJsonHasTheContractKeys) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-v32.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("bench --model " + model + " --prompt-len 16 --gen-len 4 --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "decode_bytes_per_token"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  }
+}
+
+TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
+  const std::string input = Path("in.safetensors");
+  const std::vector<int32_t> ids = {1, 2, 3};
+  const std::vector<float> wrong = {3.0f};
+  ASSERT_TRUE(WriteSafetensors(input, {{"input_ids", DType::kI32, {3}, ids.data(), 12},
+                                       {"prefill_len", DType::kF32, {1}, wrong.data(), 4}})
+                  .ok());
+  const std::string fixture = testing::FixtureDir("tiny-a");
+  for (const std::string& args :
+       {std::string("score --model /nonexistent --input ") + input + " --out " + Path("o"),
+        "score --model " + fixture + " --input " + input + " --out " + Path("o"),
+        std::string("score --input x"), std::string("info --model /nonexistent"),
+        std::string("init-random --out ") + Path("m") + " --dtype int3",
+        std::string("score --bogus 1")}) {
+    const CommandRun r = Dsv32(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_EQ(r.output.find("error:"), r.output.rfind("error:")) << r.output;
+    ASSERT_FALSE(r.output.empty()) << args;
+    EXPECT_EQ(r.output.find('\n'), r.output.size() - 1) << "one line: " << r.output;
+  }
+  EXPECT_NE(Dsv32("no-such-command").exit_code, 0);
+  EXPECT_EQ(Dsv32("help").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace dsv32
