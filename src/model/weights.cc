@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include "quant/int4.h"
+
 namespace dsv32 {
 
 namespace {
@@ -8,9 +10,12 @@ class Binder {
  public:
   Binder(const ModelConfig& c, const Checkpoint& ckpt) : c_(c), ckpt_(ckpt) {}
 
-  // A [rows, cols] matrix: F8_E4M3 with its weight_scale_inv blocks, BF16 or F32.
+  // A [rows, cols] matrix: F8_E4M3 with its weight_scale_inv blocks, BF16,
+  // F32, or packed INT4 (U8) with its group scales and zero points.
   Result<QuantMatrix> Matrix(const std::string& prefix, int64_t rows, int64_t cols) {
     const std::string name = prefix + ".weight";
+    DSV32_ASSIGN_OR_RETURN(TensorView raw, ckpt_.Get(name));
+    if (raw.dtype == DType::kU8) return Int4Matrix(prefix, rows, cols);
     DSV32_ASSIGN_OR_RETURN(TensorView view,
                            ckpt_.Get(name, {DType::kF8E4M3, DType::kBF16, DType::kF32}, {rows, cols}));
     QuantMatrix m;
@@ -31,6 +36,32 @@ class Binder {
           ckpt_.Get(prefix + ".weight_scale_inv", {DType::kF32},
                     {m.scale_rows(), m.scale_cols()}));
       m.scales = scales.as<float>();
+    }
+    return m;
+  }
+
+  Result<QuantMatrix> Int4Matrix(const std::string& prefix, int64_t rows, int64_t cols) {
+    const int64_t group = c_.quantization.group_size;
+    if (c_.quantization.quant_method != "int4" || group <= 0)
+      return InvalidArgument("tensor '" + prefix +
+                             ".weight' is packed INT4 (U8) but config.json's quantization_config "
+                             "does not say quant_method \"int4\" with a group_size");
+    QuantMatrix m;
+    m.name = prefix + ".weight";
+    m.format = WeightFormat::kInt4;
+    m.rows = rows;
+    m.cols = cols;
+    m.block_rows = 1;
+    m.block_cols = group;
+    DSV32_ASSIGN_OR_RETURN(TensorView data, ckpt_.Get(m.name, {DType::kU8}, {rows, Int4RowBytes(cols)}));
+    m.data = data.data;
+    const Shape scale_shape = {rows, m.scale_cols()};
+    DSV32_ASSIGN_OR_RETURN(TensorView scales, ckpt_.Get(prefix + ".weight_scale", {DType::kF32}, scale_shape));
+    m.scales = scales.as<float>();
+    if (c_.quantization.zero_point) {
+      DSV32_ASSIGN_OR_RETURN(TensorView zeros,
+                             ckpt_.Get(prefix + ".weight_zero_point", {DType::kU8}, scale_shape));
+      m.zeros = zeros.as<uint8_t>();
     }
     return m;
   }
@@ -140,6 +171,11 @@ class Binder {
 };
 
 }  // namespace
+
+Result<QuantMatrix> BindMatrix(const ModelConfig& config, const Checkpoint& checkpoint,
+                               const std::string& prefix, int64_t rows, int64_t cols) {
+  return Binder(config, checkpoint).Matrix(prefix, rows, cols);
+}
 
 Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint) {
   if (config.has_indexer && !config.q_lora_rank)
