@@ -97,7 +97,16 @@ Status ParseRopeScaling(const json& j, const std::string& origin, RopeScaling* o
 
 Status ParseQuantization(const json& j, const std::string& origin, QuantizationConfig* out) {
   FieldReader r(j, origin + ": quantization_config");
-  r.OneOf("quant_method", &out->quant_method, {"fp8"});
+  r.OneOf("quant_method", &out->quant_method, {"fp8", "dsv32_int4"});
+  if (r.status().ok() && out->quant_method == "dsv32_int4") {
+    r.Positive("group_size", &out->group_size);
+    bool symmetric = true;
+    if (r.Has("symmetric")) r.Bool("symmetric", &symmetric);
+    out->zero_point = !symmetric;
+    if (r.status().ok() && out->group_size % 32 != 0)
+      r.Fail("group_size", "must be a multiple of 32, got " + std::to_string(out->group_size));
+    return r.status();
+  }
   if (r.Has("fmt")) r.OneOf("fmt", &out->fmt, {"e4m3"});
   if (r.Has("scale_fmt")) r.OneOf("scale_fmt", &out->scale_fmt, {"ue8m0"});
   if (!r.status().ok()) return r.status();

@@ -21,11 +21,15 @@ struct RopeScaling {
 };
 
 struct QuantizationConfig {
-  std::string quant_method;  // "fp8"; empty when the checkpoint is unquantized
+  // "fp8" (the release's block-scaled E4M3), "dsv32_int4" (this library's
+  // grouped INT4, docs/int4-format.md); empty when the checkpoint is unquantized.
+  std::string quant_method;
   std::string fmt;           // "e4m3"
   std::string scale_fmt;     // "ue8m0" or empty
   int64_t block_rows = 128;  // weight_block_size[0]: along the output dimension
   int64_t block_cols = 128;  // weight_block_size[1]: along the input dimension
+  int64_t group_size = 0;    // dsv32_int4: weights per scale along a row
+  bool zero_point = false;   // dsv32_int4: asymmetric groups ("symmetric": false)
 };
 
 struct ModelConfig {

@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include "quant/int4_tensors.h"
+
 namespace dsv32 {
 
 namespace {
@@ -8,9 +10,12 @@ class Binder {
  public:
   Binder(const ModelConfig& c, const Checkpoint& ckpt) : c_(c), ckpt_(ckpt) {}
 
-  // A [rows, cols] matrix: F8_E4M3 with its weight_scale_inv blocks, BF16 or F32.
+  // A [rows, cols] matrix: F8_E4M3 with its weight_scale_inv blocks, BF16,
+  // F32, or packed INT4 (U8) with its group scales and zero points.
   Result<QuantMatrix> Matrix(const std::string& prefix, int64_t rows, int64_t cols) {
     const std::string name = prefix + ".weight";
+    DSV32_ASSIGN_OR_RETURN(TensorView raw, ckpt_.Get(name));
+    if (raw.dtype == DType::kU8) return Int4Matrix(prefix, rows, cols);
     DSV32_ASSIGN_OR_RETURN(TensorView view,
                            ckpt_.Get(name, {DType::kF8E4M3, DType::kBF16, DType::kF32}, {rows, cols}));
     QuantMatrix m;
@@ -32,6 +37,27 @@ class Binder {
                     {m.scale_rows(), m.scale_cols()}));
       m.scales = scales.as<float>();
     }
+    return m;
+  }
+
+  Result<QuantMatrix> Int4Matrix(const std::string& prefix, int64_t rows, int64_t cols) {
+    const int64_t group = c_.quantization.group_size;
+    if (c_.quantization.quant_method != "dsv32_int4" || group <= 0)
+      return InvalidArgument("tensor '" + prefix +
+                             ".weight' is packed INT4 (U8) but config.json's quantization_config "
+                             "does not say quant_method \"dsv32_int4\" with a group_size");
+    DSV32_ASSIGN_OR_RETURN(TensorView weight, ckpt_.Get(prefix + ".weight"));
+    DSV32_ASSIGN_OR_RETURN(TensorView scale, ckpt_.Get(prefix + ".weight_scale"));
+    std::optional<TensorView> zero;
+    if (c_.quantization.zero_point) {
+      DSV32_ASSIGN_OR_RETURN(zero, ckpt_.Get(prefix + ".weight_zero"));
+    }
+    auto m = Int4MatrixFromTensors(weight, scale, zero ? &*zero : nullptr, cols, group);
+    if (!m.ok()) return m.status().WithContext(prefix);
+    if (m->rows != rows)
+      return InvalidArgument("tensor '" + prefix + ".weight' has " + std::to_string(m->rows) +
+                             " rows, expected " + std::to_string(rows));
+    m->name = prefix + ".weight";
     return m;
   }
 
@@ -140,6 +166,11 @@ class Binder {
 };
 
 }  // namespace
+
+Result<QuantMatrix> BindMatrix(const ModelConfig& config, const Checkpoint& checkpoint,
+                               const std::string& prefix, int64_t rows, int64_t cols) {
+  return Binder(config, checkpoint).Matrix(prefix, rows, cols);
+}
 
 Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint) {
   if (config.has_indexer && !config.q_lora_rank)

@@ -42,6 +42,11 @@ struct ModelWeights {
   std::vector<MtpWeights> mtp;
 };
 
+// Binds one [rows, cols] weight matrix `prefix`.weight in whatever format
+// the checkpoint stores it (with its scales), checking dtype and shape.
+Result<QuantMatrix> BindMatrix(const ModelConfig& config, const Checkpoint& checkpoint,
+                               const std::string& prefix, int64_t rows, int64_t cols);
+
 // Binds every tensor the config implies, checking each one's dtype and shape.
 // A missing or mis-shaped tensor is an error naming it.
 Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint);

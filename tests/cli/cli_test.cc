@@ -86,6 +86,23 @@ TEST_F(CliTest, InitRandomThenInfo) {
   EXPECT_NE(r.output.find("BF16"), std::string::npos);
 }
 
+TEST_F(CliTest, QuantizeToInt4ThenScore) {
+  const std::string fixture = testing::FixtureDir("tiny-a");
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture tiny-a not found at " << fixture;
+  const std::string model = Path("int4");
+  CommandRun r = Dsv32("quantize --model " + fixture + " --out " + model +
+                       " --to int4 --group 128 --zero-point --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("info --model " + model);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("U8"), std::string::npos) << r.output;
+  r = Dsv32("score --model " + model + " --input " + fixture + "/golden.safetensors --out " +
+            Path("out.safetensors"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("quantize --model " + fixture + " --out " + Path("x") + " --to int3");
+  EXPECT_NE(r.exit_code, 0);
+}
+
 TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   const std::string model = Path("model");
   CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +

@@ -52,6 +52,7 @@ RowStats CompareRows(const std::vector<float>& out, const std::vector<float>& go
       norm += double(g[c]) * g[c];
     }
     const double rel = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
+    s.mean_rel_error += rel / static_cast<double>(rows);
     if (s.worst_row < 0 || rel > s.worst_rel_error) {
       s.worst_rel_error = rel;
       s.worst_row = r;

@@ -30,6 +30,7 @@ class Golden {
 
 struct RowStats {
   double worst_rel_error = 0.0;
+  double mean_rel_error = 0.0;
   int64_t worst_row = -1;
   double top1_agreement = 1.0;
 };
