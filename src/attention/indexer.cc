@@ -28,21 +28,36 @@ std::vector<int32_t> TopKPositions(const float* scores, int64_t count, int64_t k
   return order;
 }
 
+IndexerProjection IndexerProject(const ModelConfig& c, const IndexerWeights& w, const float* x,
+                                 const float* q_latent, int64_t tokens, ThreadPool* pool) {
+  IndexerProjection p;
+  p.q.resize(static_cast<size_t>(tokens * c.index_n_heads * c.index_head_dim));
+  MatMul(w.wq_b, q_latent, tokens, p.q.data(), pool);
+  p.k.resize(static_cast<size_t>(tokens * c.index_head_dim));
+  MatMul(w.wk, x, tokens, p.k.data(), pool);
+  p.head_weights.resize(static_cast<size_t>(tokens * c.index_n_heads));
+  MatMul(w.weights_proj, x, tokens, p.head_weights.data(), pool);
+  return p;
+}
+
 void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
                     const float* x, const float* q_latent, KvCache* cache,
                     std::vector<std::vector<int32_t>>* selected) {
+  IndexerProjection proj = IndexerProject(*ctx.config, w, x, q_latent, ctx.tokens, ctx.pool);
+  IndexerSelect(ctx, w, layer, proj, 0, cache, selected);
+}
+
+void IndexerSelect(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
+                   IndexerProjection& proj, int64_t first_row, KvCache* cache,
+                   std::vector<std::vector<int32_t>>* selected) {
   const ModelConfig& c = *ctx.config;
   const int64_t T = ctx.tokens;
   const int64_t heads = c.index_n_heads;
   const int64_t dim = c.index_head_dim;
   const int64_t half_rope = c.qk_rope_head_dim / 2;
-
-  std::vector<float> q(static_cast<size_t>(T * heads * dim));
-  MatMul(w.wq_b, q_latent, T, q.data(), ctx.pool);
-  std::vector<float> k(static_cast<size_t>(T * dim));
-  MatMul(w.wk, x, T, k.data(), ctx.pool);
-  std::vector<float> head_weights(static_cast<size_t>(T * heads));
-  MatMul(w.weights_proj, x, T, head_weights.data(), ctx.pool);
+  float* q = &proj.q[static_cast<size_t>(first_row * heads * dim)];
+  float* k = &proj.k[static_cast<size_t>(first_row * dim)];
+  float* head_weights = &proj.head_weights[static_cast<size_t>(first_row * heads)];
 
   const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
   for (int64_t i = 0; i < T; ++i) {

@@ -36,6 +36,23 @@ void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_
                     const float* x, const float* q_latent, KvCache* cache,
                     std::vector<std::vector<int32_t>>* selected);
 
+// The indexer's projections of `tokens` rows (possibly several sequences'
+// tokens back to back), before RoPE and normalisation.
+struct IndexerProjection {
+  std::vector<float> q;             // [tokens, index_n_heads, index_head_dim]
+  std::vector<float> k;             // [tokens, index_head_dim]
+  std::vector<float> head_weights;  // [tokens, index_n_heads]
+};
+IndexerProjection IndexerProject(const ModelConfig& config, const IndexerWeights& w,
+                                 const float* x, const float* q_latent, int64_t tokens,
+                                 ThreadPool* pool);
+
+// IndexerForward's second half for one sequence whose ctx.tokens rows start
+// at row `first_row` of `proj` (which it modifies in place).
+void IndexerSelect(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
+                   IndexerProjection& proj, int64_t first_row, KvCache* cache,
+                   std::vector<std::vector<int32_t>>* selected);
+
 // Picks the `k` highest scores (ties to the lower position) and returns
 // their positions ascending. `scores[t]` is the score of position t.
 std::vector<int32_t> TopKPositions(const float* scores, int64_t count, int64_t k);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "core/ops.h"
 #include "core/thread_pool.h"
@@ -119,70 +120,93 @@ void AbsorbedAttention(const AttentionContext& ctx, const MlaWeights& w, int64_t
 
 void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, const float* x,
                 KvCache* cache, float* out, std::vector<int32_t>* indexer_topk) {
-  const ModelConfig& c = *ctx.config;
-  const Dims d = DimsOf(c);
-  const int64_t T = ctx.tokens;
-  const int64_t half_rope = d.rope / 2;
+  MlaSequence seq{&ctx, cache, indexer_topk};
+  MlaForwardBatch(std::span<const MlaSequence>(&seq, 1), w, layer, x, ctx.pool, out);
+}
 
-  // Queries.
+void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
+                     const float* x, ThreadPool* pool, float* out) {
+  const ModelConfig& c = *seqs.front().ctx->config;
+  const Dims d = DimsOf(c);
+  const int64_t half_rope = d.rope / 2;
+  int64_t T = 0;
+  for (const MlaSequence& s : seqs) T += s.ctx->tokens;
+
+  // The projections take every sequence's new tokens in one pass, so each
+  // weight row is read once per step rather than once per sequence.
   std::vector<float> q(static_cast<size_t>(T * d.heads * d.qk));
   std::vector<float> q_latent;
+  int64_t q_rank = 0;
   if (w.q_proj) {
-    MatMul(*w.q_proj, x, T, q.data(), ctx.pool);
+    MatMul(*w.q_proj, x, T, q.data(), pool);
   } else {
-    const int64_t rank = w.q_a_proj.rows;
-    q_latent.resize(static_cast<size_t>(T * rank));
-    MatMul(w.q_a_proj, x, T, q_latent.data(), ctx.pool);
+    q_rank = w.q_a_proj.rows;
+    q_latent.resize(static_cast<size_t>(T * q_rank));
+    MatMul(w.q_a_proj, x, T, q_latent.data(), pool);
     for (int64_t i = 0; i < T; ++i)
-      RmsNorm(&q_latent[i * rank], w.q_a_layernorm.data(), rank, kLatentNormEps,
-              &q_latent[i * rank]);
-    MatMul(w.q_b_proj, q_latent.data(), T, q.data(), ctx.pool);
+      RmsNorm(&q_latent[i * q_rank], w.q_a_layernorm.data(), q_rank, kLatentNormEps,
+              &q_latent[i * q_rank]);
+    MatMul(w.q_b_proj, q_latent.data(), T, q.data(), pool);
   }
-
-  // The new tokens' latents and rope keys go straight into the cache.
   const int64_t kv_a_width = d.kv_lora + d.rope;
   std::vector<float> kv_a(static_cast<size_t>(T * kv_a_width));
-  MatMul(w.kv_a_proj_with_mqa, x, T, kv_a.data(), ctx.pool);
-  for (int64_t i = 0; i < T; ++i) {
-    const int64_t pos = ctx.first_position + i;
-    const float* cos = ctx.cos.data() + i * half_rope;
-    const float* sin = ctx.sin.data() + i * half_rope;
-    RmsNorm(&kv_a[i * kv_a_width], w.kv_a_layernorm.data(), d.kv_lora, kLatentNormEps,
-            cache->latent(layer, pos));
-    float* rope_key = cache->rope_key(layer, pos);
-    std::copy_n(&kv_a[i * kv_a_width + d.kv_lora], d.rope, rope_key);
-    ctx.rope->ApplyInterleaved(rope_key, cos, sin);
-    for (int64_t h = 0; h < d.heads; ++h)
-      ctx.rope->ApplyInterleaved(&q[(i * d.heads + h) * d.qk + d.nope], cos, sin);
-  }
+  MatMul(w.kv_a_proj_with_mqa, x, T, kv_a.data(), pool);
+  std::optional<IndexerProjection> index_proj;
+  if (w.indexer) index_proj = IndexerProject(c, *w.indexer, x, q_latent.data(), T, pool);
 
-  // Which earlier positions each new token attends to.
-  std::vector<std::vector<int32_t>> selected;
-  if (w.indexer) {
-    IndexerForward(ctx, *w.indexer, layer, x, q_latent.data(), cache, &selected);
-    if (indexer_topk) {
-      indexer_topk->assign(static_cast<size_t>(T * c.index_topk), -1);
-      for (int64_t i = 0; i < T; ++i)
-        std::copy(selected[static_cast<size_t>(i)].begin(), selected[static_cast<size_t>(i)].end(),
-                  indexer_topk->begin() + i * c.index_topk);
-    }
-  } else {
-    selected.resize(static_cast<size_t>(T));
-    for (int64_t i = 0; i < T; ++i) {
-      selected[static_cast<size_t>(i)].resize(static_cast<size_t>(ctx.first_position + i + 1));
-      std::iota(selected[static_cast<size_t>(i)].begin(), selected[static_cast<size_t>(i)].end(), 0);
-    }
-  }
-
+  // Attention itself runs per sequence, over that sequence's own cache.
   std::vector<float> attn(static_cast<size_t>(T * d.heads * d.v));
-  const bool absorbed = ctx.path == AttentionPath::kAbsorbed ||
-                        (ctx.path == AttentionPath::kAuto && T == 1);
-  if (absorbed) {
-    AbsorbedAttention(ctx, w, layer, q.data(), cache, selected, attn.data());
-  } else {
-    NaiveAttention(ctx, w, layer, q.data(), cache, selected, attn.data());
+  int64_t offset = 0;
+  for (const MlaSequence& s : seqs) {
+    const AttentionContext& ctx = *s.ctx;
+    const int64_t n = ctx.tokens;
+    float* qs = &q[static_cast<size_t>(offset * d.heads * d.qk)];
+    // The new tokens' latents and rope keys go straight into the cache.
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pos = ctx.first_position + i;
+      const float* cos = ctx.cos.data() + i * half_rope;
+      const float* sin = ctx.sin.data() + i * half_rope;
+      const float* row = &kv_a[static_cast<size_t>((offset + i) * kv_a_width)];
+      RmsNorm(row, w.kv_a_layernorm.data(), d.kv_lora, kLatentNormEps,
+              s.cache->latent(layer, pos));
+      float* rope_key = s.cache->rope_key(layer, pos);
+      std::copy_n(row + d.kv_lora, d.rope, rope_key);
+      ctx.rope->ApplyInterleaved(rope_key, cos, sin);
+      for (int64_t h = 0; h < d.heads; ++h)
+        ctx.rope->ApplyInterleaved(&qs[(i * d.heads + h) * d.qk + d.nope], cos, sin);
+    }
+
+    // Which earlier positions each new token attends to.
+    std::vector<std::vector<int32_t>> selected;
+    if (w.indexer) {
+      IndexerSelect(ctx, *w.indexer, layer, *index_proj, offset, s.cache, &selected);
+      if (s.indexer_topk) {
+        s.indexer_topk->assign(static_cast<size_t>(n * c.index_topk), -1);
+        for (int64_t i = 0; i < n; ++i)
+          std::copy(selected[static_cast<size_t>(i)].begin(),
+                    selected[static_cast<size_t>(i)].end(),
+                    s.indexer_topk->begin() + i * c.index_topk);
+      }
+    } else {
+      selected.resize(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        selected[static_cast<size_t>(i)].resize(static_cast<size_t>(ctx.first_position + i + 1));
+        std::iota(selected[static_cast<size_t>(i)].begin(), selected[static_cast<size_t>(i)].end(),
+                  0);
+      }
+    }
+
+    float* attn_s = &attn[static_cast<size_t>(offset * d.heads * d.v)];
+    const bool absorbed = ctx.path == AttentionPath::kAbsorbed ||
+                          (ctx.path == AttentionPath::kAuto && n == 1);
+    if (absorbed) {
+      AbsorbedAttention(ctx, w, layer, qs, s.cache, selected, attn_s);
+    } else {
+      NaiveAttention(ctx, w, layer, qs, s.cache, selected, attn_s);
+    }
+    offset += n;
   }
-  MatMul(w.o_proj, attn.data(), T, out, ctx.pool);
+  MatMul(w.o_proj, attn.data(), T, out, pool);
 }
 
 }  // namespace dsv32

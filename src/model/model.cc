@@ -21,20 +21,27 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   return model;
 }
 
+Status Model::CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
+                       int64_t first_position) const {
+  const auto T = static_cast<int64_t>(tokens.size());
+  if (T == 0) return InvalidArgument("no tokens to evaluate");
+  if (first_position < 0 || first_position > cache.length())
+    return OutOfRange("position " + std::to_string(first_position) +
+                      " is not within the sequence's " + std::to_string(cache.length()) +
+                      " cached tokens");
+  for (int64_t i = 0; i < T; ++i)
+    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= config_.vocab_size)
+      return OutOfRange("token id " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
+                        std::to_string(i) + " is outside the vocabulary [0, " +
+                        std::to_string(config_.vocab_size) + ")");
+  return Status::Ok();
+}
+
 Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t first_position,
                       ThreadPool* pool, const ForwardOptions& options, float* logits) const {
   const ModelConfig& c = config_;
   const auto T = static_cast<int64_t>(tokens.size());
-  if (T == 0) return InvalidArgument("no tokens to evaluate");
-  if (first_position < 0 || first_position > cache->length())
-    return OutOfRange("position " + std::to_string(first_position) +
-                      " is not within the sequence's " + std::to_string(cache->length()) +
-                      " cached tokens");
-  for (int64_t i = 0; i < T; ++i)
-    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= c.vocab_size)
-      return OutOfRange("token id " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
-                        std::to_string(i) + " is outside the vocabulary [0, " +
-                        std::to_string(c.vocab_size) + ")");
+  DSV32_RETURN_IF_ERROR(CheckStep(*cache, tokens, first_position));
   DSV32_RETURN_IF_ERROR(cache->Reserve(first_position + T));
   cache->Truncate(first_position);
 
