@@ -147,6 +147,247 @@ DSV32_API int64_t dsv32_context_length(const dsv32_context* ctx);
 /* Forgets every cached token. */
 DSV32_API dsv32_status dsv32_context_reset(dsv32_context* ctx);
 
+/* ---- Sampling ---------------------------------------------------------- */
+
+/* How the next token is chosen. Penalties apply first, then temperature
+ * (0 = greedy: always the most likely token), then truncation (top_k,
+ * min_p, top_p), then a draw from the request's own random stream. */
+typedef struct dsv32_sampling_params {
+  size_t struct_size;       /* sizeof(dsv32_sampling_params), set by default_params */
+  float temperature;        /* >= 0; 0 = greedy */
+  int32_t top_k;            /* 0 = no limit */
+  float top_p;              /* (0, 1]; 1 = no nucleus cut */
+  float min_p;              /* [0, 1]; drop tokens below min_p x the best one's probability */
+  float repetition_penalty; /* > 0; 1 = off; divides (multiplies, if negative) the logits
+                               of tokens seen in the prompt or the output */
+  float presence_penalty;   /* subtracted once from every token already generated */
+  float frequency_penalty;  /* subtracted once per earlier occurrence in the output */
+  int64_t seed;             /* >= 0: reproducible draws; < 0: a fresh random seed */
+  int32_t top_logprobs;     /* [0, 64]: alternatives reported with each token */
+} dsv32_sampling_params;
+
+/* The library's defaults: temperature 1, no truncation, no penalties,
+ * seed -1. An engine's defaults (dsv32_engine_sampling_defaults) also take
+ * the model directory's generation_config.json into account. */
+DSV32_API dsv32_sampling_params dsv32_sampling_default_params(void);
+
+/* ---- Engine ------------------------------------------------------------ */
+
+/* A serving engine over one model: requests are queued, admitted while the
+ * KV-cache budget allows, and run together with continuous batching (each
+ * step runs the next token of every running request plus chunks of
+ * pending prompts, under a per-step token budget). When the KV budget runs
+ * out, the newest request of the compute lane (else the interactive lane)
+ * is preempted and later recomputed; its output does not change.
+ *
+ * Thread-safety: every dsv32_engine_* function except dsv32_engine_free and
+ * dsv32_engine_step may be called from any number of threads at once.
+ * dsv32_engine_step is for engines created with background = 0 and must not
+ * run while another thread frees the engine. Stream callbacks run on the
+ * engine's stepping thread, outside its locks: they may call any engine
+ * function except dsv32_engine_step and dsv32_engine_free, and should
+ * return quickly. */
+typedef struct dsv32_engine dsv32_engine;
+
+/* Identifies a request within its engine; never 0. */
+typedef uint64_t dsv32_request_id;
+
+typedef enum dsv32_lane {
+  DSV32_LANE_INTERACTIVE = 0, /* latency first: admitted and decoded first, small prefill chunks */
+  DSV32_LANE_COMPUTE = 1      /* throughput first: big prefill chunks, preempted first */
+} dsv32_lane;
+
+typedef struct dsv32_engine_params {
+  size_t struct_size;        /* sizeof(dsv32_engine_params), set by default_params */
+  int32_t n_threads;         /* 0 = the cores this process may use */
+  int32_t background;        /* 1: run steps on the engine's own thread; 0: the caller
+                                calls dsv32_engine_step */
+  int64_t kv_budget_bytes;   /* KV cache all requests may hold together;
+                                0 = max_running x max_context tokens */
+  int64_t max_context;       /* tokens per request, prompt included; 0 = the model's limit */
+  int32_t max_batch_tokens;  /* tokens per step (decodes plus prefill chunks) */
+  int32_t max_running;       /* requests admitted at once */
+  int32_t interactive_chunk; /* prefill chunk of the interactive lane */
+  int32_t compute_chunk;     /* prefill chunk of the compute lane */
+} dsv32_engine_params;
+
+/* background 1, max_context 4096, max_batch_tokens 512, max_running 64,
+ * interactive_chunk 64, compute_chunk 512, the rest 0. */
+DSV32_API dsv32_engine_params dsv32_engine_default_params(void);
+
+/* Creates an engine over `model` (which it keeps alive; the model may be
+ * freed first). `params` may be NULL for the defaults. */
+DSV32_API dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* params,
+                                           dsv32_engine** out);
+
+/* Stops the engine's thread, ends every request without further callbacks
+ * and frees everything. No other call on the engine may be in progress. */
+DSV32_API void dsv32_engine_free(dsv32_engine* engine);
+
+/* The sampling defaults of this engine's model: dsv32_sampling_default_params
+ * overridden by temperature / top_p / top_k from the model directory's
+ * generation_config.json, if it has one. */
+DSV32_API dsv32_status dsv32_engine_sampling_defaults(const dsv32_engine* engine,
+                                                      dsv32_sampling_params* out);
+
+typedef enum dsv32_finish_reason {
+  DSV32_FINISH_NONE = 0,         /* still running */
+  DSV32_FINISH_STOP_TOKEN = 1,   /* emitted one of the stop tokens (or EOS) */
+  DSV32_FINISH_MAX_TOKENS = 2,   /* generated max_tokens tokens */
+  DSV32_FINISH_CANCELLED = 3,    /* dsv32_engine_cancel */
+  DSV32_FINISH_CONTEXT_FULL = 4, /* reached max_context, or outgrew the whole KV budget */
+  DSV32_FINISH_ERROR = 5         /* the forward pass failed; dsv32_engine_poll then leaves
+                                    the message in dsv32_last_error() */
+} dsv32_finish_reason;
+
+typedef struct dsv32_token_logprob {
+  int32_t token;
+  float logprob;
+} dsv32_token_logprob;
+
+/* One streamed token. The last event of a request has finished = 1; it
+ * carries a token unless the request ended without one (cancelled, error:
+ * token = -1). Pointers are valid only during the callback. */
+typedef struct dsv32_token_event {
+  size_t struct_size;               /* sizeof(dsv32_token_event) of the library */
+  dsv32_request_id request;
+  int32_t token;                    /* -1 if this event carries no token */
+  float logprob;                    /* of `token` under the model (raw logits' softmax) */
+  const dsv32_token_logprob* top;   /* top_logprobs alternatives, most likely first */
+  size_t n_top;
+  int32_t finished;                 /* 1 on the request's last event */
+  dsv32_finish_reason reason;       /* why it finished; DSV32_FINISH_NONE before */
+} dsv32_token_event;
+
+typedef void (*dsv32_stream_fn)(const dsv32_token_event* event, void* user_data);
+
+typedef struct dsv32_request_params {
+  size_t struct_size;                    /* sizeof(dsv32_request_params), set by default_params */
+  const int32_t* prompt;                 /* prompt token ids; copied by submit */
+  size_t n_prompt;
+  const dsv32_sampling_params* sampling; /* NULL: dsv32_engine_sampling_defaults */
+  int32_t max_tokens;                    /* tokens to generate at most (>= 1) */
+  const int32_t* stop_tokens;            /* generation ends after emitting one; copied */
+  size_t n_stop_tokens;
+  int32_t stop_at_eos;                   /* 1: the model's eos_token_id stops too */
+  dsv32_lane lane;
+  dsv32_stream_fn on_token;              /* may be NULL (poll instead) */
+  void* user_data;                       /* passed to on_token */
+} dsv32_request_params;
+
+/* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */
+DSV32_API dsv32_request_params dsv32_request_default_params(void);
+
+/* Queues a request. Fails with DSV32_ERR_INVALID_ARGUMENT for an empty
+ * prompt or bad parameters, DSV32_ERR_OUT_OF_RANGE for a token id outside
+ * the vocabulary or a prompt longer than max_context, and
+ * DSV32_ERR_OUT_OF_MEMORY for a prompt that can never fit the KV budget. */
+DSV32_API dsv32_status dsv32_engine_submit(dsv32_engine* engine,
+                                           const dsv32_request_params* params,
+                                           dsv32_request_id* out);
+
+/* Ends a request at the engine's next step (its stream gets a last event
+ * with DSV32_FINISH_CANCELLED). Cancelling one that has already ended does
+ * nothing; an unknown or released id is DSV32_ERR_NOT_FOUND. */
+DSV32_API dsv32_status dsv32_engine_cancel(dsv32_engine* engine, dsv32_request_id id);
+
+typedef enum dsv32_request_state {
+  DSV32_REQUEST_QUEUED = 0,  /* waiting for admission (or preempted) */
+  DSV32_REQUEST_RUNNING = 1,
+  DSV32_REQUEST_FINISHED = 2
+} dsv32_request_state;
+
+typedef struct dsv32_request_status {
+  size_t struct_size; /* set by the caller to sizeof(dsv32_request_status) */
+  dsv32_request_state state;
+  dsv32_finish_reason reason;
+  int64_t n_prompt;
+  int64_t n_generated;
+  double queue_seconds; /* submission to admission; -1 until admitted */
+  double ttft_seconds;  /* submission to first token; -1 until then */
+} dsv32_request_status;
+
+/* Where a request stands; the caller sets status->struct_size first. */
+DSV32_API dsv32_status dsv32_engine_poll(const dsv32_engine* engine, dsv32_request_id id,
+                                         dsv32_request_status* status);
+
+/* Copies up to `capacity` generated tokens (from the first) to `tokens`
+ * and, if `logprobs` is not NULL, their log-probabilities; *n_generated
+ * receives how many there are in all (which may exceed capacity). Together
+ * with dsv32_engine_wait or dsv32_engine_poll this is the pull-style
+ * stream. */
+DSV32_API dsv32_status dsv32_engine_tokens(const dsv32_engine* engine, dsv32_request_id id,
+                                           int32_t* tokens, float* logprobs, size_t capacity,
+                                           size_t* n_generated);
+
+/* Blocks until the request has ended or `timeout_ms` milliseconds have
+ * passed (< 0: no limit); *finished (may be NULL) says which. */
+DSV32_API dsv32_status dsv32_engine_wait(const dsv32_engine* engine, dsv32_request_id id,
+                                         int64_t timeout_ms, int32_t* finished);
+
+/* Forgets a request and its output (cancelling it first if it runs). Every
+ * request should be released once its results have been read. */
+DSV32_API dsv32_status dsv32_engine_release(dsv32_engine* engine, dsv32_request_id id);
+
+/* Runs one scheduler step on the calling thread (engines created with
+ * background = 0); *n_tokens (may be NULL) receives the tokens it ran, 0 when
+ * there was nothing to do. DSV32_ERR_INVALID_ARGUMENT on a background
+ * engine. */
+DSV32_API dsv32_status dsv32_engine_step(dsv32_engine* engine, int64_t* n_tokens);
+
+/* ---- Metrics ----------------------------------------------------------- */
+
+typedef struct dsv32_engine_metrics {
+  size_t struct_size; /* set by the caller to sizeof(dsv32_engine_metrics) */
+  uint64_t requests_submitted;
+  uint64_t requests_finished; /* every request that ended, for any reason */
+  uint64_t requests_cancelled;
+  uint64_t requests_failed;
+  uint64_t requests_running;
+  uint64_t requests_queued;
+  uint64_t prompt_tokens;    /* prompt tokens run, recomputation after preemption included */
+  uint64_t generated_tokens;
+  uint64_t preemptions;
+  uint64_t steps;
+  double busy_seconds;                /* time spent in steps */
+  double generated_tokens_per_second; /* generated_tokens / busy_seconds */
+  /* Latencies in seconds: mean, and median / 99th percentile over the most
+   * recent 4096 samples. TTFT: submission to first token; TPOT: per
+   * request, (last token - first token) / (tokens - 1); inter-token: between
+   * consecutive tokens of a request; queue: submission to admission. */
+  double ttft_mean, ttft_p50, ttft_p99;
+  double tpot_mean, tpot_p50, tpot_p99;
+  double inter_token_mean, inter_token_p50, inter_token_p99;
+  double queue_mean, queue_p50, queue_p99;
+  uint64_t last_batch_sequences; /* sequences in the last step */
+  uint64_t last_batch_tokens;    /* tokens in the last step */
+  double mean_batch_tokens;
+  int64_t kv_used_tokens;     /* reserved by running requests */
+  int64_t kv_capacity_tokens; /* what the KV budget allows */
+  int64_t kv_used_bytes;
+  double prefix_hit_rate;     /* share of prompt tokens served from the prefix cache */
+  int64_t expert_layers;      /* rows of dsv32_engine_expert_counts (num_hidden_layers) */
+  int64_t experts;            /* its columns (n_routed_experts) */
+} dsv32_engine_metrics;
+
+/* A snapshot of the engine's metrics; the caller sets struct_size first. */
+DSV32_API dsv32_status dsv32_engine_get_metrics(const dsv32_engine* engine,
+                                                dsv32_engine_metrics* metrics);
+
+/* Tokens routed to each expert since the engine started, row-major
+ * [expert_layers, experts] (dense layers' rows are 0). Copies up to
+ * `capacity` counts; *n_counts (may be NULL) receives how many there are. */
+DSV32_API dsv32_status dsv32_engine_expert_counts(const dsv32_engine* engine, uint64_t* counts,
+                                                  size_t capacity, size_t* n_counts);
+
+/* The metrics in the Prometheus text exposition format (0.0.4), with the
+ * per-layer expert counts. Writes at most `capacity` bytes including the
+ * terminating NUL (always terminated when capacity > 0); *length (may be
+ * NULL) receives the full text's length without the NUL, so a caller can
+ * size a buffer with capacity 0 first. */
+DSV32_API dsv32_status dsv32_engine_metrics_prometheus(const dsv32_engine* engine, char* buffer,
+                                                       size_t capacity, size_t* length);
+
 #ifdef __cplusplus
 }
 #endif
