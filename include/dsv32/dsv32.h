@@ -321,7 +321,10 @@ DSV32_API dsv32_status dsv32_engine_tokens(const dsv32_engine* engine, dsv32_req
                                            size_t* n_generated);
 
 /* Blocks until the request has ended or `timeout_ms` milliseconds have
- * passed (< 0: no limit); *finished (may be NULL) says which. */
+ * passed (< 0: no limit); *finished (may be NULL) says which. A request
+ * counts as ended (here and in dsv32_engine_poll) only once its stream
+ * callback has returned from the last event, so what the callback writes to
+ * may be freed as soon as this says finished. */
 DSV32_API dsv32_status dsv32_engine_wait(const dsv32_engine* engine, dsv32_request_id id,
                                          int64_t timeout_ms, int32_t* finished);
 

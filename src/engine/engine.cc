@@ -20,6 +20,9 @@ struct Engine::Request {
   std::string error;
   bool cancel = false;
   bool release = false;  // forget once it has ended
+  // The stream's last event has returned: only then do Poll and Wait report
+  // the end, so a caller may free what its callback writes to.
+  bool delivered = false;
   bool admitted_once = false;
   Clock::time_point submitted, admitted, first_token, last_token;
 
@@ -128,8 +131,9 @@ Result<RequestStatus> Engine::Poll(RequestId id) const {
   if (it == requests_.end()) return NotFound("no request " + std::to_string(id));
   const Request& r = *it->second;
   RequestStatus s;
-  s.state = r.state;
-  s.reason = r.reason;
+  const bool ended = r.state == RequestState::kFinished && r.delivered;
+  s.state = r.state == RequestState::kFinished && !ended ? RequestState::kRunning : r.state;
+  s.reason = ended ? r.reason : FinishReason::kNone;
   s.error = r.error;
   s.prompt_tokens = r.prompt_len;
   s.generated.assign(r.tokens.begin() + r.prompt_len, r.tokens.end());
@@ -145,7 +149,7 @@ Result<bool> Engine::Wait(RequestId id, std::chrono::milliseconds timeout) const
   const bool ended = changed_.wait_for(lock, timeout, [&] {
     auto it = requests_.find(id);
     known = it != requests_.end();
-    return !known || it->second->state == RequestState::kFinished;
+    return !known || it->second->delivered;
   });
   if (!known) return NotFound("no request " + std::to_string(id));
   return ended;
@@ -415,6 +419,15 @@ Result<int64_t> Engine::Step() {
   }
   for (size_t i = 0; i < events.size(); ++i)
     if (callbacks[i]) callbacks[i](events[i]);
+  {
+    std::lock_guard lock(mu_);
+    for (const TokenEvent& e : events) {
+      if (!e.finished) continue;
+      auto it = requests_.find(e.request);
+      if (it != requests_.end()) it->second->delivered = true;
+    }
+    changed_.notify_all();
+  }
   if (!forward.ok()) return forward;
   return processed;
 }

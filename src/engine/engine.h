@@ -117,6 +117,8 @@ class Engine {
   Status Cancel(RequestId id);
   Result<RequestStatus> Poll(RequestId id) const;
   // Blocks until the request ends or `timeout` passes; true if it ended.
+  // A request counts as ended (here and in Poll) once its stream's last
+  // callback has returned.
   Result<bool> Wait(RequestId id, std::chrono::milliseconds timeout) const;
   // Forgets an ended request (a running one is cancelled first).
   Status Release(RequestId id);

@@ -235,7 +235,9 @@ TEST(EngineTest, SubmitAndCancelFromManyThreads) {
         auto id = engine->Submit(s);
         ASSERT_TRUE(id.ok());
         ids[t].push_back(*id);
-        if (i % 3 == 0) EXPECT_TRUE(engine->Cancel(*id).ok());
+        if (i % 3 == 0) {
+          EXPECT_TRUE(engine->Cancel(*id).ok());
+        }
       }
     });
   for (auto& th : threads) th.join();
@@ -254,8 +256,8 @@ TEST(EngineTest, SubmitAndCancelFromManyThreads) {
   EXPECT_GE(m.requests_cancelled, 8u);
   EXPECT_EQ(streamed_ends.load(), 24);
   for (auto& list : ids) {
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i % 3 == 0) EXPECT_EQ(engine->Poll(list[i])->reason, FinishReason::kCancelled);
+    for (size_t i = 0; i < list.size(); i += 3) {
+      EXPECT_EQ(engine->Poll(list[i])->reason, FinishReason::kCancelled);
     }
   }
   for (auto& list : ids)
