@@ -364,7 +364,9 @@ Result<int64_t> Engine::Step() {
         callbacks.push_back(r->spec.on_token);
         continue;
       }
-      if (r->pending() > 1 || n > 1 || r->generated() == 0) metrics_.prompt_tokens += n;
+      // Everything but a decode token is prompt work (recomputation included).
+      const bool decode = n == 1 && r->pending() == 1 && r->generated() > 0;
+      if (!decode) metrics_.prompt_tokens += n;
       r->computed += n;
       if (!sampled[i]) continue;
       const SampledToken& t = *sampled[i];

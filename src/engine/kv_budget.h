@@ -18,6 +18,9 @@ struct SequenceKv {
   int64_t reserved_tokens = 0;
 };
 
+// The budget counts reserved tokens. Each sequence's cache is still one
+// contiguous buffer that grows geometrically, so until the cache is paged
+// the memory actually held may run up to twice the tokens reserved.
 class KvBudget {
  public:
   // budget_bytes: what all sequences' caches may use together; max_context:
