@@ -53,7 +53,7 @@ RequestSpec Greedy(std::vector<int32_t> prompt, int max_tokens, Lane lane = Lane
 
 std::vector<int32_t> Prompt(int seed, int n) {
   std::vector<int32_t> p;
-  for (int i = 0; i < n; ++i) p.push_back((seed * 131 + i * 17 + 5) % 2000);
+  for (int i = 0; i < n; ++i) p.push_back((seed * 131 + i * 17 + 5) % 500);
   return p;
 }
 
@@ -225,9 +225,9 @@ TEST(EngineTest, SubmitAndCancelFromManyThreads) {
   std::vector<std::vector<RequestId>> ids(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 6; ++i) {
+      for (int i = 0; i < 4; ++i) {
         // The ones cancelled below would run long enough to be cancelled mid-way.
-        RequestSpec s = Greedy(Prompt(t * 10 + i, 4 + i), i % 3 == 0 ? 3000 : 20,
+        RequestSpec s = Greedy(Prompt(t * 10 + i, 4 + i), i % 3 == 0 ? 3000 : 8,
                                i % 2 ? Lane::kCompute : Lane::kInteractive);
         s.on_token = [&](const TokenEvent& e) {
           if (e.finished) ++streamed_ends;
@@ -251,10 +251,10 @@ TEST(EngineTest, SubmitAndCancelFromManyThreads) {
     }
   engine->Stop();
   const EngineMetrics m = engine->Metrics();
-  EXPECT_EQ(m.requests_submitted, 24u);
-  EXPECT_EQ(m.requests_finished, 24u);
+  EXPECT_EQ(m.requests_submitted, 16u);
+  EXPECT_EQ(m.requests_finished, 16u);
   EXPECT_GE(m.requests_cancelled, 8u);
-  EXPECT_EQ(streamed_ends.load(), 24);
+  EXPECT_EQ(streamed_ends.load(), 16);
   for (auto& list : ids) {
     for (size_t i = 0; i < list.size(); i += 3) {
       EXPECT_EQ(engine->Poll(list[i])->reason, FinishReason::kCancelled);

@@ -10,6 +10,6 @@
 namespace dsv32::testing {
 
 // Loads (writing on first use) tests/data/configs/`config` as a random model.
-std::shared_ptr<const Model> RandomModel(const std::string& config = "tiny-v32.json");
+std::shared_ptr<const Model> RandomModel(const std::string& config = "tiny-engine.json");
 
 }  // namespace dsv32::testing
