@@ -62,16 +62,8 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
     MlaForwardBatch(seqs, lw.self_attn, l, normed.data(), pool, delta.data());
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
-    for (int64_t i = 0; i < T; ++i)
-      RmsNorm(&h[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    if (lw.is_moe) {
-      Routing routing;
-      MoeForward(c, lw.moe, normed.data(), T, delta.data(), pool, &routing);
-      if (expert_load) expert_load->Add(l, routing);
-    } else {
-      MlpForward(lw.mlp, normed.data(), T, delta.data(), pool);
-    }
-    for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
+    Routing routing;
+    FeedForward(l, T, pool, expert_load, &routing, &h, &normed, &delta);
   }
 
   // Only the rows whose logits someone wants go through lm_head, together.

@@ -37,6 +37,24 @@ Status Model::CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
   return Status::Ok();
 }
 
+void Model::FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
+                        Routing* routing, std::vector<float>* h, std::vector<float>* normed,
+                        std::vector<float>* delta) const {
+  const ModelConfig& c = config_;
+  const int64_t H = c.hidden_size;
+  const LayerWeights& lw = weights_.layers[static_cast<size_t>(layer)];
+  for (int64_t i = 0; i < tokens; ++i)
+    RmsNorm(&(*h)[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps,
+            &(*normed)[i * H]);
+  if (lw.is_moe) {
+    MoeForward(c, lw.moe, normed->data(), tokens, delta->data(), pool, routing);
+    if (expert_load) expert_load->Add(layer, *routing);
+  } else {
+    MlpForward(lw.mlp, normed->data(), tokens, delta->data(), pool);
+  }
+  for (size_t j = 0; j < h->size(); ++j) (*h)[j] += (*delta)[j];
+}
+
 Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t first_position,
                       ThreadPool* pool, const ForwardOptions& options, float* logits) const {
   const ModelConfig& c = config_;
@@ -81,20 +99,12 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
                trace ? &trace->indexer_topk[static_cast<size_t>(l)] : nullptr);
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
-    for (int64_t i = 0; i < T; ++i)
-      RmsNorm(&h[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    if (lw.is_moe) {
-      Routing routing;
-      MoeForward(c, lw.moe, normed.data(), T, delta.data(), pool, &routing);
-      if (options.expert_load) options.expert_load->Add(l, routing);
-      if (trace) {
-        trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
-        trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
-      }
-    } else {
-      MlpForward(lw.mlp, normed.data(), T, delta.data(), pool);
+    Routing routing;
+    FeedForward(l, T, pool, options.expert_load, &routing, &h, &normed, &delta);
+    if (trace && lw.is_moe) {
+      trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
+      trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
     }
-    for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
     if (trace) trace->hidden[static_cast<size_t>(l)] = h;
   }
   cache->SetLength(first_position + T);

@@ -76,6 +76,12 @@ class Model {
   Model() = default;
   Status CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
                    int64_t first_position) const;
+  // The second half of a decoder layer over `tokens` rows of h (in place):
+  // post-attention norm, MoE or dense MLP, residual. `routing` receives the
+  // router's choice on MoE layers.
+  void FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
+                   Routing* routing, std::vector<float>* h, std::vector<float>* normed,
+                   std::vector<float>* delta) const;
   ModelConfig config_;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;
