@@ -18,3 +18,17 @@ add_library(dsv32_deps INTERFACE)
 target_link_libraries(dsv32_deps INTERFACE
   hwy::hwy hwy::hwy_contrib ${DSV32_ZSTD} nlohmann_json::nlohmann_json
   Eigen3::Eigen ${BLAS_LIBRARIES} Threads::Threads)
+
+# MPI (Debian's OpenMPI) is optional: without it the MPI backend of the
+# device mesh is left out and its tests are skipped.
+option(DSV32_WITH_MPI "Build the MPI backend of the device mesh when MPI is found" ON)
+set(DSV32_HAVE_MPI OFF)
+if(DSV32_WITH_MPI)
+  find_package(MPI COMPONENTS C)
+  if(MPI_C_FOUND)
+    set(DSV32_HAVE_MPI ON)
+    target_link_libraries(dsv32_deps INTERFACE MPI::MPI_C)
+  else()
+    message(STATUS "MPI not found: the MPI backend and its tests are left out")
+  endif()
+endif()

@@ -9,7 +9,7 @@
 
 #include "core/checkpoint_writer.h"
 #include "core/dtype.h"
-#include "model/tensor_layout.h"
+#include "model/weight_catalog.h"
 
 namespace dsv32 {
 
@@ -48,20 +48,28 @@ uint64_t HashName(uint64_t seed, const std::string& name) {
   return h;
 }
 
-std::vector<float> RandomValues(const TensorEntry& e, uint64_t seed) {
-  Rng rng(HashName(seed, e.name));
-  std::vector<float> v(static_cast<size_t>(NumElements(e.shape)));
-  const bool embedding = e.name.find("embed_tokens") != std::string::npos;
-  const float std_dev =
-      e.shape.size() == 2 && !embedding ? 1.0f / std::sqrt(static_cast<float>(e.shape[1])) : 1.0f;
-  for (float& x : v) {
-    switch (e.role) {
-      case TensorRole::kNorm: x = 1.0f + 0.1f * rng.Normal(); break;
-      case TensorRole::kNormBias: x = 0.1f * rng.Normal(); break;
-      case TensorRole::kCorrectionBias: x = 0.01f * rng.Normal(); break;
-      default: x = std_dev * rng.Normal(); break;
-    }
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Matrices get fan-in scaled normals (embeddings unit normals), norm scales
+// values near 1, biases values near 0.
+std::vector<float> RandomValues(const CheckpointTensor& t, uint64_t seed) {
+  Rng rng(HashName(seed, t.name));
+  std::vector<float> v(static_cast<size_t>(t.numel()));
+  float center = 0.0f;
+  float spread = 1.0f;
+  if (EndsWith(t.name, "e_score_correction_bias")) {
+    spread = 0.01f;
+  } else if (EndsWith(t.name, ".bias")) {
+    spread = 0.1f;
+  } else if (t.shape.size() == 1) {
+    center = 1.0f;
+    spread = 0.1f;
+  } else if (t.name.find("embed_tokens") == std::string::npos) {
+    spread = 1.0f / std::sqrt(static_cast<float>(t.shape[1]));
   }
+  for (float& x : v) x = center + spread * rng.Normal();
   return v;
 }
 
@@ -118,37 +126,34 @@ Status WriteRandomCheckpoint(const std::string& config_json, const std::string& 
     if (!out) return IoError(out_dir + "/config.json: write failed");
   }
 
-  const std::vector<TensorEntry> entries = CheckpointTensors(config);
+  // The catalog lists each FP8 matrix followed by its scales; the scales are
+  // written with their matrix.
+  const std::vector<CheckpointTensor> catalog = CheckpointTensors(config);
   std::vector<TensorSpec> specs;
-  for (const auto& e : entries) {
-    if (e.role == TensorRole::kProjection && fp8) {
-      specs.push_back({e.name, DType::kF8E4M3, e.shape});
-      const std::string base = e.name.substr(0, e.name.size() - std::string(".weight").size());
-      specs.push_back({base + ".weight_scale_inv", DType::kF32,
-                       {(e.shape[0] + kFp8Block - 1) / kFp8Block, (e.shape[1] + kFp8Block - 1) / kFp8Block}});
-    } else {
-      specs.push_back({e.name, e.role == TensorRole::kCorrectionBias ? DType::kF32 : DType::kBF16, e.shape});
-    }
+  std::vector<const CheckpointTensor*> values;
+  for (const auto& t : catalog) {
+    specs.push_back({t.name, t.dtype, t.shape});
+    if (!t.is_scale) values.push_back(&t);
   }
   CheckpointWriter writer(out_dir, specs, options.max_shard_bytes);
   std::vector<uint8_t> q;
   std::vector<float> scales;
   std::vector<uint16_t> bf16;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const TensorEntry& e = entries[i];
+  for (size_t i = 0; i < values.size(); ++i) {
+    const CheckpointTensor& e = *values[i];
     const std::vector<float> v = RandomValues(e, options.seed);
-    if (writer.next()->dtype == DType::kF8E4M3) {
+    if (e.dtype == DType::kF8E4M3) {
       QuantizeFp8(v, e.shape[0], e.shape[1], &q, &scales);
       DSV32_RETURN_IF_ERROR(writer.Write(q.data(), q.size()));
       DSV32_RETURN_IF_ERROR(writer.Write(scales.data(), scales.size() * sizeof(float)));
-    } else if (writer.next()->dtype == DType::kF32) {
+    } else if (e.dtype == DType::kF32) {
       DSV32_RETURN_IF_ERROR(writer.Write(v.data(), v.size() * sizeof(float)));
     } else {
       bf16.resize(v.size());
       std::transform(v.begin(), v.end(), bf16.begin(), F32ToBF16);
       DSV32_RETURN_IF_ERROR(writer.Write(bf16.data(), bf16.size() * sizeof(uint16_t)));
     }
-    if (options.progress) options.progress(i + 1, entries.size());
+    if (options.progress) options.progress(i + 1, values.size());
   }
   return writer.Finish();
 }
