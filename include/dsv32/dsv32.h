@@ -391,6 +391,77 @@ DSV32_API dsv32_status dsv32_engine_expert_counts(const dsv32_engine* engine, ui
 DSV32_API dsv32_status dsv32_engine_metrics_prometheus(const dsv32_engine* engine, char* buffer,
                                                        size_t capacity, size_t* length);
 
+/* ---- Chat ------------------------------------------------------------- */
+
+/* Turns an OpenAI-style chat request, JSON text
+ *   {"messages": [...], "tools": [...], "thinking": true|false,
+ *    "reasoning_retention": "drop"|"last"|"all", "drop_thinking": true|false}
+ * into DeepSeek-V3.2's prompt text, byte for byte what DeepSeek's reference
+ * encoder writes (it starts with the begin-of-sentence marker and ends with
+ * "<｜Assistant｜>" plus "<think>" or "</think>"). On success *out is a
+ * NUL-terminated UTF-8 string the caller frees with dsv32_string_free, and
+ * *length (may be NULL) its length in bytes. A malformed request is
+ * DSV32_ERR_INVALID_ARGUMENT with the JSON path of the bad field in
+ * dsv32_last_error(). Token ids come from the tokenizer. Thread-safe. */
+DSV32_API dsv32_status dsv32_chat_encode(const char* request_json, char** out, size_t* length);
+
+/* Frees a string the library returned; NULL does nothing. */
+DSV32_API void dsv32_string_free(char* text);
+
+/* A streaming parser for the model's output text: feed the generated text in
+ * pieces of any size (a piece may end inside a marker or a UTF-8 character)
+ * and take events as soon as they are certain: reasoning and content deltas,
+ * tool calls (name, then the arguments' JSON text in pieces, then the end),
+ * errors for malformed output (whose text then follows as content, never
+ * dropped) and a last finish event. Use a parser from one thread at a time. */
+typedef struct dsv32_chat_parser dsv32_chat_parser;
+
+typedef struct dsv32_chat_parser_params {
+  size_t struct_size; /* sizeof(dsv32_chat_parser_params), set by default_params */
+  int32_t thinking;   /* 1: the prompt ended with "<think>", so output opens with reasoning */
+} dsv32_chat_parser_params;
+
+/* thinking = 0. */
+DSV32_API dsv32_chat_parser_params dsv32_chat_parser_default_params(void);
+
+DSV32_API dsv32_status dsv32_chat_parser_create(const dsv32_chat_parser_params* params,
+                                                dsv32_chat_parser** out);
+
+DSV32_API void dsv32_chat_parser_free(dsv32_chat_parser* parser);
+
+/* Consumes `length` bytes of generated text; the events they complete queue
+ * up in the parser (take them with dsv32_chat_parser_next). */
+DSV32_API dsv32_status dsv32_chat_parser_feed(dsv32_chat_parser* parser, const char* text,
+                                              size_t length);
+
+/* Ends the stream: flushes held-back text, reports truncation (output that
+ * did not end with the end-of-sentence marker) and queues the finish event. */
+DSV32_API dsv32_status dsv32_chat_parser_finish(dsv32_chat_parser* parser);
+
+typedef enum dsv32_chat_event_type {
+  DSV32_CHAT_REASONING_DELTA = 0,      /* text: more reasoning */
+  DSV32_CHAT_CONTENT_DELTA = 1,        /* text: more content */
+  DSV32_CHAT_TOOL_CALL_START = 2,      /* tool_index; text: the function name */
+  DSV32_CHAT_TOOL_CALL_ARGUMENTS = 3,  /* tool_index; text: more of the arguments' JSON */
+  DSV32_CHAT_TOOL_CALL_END = 4,        /* tool_index */
+  DSV32_CHAT_ERROR = 5,                /* text: what was wrong; tool_index: abandoned call or -1 */
+  DSV32_CHAT_FINISH = 6                /* text: "stop" (end of sentence seen) or "end" */
+} dsv32_chat_event_type;
+
+typedef struct dsv32_chat_event {
+  size_t struct_size; /* set by the caller to sizeof(dsv32_chat_event) */
+  dsv32_chat_event_type type;
+  int32_t tool_index; /* which tool call, from 0; -1 where none */
+  const char* text;   /* NUL-terminated, valid until the next call on the parser */
+  size_t text_length;
+} dsv32_chat_event;
+
+/* Takes the oldest queued event: *has_event = 1 and `event` filled, or
+ * *has_event = 0 when the queue is empty. The caller sets
+ * event->struct_size first. */
+DSV32_API dsv32_status dsv32_chat_parser_next(dsv32_chat_parser* parser, dsv32_chat_event* event,
+                                              int32_t* has_event);
+
 #ifdef __cplusplus
 }
 #endif
