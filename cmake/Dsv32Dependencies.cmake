@@ -5,6 +5,9 @@ find_package(hwy CONFIG REQUIRED)
 find_package(zstd CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(Eigen3 CONFIG REQUIRED)
+# PCRE2 ships no CMake config on Debian 12; its pkg-config file is the way in.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 set(BLA_VENDOR OpenBLAS)
 find_package(BLAS REQUIRED)
 
@@ -17,7 +20,7 @@ endif()
 add_library(dsv32_deps INTERFACE)
 target_link_libraries(dsv32_deps INTERFACE
   hwy::hwy hwy::hwy_contrib ${DSV32_ZSTD} nlohmann_json::nlohmann_json
-  Eigen3::Eigen ${BLAS_LIBRARIES} Threads::Threads)
+  Eigen3::Eigen PkgConfig::PCRE2 ${BLAS_LIBRARIES} Threads::Threads)
 
 # MPI (Debian's OpenMPI) is optional: without it the MPI backend of the
 # device mesh is left out and its tests are skipped.

@@ -1,0 +1,32 @@
+// Reads tokenizer.json in one streaming pass. The vocab and merges (about
+// 128k entries each in DeepSeek's file) go straight into flat vectors; the
+// rest of the file, small, becomes an ordinary JSON tree. Building the whole
+// tree took most of the load time, and tests and the CLI load often.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace dsv32 {
+
+struct TokenizerJson {
+  // The file without model.vocab and model.merges when they were read below.
+  nlohmann::json root;
+  // model.vocab when it is an object: token text and id, in file order.
+  bool has_vocab = false;
+  std::vector<std::pair<std::string, int64_t>> vocab;
+  // model.merges when it is an array: each merge as its two tokens.
+  bool has_merges = false;
+  std::vector<std::pair<std::string, std::string>> merges;
+};
+
+// FormatError naming `origin` and the bad field or the JSON syntax error.
+Result<TokenizerJson> ReadTokenizerJson(std::string_view text, const std::string& origin);
+
+}  // namespace dsv32
