@@ -462,6 +462,61 @@ typedef struct dsv32_chat_event {
 DSV32_API dsv32_status dsv32_chat_parser_next(dsv32_chat_parser* parser, dsv32_chat_event* event,
                                               int32_t* has_event);
 
+/* ---- Tokenizer -------------------------------------------------------- */
+
+/* DeepSeek's byte-level BPE tokenizer (tokenizer.json and
+ * tokenizer_config.json, as shipped beside the checkpoint); ids match the
+ * reference `tokenizers` library. Immutable once loaded: safe to use from
+ * several threads at once. */
+typedef struct dsv32_tokenizer dsv32_tokenizer;
+
+/* Loads dir/tokenizer.json and dir/tokenizer_config.json. */
+DSV32_API dsv32_status dsv32_tokenizer_load(const char* dir, dsv32_tokenizer** out);
+
+DSV32_API void dsv32_tokenizer_free(dsv32_tokenizer* tokenizer);
+
+/* BOS and EOS ids from tokenizer_config.json (-1 where it names none). */
+DSV32_API dsv32_status dsv32_tokenizer_special_ids(const dsv32_tokenizer* tokenizer,
+                                                   int32_t* bos_id, int32_t* eos_id);
+
+/* Encodes `length` bytes of UTF-8 text. Copies up to `capacity` ids to `ids`;
+ * *n_ids receives how many there are in all (so a call with capacity 0 sizes
+ * the buffer). add_bos: put BOS in front. parse_special: turn markup such as
+ * "<｜User｜>" in the text into its special ids (0 for untrusted user text, so
+ * it cannot forge chat markup). Invalid UTF-8 is DSV32_ERR_INVALID_ARGUMENT. */
+DSV32_API dsv32_status dsv32_tokenizer_encode(const dsv32_tokenizer* tokenizer, const char* text,
+                                              size_t length, int32_t add_bos,
+                                              int32_t parse_special, int32_t* ids,
+                                              size_t capacity, size_t* n_ids);
+
+/* Decodes ids to UTF-8 text. Writes at most `capacity` bytes including the
+ * terminating NUL (always terminated when capacity > 0); *length receives the
+ * full text's length without the NUL. skip_special leaves out BOS, EOS and
+ * the other special tokens. An unknown id is DSV32_ERR_OUT_OF_RANGE. */
+DSV32_API dsv32_status dsv32_tokenizer_decode(const dsv32_tokenizer* tokenizer,
+                                              const int32_t* ids, size_t n_ids,
+                                              int32_t skip_special, char* text, size_t capacity,
+                                              size_t* length);
+
+/* Decodes ids one at a time as they are generated and hands out whole UTF-8
+ * characters only (a token may end inside one); the pieces joined equal
+ * dsv32_tokenizer_decode of all the ids. It keeps its tokenizer alive. Use
+ * one from one thread at a time. */
+typedef struct dsv32_token_decoder dsv32_token_decoder;
+
+DSV32_API dsv32_status dsv32_token_decoder_create(dsv32_tokenizer* tokenizer,
+                                                  int32_t skip_special,
+                                                  dsv32_token_decoder** out);
+
+DSV32_API void dsv32_token_decoder_free(dsv32_token_decoder* decoder);
+
+/* Adds token `id` (or, with id = -1, ends the stream and flushes what is
+ * held: an unfinished character becomes U+FFFD). *text receives the text it
+ * completes, NUL-terminated, possibly empty, valid until the next call on
+ * the decoder; *length (may be NULL) its length. */
+DSV32_API dsv32_status dsv32_token_decoder_push(dsv32_token_decoder* decoder, int32_t id,
+                                                const char** text, size_t* length);
+
 #ifdef __cplusplus
 }
 #endif
