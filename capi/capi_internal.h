@@ -9,6 +9,15 @@
 
 #include "core/status.h"
 #include "dsv32/dsv32.h"
+#include "engine/sampling.h"
+#include "model/model.h"
+
+struct dsv32_model {
+  std::shared_ptr<const dsv32::Model> model;
+  int64_t num_parameters = 0;
+  // From the model directory's generation_config.json, if any.
+  dsv32::SamplingParams sampling_defaults;
+};
 
 namespace dsv32::capi {
 

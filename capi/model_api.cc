@@ -10,11 +10,6 @@
 #include "model/model.h"
 #include "model/model_info.h"
 
-struct dsv32_model {
-  std::shared_ptr<const dsv32::Model> model;
-  int64_t num_parameters = 0;
-};
-
 struct dsv32_context {
   std::shared_ptr<const dsv32::Model> model;
   dsv32::KvCache cache;
@@ -51,6 +46,9 @@ dsv32_status dsv32_model_load(const char* dir, const dsv32_model_params* params,
     handle->num_parameters =
         dsv32::SummarizeCheckpoint((*model)->config(), (*model)->checkpoint()).parameters;
     handle->model = std::move(model).value();
+    auto defaults = dsv32::LoadGenerationDefaults(dir, dsv32::SamplingParams{});
+    if (!defaults.ok()) return FromStatus(defaults.status());
+    handle->sampling_defaults = defaults.value();
     if (p.progress) p.progress(1.0f, p.progress_user_data);
     *out = handle.release();
     return DSV32_OK;

@@ -147,6 +147,376 @@ DSV32_API int64_t dsv32_context_length(const dsv32_context* ctx);
 /* Forgets every cached token. */
 DSV32_API dsv32_status dsv32_context_reset(dsv32_context* ctx);
 
+/* ---- Sampling ---------------------------------------------------------- */
+
+/* How the next token is chosen. Penalties apply first, then temperature
+ * (0 = greedy: always the most likely token), then truncation (top_k,
+ * min_p, top_p), then a draw from the request's own random stream. */
+typedef struct dsv32_sampling_params {
+  size_t struct_size;       /* sizeof(dsv32_sampling_params), set by default_params */
+  float temperature;        /* >= 0; 0 = greedy */
+  int32_t top_k;            /* 0 = no limit */
+  float top_p;              /* (0, 1]; 1 = no nucleus cut */
+  float min_p;              /* [0, 1]; drop tokens below min_p x the best one's probability */
+  float repetition_penalty; /* > 0; 1 = off; divides (multiplies, if negative) the logits
+                               of tokens seen in the prompt or the output */
+  float presence_penalty;   /* subtracted once from every token already generated */
+  float frequency_penalty;  /* subtracted once per earlier occurrence in the output */
+  int64_t seed;             /* >= 0: reproducible draws; < 0: a fresh random seed */
+  int32_t top_logprobs;     /* [0, 64]: alternatives reported with each token */
+} dsv32_sampling_params;
+
+/* The library's defaults: temperature 1, no truncation, no penalties,
+ * seed -1. An engine's defaults (dsv32_engine_sampling_defaults) also take
+ * the model directory's generation_config.json into account. */
+DSV32_API dsv32_sampling_params dsv32_sampling_default_params(void);
+
+/* ---- Engine ------------------------------------------------------------ */
+
+/* A serving engine over one model: requests are queued, admitted while the
+ * KV-cache budget allows, and run together with continuous batching (each
+ * step runs the next token of every running request plus chunks of
+ * pending prompts, under a per-step token budget). When the KV budget runs
+ * out, the newest request of the compute lane (else the interactive lane)
+ * is preempted and later recomputed; its output does not change.
+ *
+ * Thread-safety: every dsv32_engine_* function except dsv32_engine_free and
+ * dsv32_engine_step may be called from any number of threads at once.
+ * dsv32_engine_step is for engines created with background = 0 and must not
+ * run while another thread frees the engine. Stream callbacks run on the
+ * engine's stepping thread, outside its locks: they may call any engine
+ * function except dsv32_engine_step and dsv32_engine_free, and should
+ * return quickly. */
+typedef struct dsv32_engine dsv32_engine;
+
+/* Identifies a request within its engine; never 0. */
+typedef uint64_t dsv32_request_id;
+
+typedef enum dsv32_lane {
+  DSV32_LANE_INTERACTIVE = 0, /* latency first: admitted and decoded first, small prefill chunks */
+  DSV32_LANE_COMPUTE = 1      /* throughput first: big prefill chunks, preempted first */
+} dsv32_lane;
+
+typedef struct dsv32_engine_params {
+  size_t struct_size;        /* sizeof(dsv32_engine_params), set by default_params */
+  int32_t n_threads;         /* 0 = the cores this process may use */
+  int32_t background;        /* 1: run steps on the engine's own thread; 0: the caller
+                                calls dsv32_engine_step */
+  int64_t kv_budget_bytes;   /* KV cache all requests may hold together;
+                                0 = max_running x max_context tokens */
+  int64_t max_context;       /* tokens per request, prompt included; 0 = the model's limit */
+  int32_t max_batch_tokens;  /* tokens per step (decodes plus prefill chunks) */
+  int32_t max_running;       /* requests admitted at once */
+  int32_t interactive_chunk; /* prefill chunk of the interactive lane */
+  int32_t compute_chunk;     /* prefill chunk of the compute lane */
+} dsv32_engine_params;
+
+/* background 1, max_context 4096, max_batch_tokens 512, max_running 64,
+ * interactive_chunk 64, compute_chunk 512, the rest 0. */
+DSV32_API dsv32_engine_params dsv32_engine_default_params(void);
+
+/* Creates an engine over `model` (which it keeps alive; the model may be
+ * freed first). `params` may be NULL for the defaults. */
+DSV32_API dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* params,
+                                           dsv32_engine** out);
+
+/* Stops the engine's thread, ends every request without further callbacks
+ * and frees everything. No other call on the engine may be in progress. */
+DSV32_API void dsv32_engine_free(dsv32_engine* engine);
+
+/* The sampling defaults of this engine's model: dsv32_sampling_default_params
+ * overridden by temperature / top_p / top_k from the model directory's
+ * generation_config.json, if it has one. */
+DSV32_API dsv32_status dsv32_engine_sampling_defaults(const dsv32_engine* engine,
+                                                      dsv32_sampling_params* out);
+
+typedef enum dsv32_finish_reason {
+  DSV32_FINISH_NONE = 0,         /* still running */
+  DSV32_FINISH_STOP_TOKEN = 1,   /* emitted one of the stop tokens (or EOS) */
+  DSV32_FINISH_MAX_TOKENS = 2,   /* generated max_tokens tokens */
+  DSV32_FINISH_CANCELLED = 3,    /* dsv32_engine_cancel */
+  DSV32_FINISH_CONTEXT_FULL = 4, /* reached max_context, or outgrew the whole KV budget */
+  DSV32_FINISH_ERROR = 5         /* the forward pass failed; dsv32_engine_poll then leaves
+                                    the message in dsv32_last_error() */
+} dsv32_finish_reason;
+
+typedef struct dsv32_token_logprob {
+  int32_t token;
+  float logprob;
+} dsv32_token_logprob;
+
+/* One streamed token. The last event of a request has finished = 1; it
+ * carries a token unless the request ended without one (cancelled, error:
+ * token = -1). Pointers are valid only during the callback. */
+typedef struct dsv32_token_event {
+  size_t struct_size;               /* sizeof(dsv32_token_event) of the library */
+  dsv32_request_id request;
+  int32_t token;                    /* -1 if this event carries no token */
+  float logprob;                    /* of `token` under the model (raw logits' softmax) */
+  const dsv32_token_logprob* top;   /* top_logprobs alternatives, most likely first */
+  size_t n_top;
+  int32_t finished;                 /* 1 on the request's last event */
+  dsv32_finish_reason reason;       /* why it finished; DSV32_FINISH_NONE before */
+} dsv32_token_event;
+
+typedef void (*dsv32_stream_fn)(const dsv32_token_event* event, void* user_data);
+
+typedef struct dsv32_request_params {
+  size_t struct_size;                    /* sizeof(dsv32_request_params), set by default_params */
+  const int32_t* prompt;                 /* prompt token ids; copied by submit */
+  size_t n_prompt;
+  const dsv32_sampling_params* sampling; /* NULL: dsv32_engine_sampling_defaults */
+  int32_t max_tokens;                    /* tokens to generate at most (>= 1) */
+  const int32_t* stop_tokens;            /* generation ends after emitting one; copied */
+  size_t n_stop_tokens;
+  int32_t stop_at_eos;                   /* 1: the model's eos_token_id stops too */
+  dsv32_lane lane;
+  dsv32_stream_fn on_token;              /* may be NULL (poll instead) */
+  void* user_data;                       /* passed to on_token */
+} dsv32_request_params;
+
+/* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */
+DSV32_API dsv32_request_params dsv32_request_default_params(void);
+
+/* Queues a request. Fails with DSV32_ERR_INVALID_ARGUMENT for an empty
+ * prompt or bad parameters, DSV32_ERR_OUT_OF_RANGE for a token id outside
+ * the vocabulary or a prompt longer than max_context, and
+ * DSV32_ERR_OUT_OF_MEMORY for a prompt that can never fit the KV budget. */
+DSV32_API dsv32_status dsv32_engine_submit(dsv32_engine* engine,
+                                           const dsv32_request_params* params,
+                                           dsv32_request_id* out);
+
+/* Ends a request at the engine's next step (its stream gets a last event
+ * with DSV32_FINISH_CANCELLED). Cancelling one that has already ended does
+ * nothing; an unknown or released id is DSV32_ERR_NOT_FOUND. */
+DSV32_API dsv32_status dsv32_engine_cancel(dsv32_engine* engine, dsv32_request_id id);
+
+typedef enum dsv32_request_state {
+  DSV32_REQUEST_QUEUED = 0,  /* waiting for admission (or preempted) */
+  DSV32_REQUEST_RUNNING = 1,
+  DSV32_REQUEST_FINISHED = 2
+} dsv32_request_state;
+
+typedef struct dsv32_request_status {
+  size_t struct_size; /* set by the caller to sizeof(dsv32_request_status) */
+  dsv32_request_state state;
+  dsv32_finish_reason reason;
+  int64_t n_prompt;
+  int64_t n_generated;
+  double queue_seconds; /* submission to admission; -1 until admitted */
+  double ttft_seconds;  /* submission to first token; -1 until then */
+} dsv32_request_status;
+
+/* Where a request stands; the caller sets status->struct_size first. */
+DSV32_API dsv32_status dsv32_engine_poll(const dsv32_engine* engine, dsv32_request_id id,
+                                         dsv32_request_status* status);
+
+/* Copies up to `capacity` generated tokens (from the first) to `tokens`
+ * and, if `logprobs` is not NULL, their log-probabilities; *n_generated
+ * receives how many there are in all (which may exceed capacity). Together
+ * with dsv32_engine_wait or dsv32_engine_poll this is the pull-style
+ * stream. */
+DSV32_API dsv32_status dsv32_engine_tokens(const dsv32_engine* engine, dsv32_request_id id,
+                                           int32_t* tokens, float* logprobs, size_t capacity,
+                                           size_t* n_generated);
+
+/* Blocks until the request has ended or `timeout_ms` milliseconds have
+ * passed (< 0: no limit); *finished (may be NULL) says which. A request
+ * counts as ended (here and in dsv32_engine_poll) only once its stream
+ * callback has returned from the last event, so what the callback writes to
+ * may be freed as soon as this says finished. */
+DSV32_API dsv32_status dsv32_engine_wait(const dsv32_engine* engine, dsv32_request_id id,
+                                         int64_t timeout_ms, int32_t* finished);
+
+/* Forgets a request and its output (cancelling it first if it runs). Every
+ * request should be released once its results have been read. */
+DSV32_API dsv32_status dsv32_engine_release(dsv32_engine* engine, dsv32_request_id id);
+
+/* Runs one scheduler step on the calling thread (engines created with
+ * background = 0); *n_tokens (may be NULL) receives the tokens it ran, 0 when
+ * there was nothing to do. DSV32_ERR_INVALID_ARGUMENT on a background
+ * engine. */
+DSV32_API dsv32_status dsv32_engine_step(dsv32_engine* engine, int64_t* n_tokens);
+
+/* ---- Metrics ----------------------------------------------------------- */
+
+typedef struct dsv32_engine_metrics {
+  size_t struct_size; /* set by the caller to sizeof(dsv32_engine_metrics) */
+  uint64_t requests_submitted;
+  uint64_t requests_finished; /* every request that ended, for any reason */
+  uint64_t requests_cancelled;
+  uint64_t requests_failed;
+  uint64_t requests_running;
+  uint64_t requests_queued;
+  uint64_t prompt_tokens;    /* prompt tokens run, recomputation after preemption included */
+  uint64_t generated_tokens;
+  uint64_t preemptions;
+  uint64_t steps;
+  double busy_seconds;                /* time spent in steps */
+  double generated_tokens_per_second; /* generated_tokens / busy_seconds */
+  /* Latencies in seconds: mean, and median / 99th percentile over the most
+   * recent 4096 samples. TTFT: submission to first token; TPOT: per
+   * request, (last token - first token) / (tokens - 1); inter-token: between
+   * consecutive tokens of a request; queue: submission to admission. */
+  double ttft_mean, ttft_p50, ttft_p99;
+  double tpot_mean, tpot_p50, tpot_p99;
+  double inter_token_mean, inter_token_p50, inter_token_p99;
+  double queue_mean, queue_p50, queue_p99;
+  uint64_t last_batch_sequences; /* sequences in the last step */
+  uint64_t last_batch_tokens;    /* tokens in the last step */
+  double mean_batch_tokens;
+  int64_t kv_used_tokens;     /* reserved by running requests */
+  int64_t kv_capacity_tokens; /* what the KV budget allows */
+  int64_t kv_used_bytes;
+  double prefix_hit_rate;     /* share of prompt tokens served from the prefix cache */
+  int64_t expert_layers;      /* rows of dsv32_engine_expert_counts (num_hidden_layers) */
+  int64_t experts;            /* its columns (n_routed_experts) */
+} dsv32_engine_metrics;
+
+/* A snapshot of the engine's metrics; the caller sets struct_size first. */
+DSV32_API dsv32_status dsv32_engine_get_metrics(const dsv32_engine* engine,
+                                                dsv32_engine_metrics* metrics);
+
+/* Tokens routed to each expert since the engine started, row-major
+ * [expert_layers, experts] (dense layers' rows are 0). Copies up to
+ * `capacity` counts; *n_counts (may be NULL) receives how many there are. */
+DSV32_API dsv32_status dsv32_engine_expert_counts(const dsv32_engine* engine, uint64_t* counts,
+                                                  size_t capacity, size_t* n_counts);
+
+/* The metrics in the Prometheus text exposition format (0.0.4), with the
+ * per-layer expert counts. Writes at most `capacity` bytes including the
+ * terminating NUL (always terminated when capacity > 0); *length (may be
+ * NULL) receives the full text's length without the NUL, so a caller can
+ * size a buffer with capacity 0 first. */
+DSV32_API dsv32_status dsv32_engine_metrics_prometheus(const dsv32_engine* engine, char* buffer,
+                                                       size_t capacity, size_t* length);
+
+/* ---- Chat ------------------------------------------------------------- */
+
+/* Turns an OpenAI-style chat request, JSON text
+ *   {"messages": [...], "tools": [...], "thinking": true|false,
+ *    "reasoning_retention": "drop"|"last"|"all", "drop_thinking": true|false}
+ * into DeepSeek-V3.2's prompt text, byte for byte what DeepSeek's reference
+ * encoder writes (it starts with the begin-of-sentence marker and ends with
+ * "<｜Assistant｜>" plus "<think>" or "</think>"). On success *out is a
+ * NUL-terminated UTF-8 string the caller frees with dsv32_string_free, and
+ * *length (may be NULL) its length in bytes. A malformed request is
+ * DSV32_ERR_INVALID_ARGUMENT with the JSON path of the bad field in
+ * dsv32_last_error(). Token ids come from the tokenizer. Thread-safe. */
+DSV32_API dsv32_status dsv32_chat_encode(const char* request_json, char** out, size_t* length);
+
+/* Frees a string the library returned; NULL does nothing. */
+DSV32_API void dsv32_string_free(char* text);
+
+/* A streaming parser for the model's output text: feed the generated text in
+ * pieces of any size (a piece may end inside a marker or a UTF-8 character)
+ * and take events as soon as they are certain: reasoning and content deltas,
+ * tool calls (name, then the arguments' JSON text in pieces, then the end),
+ * errors for malformed output (whose text then follows as content, never
+ * dropped) and a last finish event. Use a parser from one thread at a time. */
+typedef struct dsv32_chat_parser dsv32_chat_parser;
+
+typedef struct dsv32_chat_parser_params {
+  size_t struct_size; /* sizeof(dsv32_chat_parser_params), set by default_params */
+  int32_t thinking;   /* 1: the prompt ended with "<think>", so output opens with reasoning */
+} dsv32_chat_parser_params;
+
+/* thinking = 0. */
+DSV32_API dsv32_chat_parser_params dsv32_chat_parser_default_params(void);
+
+DSV32_API dsv32_status dsv32_chat_parser_create(const dsv32_chat_parser_params* params,
+                                                dsv32_chat_parser** out);
+
+DSV32_API void dsv32_chat_parser_free(dsv32_chat_parser* parser);
+
+/* Consumes `length` bytes of generated text; the events they complete queue
+ * up in the parser (take them with dsv32_chat_parser_next). */
+DSV32_API dsv32_status dsv32_chat_parser_feed(dsv32_chat_parser* parser, const char* text,
+                                              size_t length);
+
+/* Ends the stream: flushes held-back text, reports truncation (output that
+ * did not end with the end-of-sentence marker) and queues the finish event. */
+DSV32_API dsv32_status dsv32_chat_parser_finish(dsv32_chat_parser* parser);
+
+typedef enum dsv32_chat_event_type {
+  DSV32_CHAT_REASONING_DELTA = 0,      /* text: more reasoning */
+  DSV32_CHAT_CONTENT_DELTA = 1,        /* text: more content */
+  DSV32_CHAT_TOOL_CALL_START = 2,      /* tool_index; text: the function name */
+  DSV32_CHAT_TOOL_CALL_ARGUMENTS = 3,  /* tool_index; text: more of the arguments' JSON */
+  DSV32_CHAT_TOOL_CALL_END = 4,        /* tool_index */
+  DSV32_CHAT_ERROR = 5,                /* text: what was wrong; tool_index: abandoned call or -1 */
+  DSV32_CHAT_FINISH = 6                /* text: "stop" (end of sentence seen) or "end" */
+} dsv32_chat_event_type;
+
+typedef struct dsv32_chat_event {
+  size_t struct_size; /* set by the caller to sizeof(dsv32_chat_event) */
+  dsv32_chat_event_type type;
+  int32_t tool_index; /* which tool call, from 0; -1 where none */
+  const char* text;   /* NUL-terminated, valid until the next call on the parser */
+  size_t text_length;
+} dsv32_chat_event;
+
+/* Takes the oldest queued event: *has_event = 1 and `event` filled, or
+ * *has_event = 0 when the queue is empty. The caller sets
+ * event->struct_size first. */
+DSV32_API dsv32_status dsv32_chat_parser_next(dsv32_chat_parser* parser, dsv32_chat_event* event,
+                                              int32_t* has_event);
+
+/* ---- Tokenizer -------------------------------------------------------- */
+
+/* DeepSeek's byte-level BPE tokenizer (tokenizer.json and
+ * tokenizer_config.json, as shipped beside the checkpoint); ids match the
+ * reference `tokenizers` library. Immutable once loaded: safe to use from
+ * several threads at once. */
+typedef struct dsv32_tokenizer dsv32_tokenizer;
+
+/* Loads dir/tokenizer.json and dir/tokenizer_config.json. */
+DSV32_API dsv32_status dsv32_tokenizer_load(const char* dir, dsv32_tokenizer** out);
+
+DSV32_API void dsv32_tokenizer_free(dsv32_tokenizer* tokenizer);
+
+/* BOS and EOS ids from tokenizer_config.json (-1 where it names none). */
+DSV32_API dsv32_status dsv32_tokenizer_special_ids(const dsv32_tokenizer* tokenizer,
+                                                   int32_t* bos_id, int32_t* eos_id);
+
+/* Encodes `length` bytes of UTF-8 text. Copies up to `capacity` ids to `ids`;
+ * *n_ids receives how many there are in all (so a call with capacity 0 sizes
+ * the buffer). add_bos: put BOS in front. parse_special: turn markup such as
+ * "<｜User｜>" in the text into its special ids (0 for untrusted user text, so
+ * it cannot forge chat markup). Invalid UTF-8 is DSV32_ERR_INVALID_ARGUMENT. */
+DSV32_API dsv32_status dsv32_tokenizer_encode(const dsv32_tokenizer* tokenizer, const char* text,
+                                              size_t length, int32_t add_bos,
+                                              int32_t parse_special, int32_t* ids,
+                                              size_t capacity, size_t* n_ids);
+
+/* Decodes ids to UTF-8 text. Writes at most `capacity` bytes including the
+ * terminating NUL (always terminated when capacity > 0); *length receives the
+ * full text's length without the NUL. skip_special leaves out BOS, EOS and
+ * the other special tokens. An unknown id is DSV32_ERR_OUT_OF_RANGE. */
+DSV32_API dsv32_status dsv32_tokenizer_decode(const dsv32_tokenizer* tokenizer,
+                                              const int32_t* ids, size_t n_ids,
+                                              int32_t skip_special, char* text, size_t capacity,
+                                              size_t* length);
+
+/* Decodes ids one at a time as they are generated and hands out whole UTF-8
+ * characters only (a token may end inside one); the pieces joined equal
+ * dsv32_tokenizer_decode of all the ids. It keeps its tokenizer alive. Use
+ * one from one thread at a time. */
+typedef struct dsv32_token_decoder dsv32_token_decoder;
+
+DSV32_API dsv32_status dsv32_token_decoder_create(dsv32_tokenizer* tokenizer,
+                                                  int32_t skip_special,
+                                                  dsv32_token_decoder** out);
+
+DSV32_API void dsv32_token_decoder_free(dsv32_token_decoder* decoder);
+
+/* Adds token `id` (or, with id = -1, ends the stream and flushes what is
+ * held: an unfinished character becomes U+FFFD). *text receives the text it
+ * completes, NUL-terminated, possibly empty, valid until the next call on
+ * the decoder; *length (may be NULL) its length. */
+DSV32_API dsv32_status dsv32_token_decoder_push(dsv32_token_decoder* decoder, int32_t id,
+                                                const char** text, size_t* length);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,4 +118,18 @@ void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer,
   MatMul(w.o_proj, attn.data(), T, out, ctx.pool);
 }
 
+// Attention runs per sequence over its own pages; each sequence's
+// projections run as their own matmuls.
+void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
+                     const float* x, ThreadPool* pool, float* out) {
+  int64_t row = 0;
+  for (const MlaSequence& s : seqs) {
+    const int64_t H = s.ctx->config->hidden_size;
+    AttentionContext ctx = *s.ctx;
+    ctx.pool = pool;
+    MlaForward(ctx, w, layer, x + row * H, s.cache, out + row * H, s.indexer_topk);
+    row += s.ctx->tokens;
+  }
+}
+
 }  // namespace dsv32

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "attention/attention_context.h"
@@ -49,5 +50,20 @@ Status PrepareAbsorbedWeights(MlaWeights* w);
 // padded) for layers with an indexer.
 void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, const float* x,
                 KvCache* cache, float* out, std::vector<int32_t>* indexer_topk);
+
+// One sequence's share of a batched step: its new tokens (ctx->tokens of
+// them, at ctx->first_position on) and its cache.
+struct MlaSequence {
+  const AttentionContext* ctx;
+  KvCache* cache;
+  std::vector<int32_t>* indexer_topk;  // may be null
+};
+
+// Several sequences at once: x holds their new tokens back to back, in the
+// order of `seqs`, and so does `out`. The projections run over all tokens
+// together; attention runs per sequence over its own cache. Equal, token by
+// token, to MlaForward on each sequence alone.
+void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
+                     const float* x, ThreadPool* pool, float* out);
 
 }  // namespace dsv32

@@ -33,20 +33,45 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   return model;
 }
 
+Status Model::CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
+                       int64_t first_position) const {
+  const auto T = static_cast<int64_t>(tokens.size());
+  if (T == 0) return InvalidArgument("no tokens to evaluate");
+  if (first_position < 0 || first_position > cache.length())
+    return OutOfRange("position " + std::to_string(first_position) +
+                      " is not within the sequence's " + std::to_string(cache.length()) +
+                      " cached tokens");
+  for (int64_t i = 0; i < T; ++i)
+    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= config_.vocab_size)
+      return OutOfRange("token id " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
+                        std::to_string(i) + " is outside the vocabulary [0, " +
+                        std::to_string(config_.vocab_size) + ")");
+  return Status::Ok();
+}
+
+void Model::FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
+                        Routing* routing, std::vector<float>* h, std::vector<float>* normed,
+                        std::vector<float>* delta) const {
+  const ModelConfig& c = config_;
+  const int64_t H = c.hidden_size;
+  const LayerWeights& lw = weights_.layers[static_cast<size_t>(layer)];
+  for (int64_t i = 0; i < tokens; ++i)
+    RmsNorm(&(*h)[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps,
+            &(*normed)[i * H]);
+  if (lw.is_moe) {
+    MoeForward(c, lw.moe, normed->data(), tokens, delta->data(), pool, routing);
+    if (expert_load) expert_load->Add(layer, *routing);
+  } else {
+    MlpForward(lw.mlp, normed->data(), tokens, delta->data(), pool);
+  }
+  for (size_t j = 0; j < h->size(); ++j) (*h)[j] += (*delta)[j];
+}
+
 Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t first_position,
                       ThreadPool* pool, const ForwardOptions& options, float* logits) const {
   const ModelConfig& c = config_;
   const auto T = static_cast<int64_t>(tokens.size());
-  if (T == 0) return InvalidArgument("no tokens to evaluate");
-  if (first_position < 0 || first_position > cache->length())
-    return OutOfRange("position " + std::to_string(first_position) +
-                      " is not within the sequence's " + std::to_string(cache->length()) +
-                      " cached tokens");
-  for (int64_t i = 0; i < T; ++i)
-    if (tokens[static_cast<size_t>(i)] < 0 || tokens[static_cast<size_t>(i)] >= c.vocab_size)
-      return OutOfRange("token id " + std::to_string(tokens[static_cast<size_t>(i)]) + " at index " +
-                        std::to_string(i) + " is outside the vocabulary [0, " +
-                        std::to_string(c.vocab_size) + ")");
+  DSV32_RETURN_IF_ERROR(CheckStep(*cache, tokens, first_position));
   cache->Truncate(first_position);
   if (Status s = cache->Reserve(first_position + T, first_position); !s.ok()) {
     cache->Truncate(first_position);  // give back what this call took
@@ -89,20 +114,12 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
                trace ? &trace->indexer_topk[static_cast<size_t>(l)] : nullptr);
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
-    for (int64_t i = 0; i < T; ++i)
-      RmsNorm(&h[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    if (lw.is_moe) {
-      Routing routing;
-      MoeForward(c, lw.moe, normed.data(), T, delta.data(), pool, &routing);
-      if (options.expert_load) options.expert_load->Add(l, routing);
-      if (trace) {
-        trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
-        trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
-      }
-    } else {
-      MlpForward(lw.mlp, normed.data(), T, delta.data(), pool);
+    Routing routing;
+    FeedForward(l, T, pool, options.expert_load, &routing, &h, &normed, &delta);
+    if (trace && lw.is_moe) {
+      trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
+      trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
     }
-    for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
     if (trace) trace->hidden[static_cast<size_t>(l)] = h;
   }
   cache->SetLength(first_position + T);

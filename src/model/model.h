@@ -38,6 +38,17 @@ struct ForwardOptions {
   ExpertLoad* expert_load = nullptr;
 };
 
+// One sequence's share of a batched forward: its new tokens at positions
+// [first_position, first_position + tokens.size()) over its own cache.
+struct SequenceStep {
+  KvCache* cache = nullptr;
+  std::span<const int32_t> tokens;
+  int64_t first_position = 0;
+  // [vocab] logits of the last new token, or null when the step needs none
+  // (a prefill chunk that is not the prompt's last).
+  float* logits = nullptr;
+};
+
 class Model {
  public:
   // Reads config.json and binds the checkpoint in `dir`.
@@ -57,8 +68,23 @@ class Model {
   Status Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t first_position,
                  ThreadPool* pool, const ForwardOptions& options, float* logits) const;
 
+  // Several sequences in one pass (continuous batching): every matmul takes
+  // all the steps' tokens together, attention runs per sequence over its own
+  // cache. Each step's logits equal what Forward gives for it alone. Checks
+  // every step before touching any cache.
+  Status ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool,
+                      ExpertLoad* expert_load) const;
+
  private:
   Model() = default;
+  Status CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
+                   int64_t first_position) const;
+  // The second half of a decoder layer over `tokens` rows of h (in place):
+  // post-attention norm, MoE or dense MLP, residual. `routing` receives the
+  // router's choice on MoE layers.
+  void FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
+                   Routing* routing, std::vector<float>* h, std::vector<float>* normed,
+                   std::vector<float>* delta) const;
   ModelConfig config_;
   uint64_t config_hash_ = 0;
   std::unique_ptr<Checkpoint> checkpoint_;

@@ -118,6 +118,23 @@ TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   }
 }
 
+TEST_F(CliTest, GenerateStreamsTokenIds) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-v32.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("generate --model " + model +
+            " --prompt-ids 5,6,7 --max-tokens 6 --temperature 0 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
+  const CommandRun again = Dsv32("generate --model " + model +
+                                 " --prompt-ids 5,6,7 --max-tokens 6 --temperature 0 --quiet");
+  EXPECT_EQ(r.output.substr(0, r.output.find('\n')), again.output.substr(0, again.output.find('\n')));
+  r = Dsv32("generate --model " + model + " --prompt-ids 5,x");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("dsv32 generate: error:"), std::string::npos) << r.output;
+}
+
 TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
   const std::string input = Path("in.safetensors");
   const std::vector<int32_t> ids = {1, 2, 3};

@@ -1,0 +1,333 @@
+// The serving engine, sampling parameters and metrics through the C API.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "capi_internal.h"
+#include "engine/engine.h"
+
+struct dsv32_engine {
+  std::unique_ptr<dsv32::Engine> engine;
+  dsv32::SamplingParams sampling_defaults;
+  int64_t eos_token_id = -1;
+  bool background = false;
+};
+
+using dsv32::capi::FromStatus;
+using dsv32::capi::Guard;
+using dsv32::capi::ReadParams;
+using dsv32::capi::SetError;
+
+namespace {
+
+dsv32_sampling_params ToC(const dsv32::SamplingParams& s) {
+  dsv32_sampling_params p{};
+  p.struct_size = sizeof p;
+  p.temperature = s.temperature;
+  p.top_k = s.top_k;
+  p.top_p = s.top_p;
+  p.min_p = s.min_p;
+  p.repetition_penalty = s.repetition_penalty;
+  p.presence_penalty = s.presence_penalty;
+  p.frequency_penalty = s.frequency_penalty;
+  p.seed = s.seed;
+  p.top_logprobs = s.top_logprobs;
+  return p;
+}
+
+dsv32::SamplingParams FromC(const dsv32_sampling_params& p) {
+  dsv32::SamplingParams s;
+  s.temperature = p.temperature;
+  s.top_k = p.top_k;
+  s.top_p = p.top_p;
+  s.min_p = p.min_p;
+  s.repetition_penalty = p.repetition_penalty;
+  s.presence_penalty = p.presence_penalty;
+  s.frequency_penalty = p.frequency_penalty;
+  s.seed = p.seed;
+  s.top_logprobs = p.top_logprobs;
+  return s;
+}
+
+// Copies `full` over the caller's struct, no further than the caller's size.
+template <typename T>
+dsv32_status CopyOut(T full, T* out, const char* what) {
+  if (out->struct_size < sizeof(size_t))
+    return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                    std::string(what) + ": set struct_size to the struct's sizeof");
+  full.struct_size = out->struct_size;
+  std::memcpy(out, &full, std::min(out->struct_size, sizeof full));
+  return DSV32_OK;
+}
+
+dsv32_status NullEngine(const char* fn) {
+  return SetError(DSV32_ERR_INVALID_ARGUMENT, std::string(fn) + ": engine is NULL");
+}
+
+}  // namespace
+
+extern "C" {
+
+dsv32_sampling_params dsv32_sampling_default_params(void) { return ToC(dsv32::SamplingParams{}); }
+
+dsv32_engine_params dsv32_engine_default_params(void) {
+  const dsv32::EngineOptions o;
+  dsv32_engine_params p{};
+  p.struct_size = sizeof p;
+  p.n_threads = o.threads;
+  p.background = 1;
+  p.kv_budget_bytes = o.kv_budget_bytes;
+  p.max_context = o.max_context;
+  p.max_batch_tokens = o.max_batch_tokens;
+  p.max_running = o.max_running;
+  p.interactive_chunk = o.interactive_chunk;
+  p.compute_chunk = o.compute_chunk;
+  return p;
+}
+
+dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* params,
+                                 dsv32_engine** out) {
+  return Guard([&] {
+    if (!out) return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_create: out is NULL");
+    *out = nullptr;
+    if (!model) return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_create: model is NULL");
+    const dsv32_engine_params p = ReadParams(params, dsv32_engine_default_params());
+    dsv32::EngineOptions o;
+    o.threads = p.n_threads;
+    o.kv_budget_bytes = p.kv_budget_bytes;
+    o.max_context = p.max_context;
+    o.max_batch_tokens = p.max_batch_tokens;
+    o.max_running = p.max_running;
+    o.interactive_chunk = p.interactive_chunk;
+    o.compute_chunk = p.compute_chunk;
+    auto engine = dsv32::Engine::Create(model->model, o);
+    if (!engine.ok()) return FromStatus(engine.status());
+    auto handle = std::make_unique<dsv32_engine>();
+    handle->engine = std::move(engine).value();
+    handle->sampling_defaults = model->sampling_defaults;
+    handle->eos_token_id = model->model->config().eos_token_id;
+    handle->background = p.background != 0;
+    if (handle->background) handle->engine->Start();
+    *out = handle.release();
+    return DSV32_OK;
+  });
+}
+
+void dsv32_engine_free(dsv32_engine* engine) { delete engine; }
+
+dsv32_status dsv32_engine_sampling_defaults(const dsv32_engine* engine, dsv32_sampling_params* out) {
+  return Guard([&] {
+    if (!engine || !out)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_sampling_defaults: NULL argument");
+    return CopyOut(ToC(engine->sampling_defaults), out, "dsv32_engine_sampling_defaults");
+  });
+}
+
+dsv32_request_params dsv32_request_default_params(void) {
+  dsv32_request_params p{};
+  p.struct_size = sizeof p;
+  p.max_tokens = 256;
+  p.stop_at_eos = 1;
+  p.lane = DSV32_LANE_INTERACTIVE;
+  return p;
+}
+
+dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_params* params,
+                                 dsv32_request_id* out) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_submit");
+    if (!params || !out)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_submit: NULL argument");
+    const dsv32_request_params p = ReadParams(params, dsv32_request_default_params());
+    if ((!p.prompt && p.n_prompt) || (!p.stop_tokens && p.n_stop_tokens))
+      return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                      "dsv32_engine_submit: a NULL array with a non-zero length");
+    dsv32::RequestSpec spec;
+    if (p.prompt) spec.prompt.assign(p.prompt, p.prompt + p.n_prompt);
+    spec.sampling = engine->sampling_defaults;
+    if (p.sampling)
+      spec.sampling = FromC(ReadParams(p.sampling, ToC(engine->sampling_defaults)));
+    spec.max_tokens = p.max_tokens;
+    if (p.stop_tokens) spec.stop_tokens.assign(p.stop_tokens, p.stop_tokens + p.n_stop_tokens);
+    if (p.stop_at_eos && engine->eos_token_id >= 0)
+      spec.stop_tokens.push_back(static_cast<int32_t>(engine->eos_token_id));
+    if (p.lane != DSV32_LANE_INTERACTIVE && p.lane != DSV32_LANE_COMPUTE)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_submit: unknown lane");
+    spec.lane = static_cast<dsv32::Lane>(p.lane);
+    if (p.on_token) {
+      const dsv32_stream_fn fn = p.on_token;
+      void* user_data = p.user_data;
+      spec.on_token = [fn, user_data](const dsv32::TokenEvent& e) {
+        dsv32_token_event c{};
+        c.struct_size = sizeof c;
+        c.request = e.request;
+        c.token = e.token;
+        c.logprob = e.logprob;
+        static_assert(sizeof(dsv32_token_logprob) == sizeof(dsv32::TokenLogprob));
+        c.top = reinterpret_cast<const dsv32_token_logprob*>(e.top.data());
+        c.n_top = e.top.size();
+        c.finished = e.finished ? 1 : 0;
+        c.reason = static_cast<dsv32_finish_reason>(e.reason);
+        fn(&c, user_data);
+      };
+    }
+    auto id = engine->engine->Submit(std::move(spec));
+    if (!id.ok()) return FromStatus(id.status());
+    *out = id.value();
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_engine_cancel(dsv32_engine* engine, dsv32_request_id id) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_cancel");
+    return FromStatus(engine->engine->Cancel(id));
+  });
+}
+
+dsv32_status dsv32_engine_poll(const dsv32_engine* engine, dsv32_request_id id,
+                               dsv32_request_status* status) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_poll");
+    if (!status) return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_poll: status is NULL");
+    auto s = engine->engine->Poll(id);
+    if (!s.ok()) return FromStatus(s.status());
+    dsv32_request_status full{};
+    full.state = static_cast<dsv32_request_state>(s->state);
+    full.reason = static_cast<dsv32_finish_reason>(s->reason);
+    full.n_prompt = s->prompt_tokens;
+    full.n_generated = static_cast<int64_t>(s->generated.size());
+    full.queue_seconds = s->queue_seconds;
+    full.ttft_seconds = s->ttft_seconds;
+    if (s->reason == dsv32::FinishReason::kError) SetError(DSV32_OK, s->error);
+    return CopyOut(full, status, "dsv32_engine_poll");
+  });
+}
+
+dsv32_status dsv32_engine_tokens(const dsv32_engine* engine, dsv32_request_id id, int32_t* tokens,
+                                 float* logprobs, size_t capacity, size_t* n_generated) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_tokens");
+    if (!tokens && capacity)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_tokens: tokens is NULL");
+    auto s = engine->engine->Poll(id);
+    if (!s.ok()) return FromStatus(s.status());
+    const size_t n = std::min(capacity, s->generated.size());
+    std::copy_n(s->generated.begin(), n, tokens);
+    if (logprobs) std::copy_n(s->logprobs.begin(), n, logprobs);
+    if (n_generated) *n_generated = s->generated.size();
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_engine_wait(const dsv32_engine* engine, dsv32_request_id id, int64_t timeout_ms,
+                               int32_t* finished) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_wait");
+    // About 30 years stands in for "no limit" without overflowing the clock.
+    const std::chrono::milliseconds limit(timeout_ms < 0 ? int64_t{1} << 40 : timeout_ms);
+    auto done = engine->engine->Wait(id, limit);
+    if (!done.ok()) return FromStatus(done.status());
+    if (finished) *finished = done.value() ? 1 : 0;
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_engine_release(dsv32_engine* engine, dsv32_request_id id) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_release");
+    return FromStatus(engine->engine->Release(id));
+  });
+}
+
+dsv32_status dsv32_engine_step(dsv32_engine* engine, int64_t* n_tokens) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_step");
+    if (engine->background)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                      "dsv32_engine_step: this engine steps on its own thread (background = 1)");
+    auto n = engine->engine->Step();
+    if (!n.ok()) return FromStatus(n.status());
+    if (n_tokens) *n_tokens = n.value();
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_engine_get_metrics(const dsv32_engine* engine, dsv32_engine_metrics* metrics) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_get_metrics");
+    if (!metrics)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_get_metrics: metrics is NULL");
+    const dsv32::EngineMetrics m = engine->engine->Metrics();
+    dsv32_engine_metrics c{};
+    c.requests_submitted = m.requests_submitted;
+    c.requests_finished = m.requests_finished;
+    c.requests_cancelled = m.requests_cancelled;
+    c.requests_failed = m.requests_failed;
+    c.requests_running = m.requests_running;
+    c.requests_queued = m.requests_queued;
+    c.prompt_tokens = m.prompt_tokens;
+    c.generated_tokens = m.generated_tokens;
+    c.preemptions = m.preemptions;
+    c.steps = m.steps;
+    c.busy_seconds = m.busy_seconds;
+    c.generated_tokens_per_second = m.generated_tokens_per_second();
+    auto fill = [](const dsv32::LatencyStats& s, double* mean, double* p50, double* p99) {
+      *mean = s.mean();
+      *p50 = s.Quantile(0.5);
+      *p99 = s.Quantile(0.99);
+    };
+    fill(m.ttft, &c.ttft_mean, &c.ttft_p50, &c.ttft_p99);
+    fill(m.tpot, &c.tpot_mean, &c.tpot_p50, &c.tpot_p99);
+    fill(m.inter_token, &c.inter_token_mean, &c.inter_token_p50, &c.inter_token_p99);
+    fill(m.queue_time, &c.queue_mean, &c.queue_p50, &c.queue_p99);
+    c.last_batch_sequences = m.last_batch_sequences;
+    c.last_batch_tokens = m.last_batch_tokens;
+    c.mean_batch_tokens = m.mean_batch_tokens();
+    c.kv_used_tokens = m.kv_used_tokens;
+    c.kv_capacity_tokens = m.kv_capacity_tokens;
+    c.kv_used_bytes = m.kv_used_tokens * m.kv_bytes_per_token;
+    c.prefix_hit_rate = m.prefix_hit_rate();
+    c.expert_layers = engine->engine->expert_load().layers();
+    c.experts = engine->engine->expert_load().experts();
+    return CopyOut(c, metrics, "dsv32_engine_get_metrics");
+  });
+}
+
+dsv32_status dsv32_engine_expert_counts(const dsv32_engine* engine, uint64_t* counts,
+                                        size_t capacity, size_t* n_counts) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_expert_counts");
+    if (!counts && capacity)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_expert_counts: counts is NULL");
+    const dsv32::ExpertLoad& load = engine->engine->expert_load();
+    const auto total = static_cast<size_t>(load.layers() * load.experts());
+    for (size_t i = 0; i < std::min(capacity, total); ++i)
+      counts[i] = load.count(static_cast<int64_t>(i) / load.experts(),
+                             static_cast<int64_t>(i) % load.experts());
+    if (n_counts) *n_counts = total;
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_engine_metrics_prometheus(const dsv32_engine* engine, char* buffer,
+                                             size_t capacity, size_t* length) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_metrics_prometheus");
+    if (!buffer && capacity)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                      "dsv32_engine_metrics_prometheus: buffer is NULL");
+    const std::string text =
+        dsv32::PrometheusText(engine->engine->Metrics(), &engine->engine->expert_load());
+    if (capacity) {
+      const size_t n = std::min(capacity - 1, text.size());
+      std::memcpy(buffer, text.data(), n);
+      buffer[n] = '\0';
+    }
+    if (length) *length = text.size();
+    return DSV32_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,480 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "core/thread_pool.h"
+
+namespace dsv32 {
+
+struct Engine::Request {
+  RequestId id = 0;
+  RequestSpec spec;
+  Sampler sampler;
+  std::vector<int32_t> tokens;  // prompt, then every generated token
+  std::vector<float> logprobs;  // one per generated token
+  int64_t prompt_len = 0;
+  int64_t computed = 0;  // tokens already in the cache
+  SequenceKv kv;
+  RequestState state = RequestState::kQueued;
+  FinishReason reason = FinishReason::kNone;
+  std::string error;
+  bool cancel = false;
+  bool release = false;  // forget once it has ended
+  // The stream's last event has returned: only then do Poll and Wait report
+  // the end, so a caller may free what its callback writes to.
+  bool delivered = false;
+  bool admitted_once = false;
+  Clock::time_point submitted, admitted, first_token, last_token;
+
+  Request(RequestId id, RequestSpec s) : id(id), spec(std::move(s)), sampler(spec.sampling) {}
+  int64_t generated() const { return static_cast<int64_t>(tokens.size()) - prompt_len; }
+  int64_t pending() const { return static_cast<int64_t>(tokens.size()) - computed; }
+};
+
+struct Engine::Plan {
+  struct Item {
+    Request* request;
+    int64_t tokens;
+  };
+  std::vector<Item> items;
+  std::vector<std::pair<StreamCallback, TokenEvent>> events;  // from cancellations
+};
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
+    : model_(std::move(model)),
+      options_(options),
+      pool_(std::make_unique<ThreadPool>(options.threads ? options.threads
+                                                         : DefaultThreadCount())),
+      expert_load_(std::make_unique<ExpertLoad>(model_->config().num_hidden_layers,
+                                                 model_->config().n_routed_experts)),
+      kv_(model_->config(), options.kv_budget_bytes, options.max_context) {
+  metrics_.kv_capacity_tokens = kv_.capacity_tokens();
+  metrics_.kv_bytes_per_token = kv_.bytes_per_token();
+}
+
+Result<std::unique_ptr<Engine>> Engine::Create(std::shared_ptr<const Model> model,
+                                               const EngineOptions& given) {
+  if (!model) return InvalidArgument("engine: no model");
+  EngineOptions o = given;
+  if (o.threads < 0 || o.max_context < 0 || o.kv_budget_bytes < 0)
+    return InvalidArgument("engine: threads, max_context and kv_budget_bytes must be >= 0");
+  if (o.max_batch_tokens < 1 || o.max_running < 1 || o.interactive_chunk < 1 ||
+      o.compute_chunk < 1)
+    return InvalidArgument(
+        "engine: max_batch_tokens, max_running and the chunk sizes must be >= 1");
+  const ModelConfig& c = model->config();
+  if (o.max_context == 0 || o.max_context > c.max_position_embeddings)
+    o.max_context = c.max_position_embeddings;
+  if (o.kv_budget_bytes == 0)
+    o.kv_budget_bytes = static_cast<int64_t>(o.max_running) * o.max_context *
+                        KvCache(c, 1).bytes_per_token();
+  return std::unique_ptr<Engine>(new Engine(std::move(model), o));
+}
+
+Engine::~Engine() { Stop(); }
+
+Result<RequestId> Engine::Submit(RequestSpec spec) {
+  const ModelConfig& c = model_->config();
+  const auto n = static_cast<int64_t>(spec.prompt.size());
+  if (n == 0) return InvalidArgument("the prompt is empty");
+  for (size_t i = 0; i < spec.prompt.size(); ++i)
+    if (spec.prompt[i] < 0 || spec.prompt[i] >= c.vocab_size)
+      return OutOfRange("prompt token " + std::to_string(spec.prompt[i]) + " at index " +
+                        std::to_string(i) + " is outside the vocabulary [0, " +
+                        std::to_string(c.vocab_size) + ")");
+  if (n > kv_.max_context())
+    return OutOfRange("a prompt of " + std::to_string(n) + " tokens exceeds max_context " +
+                      std::to_string(kv_.max_context()));
+  if (n > kv_.capacity_tokens())
+    return OutOfMemory("a prompt of " + std::to_string(n) +
+                       " tokens can never fit the KV budget of " +
+                       std::to_string(kv_.capacity_tokens()) + " tokens");
+  if (spec.max_tokens < 1) return InvalidArgument("max_tokens must be >= 1");
+  if (spec.lane != Lane::kInteractive && spec.lane != Lane::kCompute)
+    return InvalidArgument("unknown lane");
+  DSV32_RETURN_IF_ERROR(ValidateSamplingParams(spec.sampling));
+
+  std::lock_guard lock(mu_);
+  const RequestId id = next_id_++;
+  auto r = std::make_unique<Request>(id, std::move(spec));
+  r->tokens = r->spec.prompt;
+  r->prompt_len = n;
+  r->sampler.ObservePrompt(r->tokens);
+  r->submitted = Clock::now();
+  queued_[static_cast<int>(r->spec.lane)].push_back(r.get());
+  requests_[id] = std::move(r);
+  ++metrics_.requests_submitted;
+  changed_.notify_all();
+  return id;
+}
+
+Status Engine::Cancel(RequestId id) {
+  std::lock_guard lock(mu_);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return NotFound("no request " + std::to_string(id));
+  if (it->second->state != RequestState::kFinished) it->second->cancel = true;
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+Result<RequestStatus> Engine::Poll(RequestId id) const {
+  std::lock_guard lock(mu_);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return NotFound("no request " + std::to_string(id));
+  const Request& r = *it->second;
+  RequestStatus s;
+  const bool ended = r.state == RequestState::kFinished && r.delivered;
+  s.state = r.state == RequestState::kFinished && !ended ? RequestState::kRunning : r.state;
+  s.reason = ended ? r.reason : FinishReason::kNone;
+  s.error = r.error;
+  s.prompt_tokens = r.prompt_len;
+  s.generated.assign(r.tokens.begin() + r.prompt_len, r.tokens.end());
+  s.logprobs = r.logprobs;
+  s.queue_seconds = r.admitted_once ? Seconds(r.admitted - r.submitted) : -1.0;
+  s.ttft_seconds = r.generated() > 0 ? Seconds(r.first_token - r.submitted) : -1.0;
+  return s;
+}
+
+Result<bool> Engine::Wait(RequestId id, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  bool known = true;
+  const bool ended = changed_.wait_for(lock, timeout, [&] {
+    auto it = requests_.find(id);
+    known = it != requests_.end();
+    return !known || it->second->delivered;
+  });
+  if (!known) return NotFound("no request " + std::to_string(id));
+  return ended;
+}
+
+Status Engine::Release(RequestId id) {
+  std::lock_guard lock(mu_);
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return NotFound("no request " + std::to_string(id));
+  Request& r = *it->second;
+  if (r.state == RequestState::kFinished) {
+    requests_.erase(it);
+  } else {
+    // A running request may be inside the current step's forward pass; the
+    // step forgets it once it has ended.
+    r.cancel = true;
+    r.release = true;
+  }
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+void Engine::Preempt(Request* r) {
+  kv_.Free(&r->kv);
+  r->computed = 0;
+  running_.erase(std::find(running_.begin(), running_.end(), r));
+  r->state = RequestState::kQueued;
+  queued_[static_cast<int>(r->spec.lane)].push_front(r);
+  ++metrics_.preemptions;
+}
+
+void Engine::Finish(Request* r, FinishReason reason, std::vector<TokenEvent>* events) {
+  if (r->state == RequestState::kRunning) {
+    running_.erase(std::find(running_.begin(), running_.end(), r));
+  } else if (r->state == RequestState::kQueued) {
+    auto& q = queued_[static_cast<int>(r->spec.lane)];
+    q.erase(std::find(q.begin(), q.end(), r));
+  }
+  kv_.Free(&r->kv);
+  r->state = RequestState::kFinished;
+  r->reason = reason;
+  ++metrics_.requests_finished;
+  if (reason == FinishReason::kCancelled) ++metrics_.requests_cancelled;
+  if (reason == FinishReason::kError) ++metrics_.requests_failed;
+  if (r->generated() >= 2)
+    metrics_.tpot.Add(Seconds(r->last_token - r->first_token) /
+                      static_cast<double>(r->generated() - 1));
+  if (events) {
+    TokenEvent e;
+    e.request = r->id;
+    e.finished = true;
+    e.reason = reason;
+    events->push_back(e);
+  }
+}
+
+Engine::Plan Engine::Schedule() {
+  Plan plan;
+  // Cancellations first: they free room for everyone else.
+  std::vector<TokenEvent> cancelled;
+  std::vector<Request*> to_cancel;
+  for (auto& [id, r] : requests_)
+    if (r->cancel && r->state != RequestState::kFinished) to_cancel.push_back(r.get());
+  for (Request* r : to_cancel) {
+    Finish(r, FinishReason::kCancelled, &cancelled);
+    plan.events.emplace_back(r->spec.on_token, cancelled.back());
+  }
+
+  int64_t budget = options_.max_batch_tokens;
+  auto planned = [&](const Request* r) {
+    return std::any_of(plan.items.begin(), plan.items.end(),
+                       [r](const Plan::Item& i) { return i.request == r; });
+  };
+  // The newest sequence outside the plan, compute lane before interactive.
+  auto victim = [&](const Request* except) -> Request* {
+    for (Lane lane : {Lane::kCompute, Lane::kInteractive})
+      for (auto it = running_.rbegin(); it != running_.rend(); ++it)
+        if ((*it)->spec.lane == lane && *it != except && !planned(*it)) return *it;
+    return nullptr;
+  };
+
+  // 1. One token for every decoding sequence, interactive lane first.
+  for (Lane lane : {Lane::kInteractive, Lane::kCompute}) {
+    const std::vector<Request*> snapshot = running_;
+    for (Request* r : snapshot) {
+      if (budget == 0) break;
+      if (r->spec.lane != lane || r->state != RequestState::kRunning || r->pending() != 1)
+        continue;
+      bool fits = true;
+      while (!kv_.Reserve(&r->kv, static_cast<int64_t>(r->tokens.size()))) {
+        Request* v = victim(r);
+        if (!v) {
+          fits = false;
+          break;
+        }
+        Preempt(v);
+      }
+      if (!fits) {
+        // Nobody else holds room: this sequence alone outgrew the budget.
+        if (running_.size() == 1) {
+          Finish(r, FinishReason::kContextFull, &cancelled);
+          plan.events.emplace_back(r->spec.on_token, cancelled.back());
+        } else {
+          Preempt(r);
+        }
+        continue;
+      }
+      plan.items.push_back({r, 1});
+      --budget;
+    }
+  }
+  auto chunk = [&](const Request* r) {
+    const int64_t c = r->spec.lane == Lane::kInteractive ? options_.interactive_chunk
+                                                         : options_.compute_chunk;
+    return std::min({r->pending(), c, budget});
+  };
+  // 2. The next chunk of prompts already admitted.
+  for (Lane lane : {Lane::kInteractive, Lane::kCompute})
+    for (Request* r : running_) {
+      if (budget == 0) break;
+      if (r->spec.lane != lane || r->pending() <= 1 || planned(r)) continue;
+      const int64_t n = chunk(r);
+      plan.items.push_back({r, n});
+      budget -= n;
+    }
+  // 3. Admission, while the KV budget covers the whole prompt.
+  for (Lane lane : {Lane::kInteractive, Lane::kCompute}) {
+    auto& queue = queued_[static_cast<int>(lane)];
+    while (budget > 0 && !queue.empty() &&
+           static_cast<int64_t>(running_.size()) < options_.max_running) {
+      Request* r = queue.front();
+      if (!kv_.Reserve(&r->kv, static_cast<int64_t>(r->tokens.size()))) {
+        // A preempted sequence may have grown past what the whole budget holds.
+        if (running_.empty() && plan.items.empty()) {
+          Finish(r, FinishReason::kContextFull, &cancelled);
+          plan.events.emplace_back(r->spec.on_token, cancelled.back());
+          continue;
+        }
+        break;
+      }
+      queue.pop_front();
+      running_.push_back(r);
+      r->state = RequestState::kRunning;
+      if (!r->admitted_once) {
+        r->admitted_once = true;
+        r->admitted = Clock::now();
+        metrics_.queue_time.Add(Seconds(r->admitted - r->submitted));
+      }
+      const int64_t n = chunk(r);
+      plan.items.push_back({r, n});
+      budget -= n;
+    }
+  }
+  return plan;
+}
+
+Result<int64_t> Engine::Step() {
+  std::lock_guard step_lock(step_mu_);
+  const auto start = Clock::now();
+  Plan plan;
+  {
+    std::lock_guard lock(mu_);
+    plan = Schedule();
+  }
+  const ModelConfig& c = model_->config();
+  const auto V = static_cast<size_t>(c.vocab_size);
+
+  // The forward pass and sampling run without the lock: only this thread
+  // touches a running sequence's cache and sampler.
+  std::vector<SequenceStep> steps;
+  std::vector<float> logits;
+  size_t rows = 0;
+  for (const Plan::Item& item : plan.items)
+    if (item.request->computed + item.tokens == static_cast<int64_t>(item.request->tokens.size()))
+      ++rows;
+  logits.resize(rows * V);
+  rows = 0;
+  for (const Plan::Item& item : plan.items) {
+    Request* r = item.request;
+    SequenceStep s;
+    s.cache = r->kv.cache.get();
+    s.tokens = std::span<const int32_t>(r->tokens).subspan(static_cast<size_t>(r->computed),
+                                                           static_cast<size_t>(item.tokens));
+    s.first_position = r->computed;
+    if (r->computed + item.tokens == static_cast<int64_t>(r->tokens.size()))
+      s.logits = &logits[rows++ * V];
+    steps.push_back(s);
+  }
+  Status forward = Status::Ok();
+  std::vector<std::optional<SampledToken>> sampled(plan.items.size());
+  if (!steps.empty()) {
+    forward = model_->ForwardBatch(steps, pool_.get(), expert_load_.get());
+    if (forward.ok())
+      for (size_t i = 0; i < steps.size(); ++i)
+        if (steps[i].logits)
+          sampled[i] = plan.items[i].request->sampler.Sample(std::span<const float>(steps[i].logits, V));
+  }
+
+  std::vector<TokenEvent> events;
+  std::vector<StreamCallback> callbacks;
+  int64_t processed = 0;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = Clock::now();
+    for (size_t i = 0; i < plan.items.size(); ++i) {
+      Request* r = plan.items[i].request;
+      const int64_t n = plan.items[i].tokens;
+      processed += n;
+      if (!forward.ok()) {
+        r->error = forward.message();
+        Finish(r, FinishReason::kError, &events);
+        callbacks.push_back(r->spec.on_token);
+        continue;
+      }
+      // Everything but a decode token is prompt work (recomputation included).
+      const bool decode = n == 1 && r->pending() == 1 && r->generated() > 0;
+      if (!decode) metrics_.prompt_tokens += n;
+      r->computed += n;
+      if (!sampled[i]) continue;
+      const SampledToken& t = *sampled[i];
+      r->sampler.Accept(t.token);
+      r->tokens.push_back(t.token);
+      r->logprobs.push_back(t.logprob);
+      ++metrics_.generated_tokens;
+      if (r->generated() == 1) {
+        r->first_token = now;
+        metrics_.ttft.Add(Seconds(now - r->submitted));
+      } else {
+        metrics_.inter_token.Add(Seconds(now - r->last_token));
+      }
+      r->last_token = now;
+
+      TokenEvent e;
+      e.request = r->id;
+      e.token = t.token;
+      e.logprob = t.logprob;
+      e.top = t.top;
+      const auto& stops = r->spec.stop_tokens;
+      if (std::find(stops.begin(), stops.end(), t.token) != stops.end()) {
+        e.reason = FinishReason::kStopToken;
+      } else if (r->generated() >= r->spec.max_tokens) {
+        e.reason = FinishReason::kMaxTokens;
+      } else if (static_cast<int64_t>(r->tokens.size()) >= kv_.max_context()) {
+        e.reason = FinishReason::kContextFull;
+      }
+      if (e.reason != FinishReason::kNone) {
+        e.finished = true;
+        Finish(r, e.reason, nullptr);
+      }
+      events.push_back(e);
+      callbacks.push_back(r->spec.on_token);
+    }
+    for (auto& [cb, e] : plan.events) {
+      callbacks.push_back(cb);
+      events.push_back(e);
+    }
+    for (auto it = requests_.begin(); it != requests_.end();)
+      it = it->second->release && it->second->state == RequestState::kFinished
+               ? requests_.erase(it)
+               : std::next(it);
+    metrics_.last_batch_sequences = plan.items.size();
+    metrics_.last_batch_tokens = static_cast<uint64_t>(processed);
+    if (!plan.items.empty()) {
+      ++metrics_.steps;
+      metrics_.batch_tokens_total += static_cast<uint64_t>(processed);
+      metrics_.busy_seconds += Seconds(Clock::now() - start);
+    }
+    changed_.notify_all();
+  }
+  for (size_t i = 0; i < events.size(); ++i)
+    if (callbacks[i]) callbacks[i](events[i]);
+  {
+    std::lock_guard lock(mu_);
+    for (const TokenEvent& e : events) {
+      if (!e.finished) continue;
+      auto it = requests_.find(e.request);
+      if (it != requests_.end()) it->second->delivered = true;
+    }
+    changed_.notify_all();
+  }
+  if (!forward.ok()) return forward;
+  return processed;
+}
+
+void Engine::RunLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] {
+        if (stop_) return true;
+        if (!running_.empty() || !queued_[0].empty() || !queued_[1].empty()) return true;
+        for (auto& [id, r] : requests_)
+          if (r->cancel && r->state != RequestState::kFinished) return true;
+        return false;
+      });
+      if (stop_) return;
+    }
+    // A failed step has already ended the requests it touched.
+    (void)Step();
+  }
+}
+
+void Engine::Start() {
+  std::lock_guard lock(mu_);
+  if (loop_.joinable()) return;
+  stop_ = false;
+  loop_ = std::thread([this] { RunLoop(); });
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    changed_.notify_all();
+  }
+  if (loop_.joinable()) loop_.join();
+}
+
+EngineMetrics Engine::Metrics() const {
+  std::lock_guard lock(mu_);
+  EngineMetrics m = metrics_;
+  m.requests_running = running_.size();
+  m.requests_queued = queued_[0].size() + queued_[1].size();
+  m.kv_used_tokens = kv_.used_tokens();
+  return m;
+}
+
+}  // namespace dsv32

@@ -1,0 +1,169 @@
+// The serving engine: many requests over one model, continuously batched.
+//
+// Each scheduler step runs, in one batched forward pass, the next token of
+// every running sequence plus chunks of pending prompts, under a per-step
+// token budget. Sequences are admitted while the KV budget covers their
+// whole prompt and grow one token at a time; when a decode cannot get room,
+// the most recently admitted sequence of the compute lane (else of the
+// interactive lane) is preempted: its cache is dropped and it goes back to
+// the head of its queue, to be recomputed from its prompt plus what it had
+// generated. The interactive lane is admitted and decoded first and prefills
+// in small chunks (latency); the compute lane prefills in big chunks
+// (throughput).
+//
+// Thread-safety: Submit, Cancel, Poll, Wait, Release and Metrics may be
+// called from any number of threads at once. Steps run on the engine's own
+// thread (Start) or on the caller's (Step), never both; Step serialises
+// concurrent callers. Stream callbacks run on the stepping thread, outside
+// the engine's locks, so they may call any method except Step and must not
+// block for long.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/kv_budget.h"
+#include "engine/metrics.h"
+#include "engine/sampling.h"
+#include "model/model.h"
+#include "moe/moe.h"
+
+namespace dsv32 {
+
+class ThreadPool;
+
+enum class Lane { kInteractive = 0, kCompute = 1 };
+
+enum class RequestState { kQueued = 0, kRunning = 1, kFinished = 2 };
+
+enum class FinishReason {
+  kNone = 0,
+  kStopToken = 1,
+  kMaxTokens = 2,
+  kCancelled = 3,
+  kContextFull = 4,  // the sequence reached the engine's max_context
+  kError = 5,
+};
+
+using RequestId = uint64_t;
+
+// One streamed token, or the end of a request (finished, with token -1 when
+// it ended without a new token, as on cancellation).
+struct TokenEvent {
+  RequestId request = 0;
+  int32_t token = -1;
+  float logprob = 0.0f;
+  std::span<const TokenLogprob> top;
+  bool finished = false;
+  FinishReason reason = FinishReason::kNone;
+};
+using StreamCallback = std::function<void(const TokenEvent&)>;
+
+struct RequestSpec {
+  std::vector<int32_t> prompt;
+  SamplingParams sampling;
+  int32_t max_tokens = 256;
+  std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
+  Lane lane = Lane::kInteractive;
+  StreamCallback on_token;  // may be empty
+};
+
+struct RequestStatus {
+  RequestState state = RequestState::kQueued;
+  FinishReason reason = FinishReason::kNone;
+  std::string error;
+  int64_t prompt_tokens = 0;
+  std::vector<int32_t> generated;
+  std::vector<float> logprobs;
+  double queue_seconds = 0.0;  // -1 until admitted
+  double ttft_seconds = -1.0;  // -1 until the first token
+};
+
+struct EngineOptions {
+  int threads = 0;                   // 0: the cores this process may use
+  int64_t kv_budget_bytes = 0;       // 0: room for max_running sequences of max_context
+  int64_t max_context = 4096;        // tokens per sequence, prompt included
+  int32_t max_batch_tokens = 512;    // tokens per step, decodes and prefill chunks together
+  int32_t max_running = 64;          // sequences admitted at once
+  int32_t interactive_chunk = 64;    // prefill chunk of the interactive lane
+  int32_t compute_chunk = 512;       // prefill chunk of the compute lane
+};
+
+class Engine {
+ public:
+  // The model must outlive the engine.
+  static Result<std::unique_ptr<Engine>> Create(std::shared_ptr<const Model> model,
+                                                const EngineOptions& options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request; checks its prompt and parameters first.
+  Result<RequestId> Submit(RequestSpec spec);
+  // Ends a request at the next step (or at once if it has not started);
+  // NotFound for an unknown or released id, Ok if it had already ended.
+  Status Cancel(RequestId id);
+  Result<RequestStatus> Poll(RequestId id) const;
+  // Blocks until the request ends or `timeout` passes; true if it ended.
+  // A request counts as ended (here and in Poll) once its stream's last
+  // callback has returned.
+  Result<bool> Wait(RequestId id, std::chrono::milliseconds timeout) const;
+  // Forgets an ended request (a running one is cancelled first).
+  Status Release(RequestId id);
+
+  // Runs one scheduler step on the calling thread; returns the tokens it
+  // processed (0 when idle). Not to be used while Start()ed.
+  Result<int64_t> Step();
+  // Runs steps on a background thread until Stop() (or destruction).
+  void Start();
+  void Stop();
+
+  EngineMetrics Metrics() const;
+  const ExpertLoad& expert_load() const { return *expert_load_; }
+  const Model& model() const { return *model_; }
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Request;
+
+  Engine(std::shared_ptr<const Model> model, const EngineOptions& options);
+  // Under mu_: the steps' plan.
+  struct Plan;
+  Plan Schedule();
+  void Preempt(Request* r);
+  void Finish(Request* r, FinishReason reason, std::vector<TokenEvent>* events);
+  void RunLoop();
+
+  std::shared_ptr<const Model> model_;
+  EngineOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ExpertLoad> expert_load_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  std::map<RequestId, std::unique_ptr<Request>> requests_;
+  std::deque<Request*> queued_[2];  // by lane
+  std::vector<Request*> running_;   // in admission order
+  KvBudget kv_;
+  EngineMetrics metrics_;
+  RequestId next_id_ = 1;
+
+  std::mutex step_mu_;
+  std::thread loop_;
+  bool stop_ = false;
+};
+
+}  // namespace dsv32

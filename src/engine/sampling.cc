@@ -1,0 +1,173 @@
+#include "engine/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+
+namespace dsv32 {
+
+Status ValidateSamplingParams(const SamplingParams& p) {
+  if (!(p.temperature >= 0.0f) || !std::isfinite(p.temperature))
+    return InvalidArgument("temperature must be a finite value >= 0");
+  if (p.top_k < 0) return InvalidArgument("top_k must be >= 0");
+  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) return InvalidArgument("top_p must be in (0, 1]");
+  if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) return InvalidArgument("min_p must be in [0, 1]");
+  if (!(p.repetition_penalty > 0.0f) || !std::isfinite(p.repetition_penalty))
+    return InvalidArgument("repetition_penalty must be a finite value > 0");
+  if (!std::isfinite(p.presence_penalty) || !std::isfinite(p.frequency_penalty))
+    return InvalidArgument("presence_penalty and frequency_penalty must be finite");
+  if (p.top_logprobs < 0 || p.top_logprobs > 64)
+    return InvalidArgument("top_logprobs must be in [0, 64]");
+  return Status::Ok();
+}
+
+Result<SamplingParams> LoadGenerationDefaults(const std::string& dir, SamplingParams defaults) {
+  const std::filesystem::path path = std::filesystem::path(dir) / "generation_config.json";
+  std::ifstream in(path);
+  if (!in) return defaults;
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object())
+    return FormatError(path.string() + ": not a JSON object");
+  auto number = [&](const char* key, auto* out) -> Status {
+    if (!j.contains(key)) return Status::Ok();
+    if (!j[key].is_number()) return FormatError(path.string() + ": '" + key + "' is not a number");
+    *out = j[key].get<std::remove_pointer_t<decltype(out)>>();
+    return Status::Ok();
+  };
+  DSV32_RETURN_IF_ERROR(number("temperature", &defaults.temperature));
+  DSV32_RETURN_IF_ERROR(number("top_p", &defaults.top_p));
+  DSV32_RETURN_IF_ERROR(number("top_k", &defaults.top_k));
+  if (j.value("do_sample", true) == false) defaults.temperature = 0.0f;
+  Status s = ValidateSamplingParams(defaults);
+  if (!s.ok()) return s.WithContext(path.string());
+  return defaults;
+}
+
+Sampler::Sampler(const SamplingParams& params)
+    : params_(params),
+      rng_(params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}()) {}
+
+void Sampler::ObservePrompt(std::span<const int32_t> prompt) {
+  if (params_.repetition_penalty != 1.0f) seen_.insert(prompt.begin(), prompt.end());
+}
+
+void Sampler::Accept(int32_t token) {
+  if (params_.repetition_penalty != 1.0f) seen_.insert(token);
+  ++generated_counts_[token];
+}
+
+namespace {
+
+// log-softmax of x at index i, given max and log-sum-exp of the row.
+struct LogSoftmax {
+  float max = -std::numeric_limits<float>::infinity();
+  double log_sum = 0.0;
+  explicit LogSoftmax(std::span<const float> x) {
+    for (float v : x) max = std::max(max, v);
+    double sum = 0.0;
+    for (float v : x) sum += std::exp(static_cast<double>(v - max));
+    log_sum = std::log(sum);
+  }
+  float operator()(float v) const { return static_cast<float>(v - max - log_sum); }
+};
+
+}  // namespace
+
+SampledToken Sampler::Sample(std::span<const float> logits) {
+  const auto n = static_cast<int32_t>(logits.size());
+  work_.assign(logits.begin(), logits.end());
+  for (int32_t t : seen_) {
+    if (t < 0 || t >= n) continue;
+    float& v = work_[static_cast<size_t>(t)];
+    v = v > 0.0f ? v / params_.repetition_penalty : v * params_.repetition_penalty;
+  }
+  for (const auto& [t, count] : generated_counts_) {
+    if (t < 0 || t >= n) continue;
+    work_[static_cast<size_t>(t)] -=
+        params_.presence_penalty + params_.frequency_penalty * static_cast<float>(count);
+  }
+
+  SampledToken out;
+  if (params_.temperature == 0.0f) {
+    // Greedy: the first of the best, so ties resolve the same way every time.
+    out.token = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+  } else {
+    // Candidates best first; truncation keeps a prefix of this order.
+    order_.resize(logits.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    auto better = [&](int32_t a, int32_t b) {
+      return work_[static_cast<size_t>(a)] > work_[static_cast<size_t>(b)] ||
+             (work_[static_cast<size_t>(a)] == work_[static_cast<size_t>(b)] && a < b);
+    };
+    size_t keep = order_.size();
+    if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
+      keep = static_cast<size_t>(params_.top_k);
+      std::partial_sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(keep), order_.end(),
+                        better);
+    } else {
+      std::sort(order_.begin(), order_.end(), better);
+    }
+    const double inv_t = 1.0 / params_.temperature;
+    const double best = work_[static_cast<size_t>(order_[0])];
+    std::vector<double> probs(keep);
+    double sum = 0.0;
+    for (size_t i = 0; i < keep; ++i) {
+      probs[i] = std::exp((work_[static_cast<size_t>(order_[i])] - best) * inv_t);
+      sum += probs[i];
+    }
+    for (double& p : probs) p /= sum;
+    // min-p: drop tokens less likely than min_p times the best one.
+    if (params_.min_p > 0.0f) {
+      const double floor = params_.min_p * probs[0];
+      size_t k = 1;
+      while (k < keep && probs[k] >= floor) ++k;
+      keep = k;
+    }
+    // top-p: the smallest prefix whose mass reaches top_p.
+    if (params_.top_p < 1.0f) {
+      double mass = 0.0;
+      size_t k = 0;
+      while (k < keep) {
+        mass += probs[k++];
+        if (mass >= params_.top_p) break;
+      }
+      keep = k;
+    }
+    double total = 0.0;
+    for (size_t i = 0; i < keep; ++i) total += probs[i];
+    const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
+    double acc = 0.0;
+    out.token = order_[keep - 1];
+    for (size_t i = 0; i < keep; ++i) {
+      acc += probs[i];
+      if (u < acc) {
+        out.token = order_[i];
+        break;
+      }
+    }
+  }
+
+  const LogSoftmax log_softmax(logits);
+  out.logprob = log_softmax(logits[static_cast<size_t>(out.token)]);
+  if (params_.top_logprobs > 0) {
+    const size_t k = std::min(static_cast<size_t>(params_.top_logprobs), logits.size());
+    std::vector<int32_t> ids(logits.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(k), ids.end(),
+                      [&](int32_t a, int32_t b) {
+                        return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+                               (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] &&
+                                a < b);
+                      });
+    for (size_t i = 0; i < k; ++i)
+      out.top.push_back({ids[i], log_softmax(logits[static_cast<size_t>(ids[i])])});
+  }
+  return out;
+}
+
+}  // namespace dsv32

@@ -1,0 +1,234 @@
+/* The engine half of the C API from plain C11: sampling params, engine
+ * create (background and stepped), submit / stream / poll / tokens / wait /
+ * cancel / release, metrics as a struct and as Prometheus text.
+ * Usage: capi_engine_c11_test MODEL_DIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsv32/dsv32.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    ++checks;                                                                 \
+    if (!(cond)) {                                                            \
+      ++failures;                                                             \
+      fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, \
+              __LINE__, #cond, dsv32_last_error());                           \
+    }                                                                         \
+  } while (0)
+
+typedef struct stream_state {
+  int tokens;
+  int finished;
+  int n_top;
+  dsv32_finish_reason reason;
+  int32_t first_token;
+} stream_state;
+
+static void on_token(const dsv32_token_event* e, void* user_data) {
+  stream_state* s = (stream_state*)user_data;
+  if (e->token >= 0) {
+    if (s->tokens == 0) s->first_token = e->token;
+    ++s->tokens;
+    s->n_top = (int)e->n_top;
+  }
+  if (e->finished) {
+    ++s->finished;
+    s->reason = e->reason;
+  }
+}
+
+static const int32_t kPrompt[5] = {5, 17, 3, 99, 42};
+
+/* A greedy request on an engine stepped by this thread. */
+static void stepped_engine(dsv32_model* model, int32_t* greedy_out) {
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  ep.background = 0;
+  ep.n_threads = 1;
+  ep.max_context = 64;
+  dsv32_engine* engine = NULL;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  if (!engine) return;
+
+  dsv32_sampling_params sp = dsv32_sampling_default_params();
+  sp.temperature = 0.0f;
+  sp.top_logprobs = 2;
+  stream_state st = {0, 0, 0, DSV32_FINISH_NONE, -1};
+  dsv32_request_params rp = dsv32_request_default_params();
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.sampling = &sp;
+  rp.max_tokens = 4;
+  rp.stop_at_eos = 0;
+  rp.lane = DSV32_LANE_COMPUTE;
+  rp.on_token = on_token;
+  rp.user_data = &st;
+  dsv32_request_id id = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  CHECK(id != 0);
+
+  dsv32_request_status rs;
+  memset(&rs, 0, sizeof rs);
+  rs.struct_size = sizeof rs;
+  CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_OK);
+  CHECK(rs.state == DSV32_REQUEST_QUEUED && rs.n_prompt == 5 && rs.ttft_seconds < 0);
+
+  int32_t done = 1;
+  CHECK(dsv32_engine_wait(engine, id, 0, &done) == DSV32_OK);
+  CHECK(done == 0);
+  int64_t ran = 0;
+  for (int i = 0; i < 100; ++i) {
+    CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+    if (ran == 0) break;
+  }
+  CHECK(dsv32_engine_wait(engine, id, -1, &done) == DSV32_OK);
+  CHECK(done == 1);
+  CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_OK);
+  CHECK(rs.state == DSV32_REQUEST_FINISHED && rs.reason == DSV32_FINISH_MAX_TOKENS);
+  CHECK(rs.n_generated == 4 && rs.ttft_seconds >= 0 && rs.queue_seconds >= 0);
+  CHECK(st.tokens == 4 && st.finished == 1 && st.reason == DSV32_FINISH_MAX_TOKENS);
+  CHECK(st.n_top == 2);
+
+  size_t n = 0;
+  float logprobs[4];
+  CHECK(dsv32_engine_tokens(engine, id, NULL, NULL, 0, &n) == DSV32_OK);
+  CHECK(n == 4);
+  CHECK(dsv32_engine_tokens(engine, id, greedy_out, logprobs, 4, &n) == DSV32_OK);
+  CHECK(greedy_out[0] == st.first_token && logprobs[0] <= 0.0f);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_ERR_NOT_FOUND);
+
+  /* Cancelling a queued request ends it at the next step. */
+  rp.on_token = NULL;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_cancel(engine, id) == DSV32_OK);
+  CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+  CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_OK);
+  CHECK(rs.reason == DSV32_FINISH_CANCELLED && rs.n_generated == 0);
+  CHECK(dsv32_engine_cancel(engine, id) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  CHECK(dsv32_engine_cancel(engine, id) == DSV32_ERR_NOT_FOUND);
+
+  /* Bad requests. */
+  const int32_t bad = 1 << 30;
+  rp.prompt = &bad;
+  rp.n_prompt = 1;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_OUT_OF_RANGE);
+  rp.prompt = NULL;
+  rp.n_prompt = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  sp.top_p = 5.0f;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_engine_submit(engine, NULL, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  dsv32_engine_free(engine);
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s MODEL_DIR\n", argv[0]);
+    return 2;
+  }
+  dsv32_model* model = NULL;
+  CHECK(dsv32_model_load(argv[1], NULL, &model) == DSV32_OK);
+  if (!model) return 1;
+  dsv32_model_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  CHECK(dsv32_model_get_info(model, &info) == DSV32_OK);
+
+  /* NULL handles are errors, never crashes. */
+  dsv32_engine* engine = (dsv32_engine*)1;
+  CHECK(dsv32_engine_create(NULL, NULL, &engine) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(engine == NULL);
+  CHECK(dsv32_engine_cancel(NULL, 1) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_engine_step(NULL, NULL) == DSV32_ERR_INVALID_ARGUMENT);
+  dsv32_engine_free(NULL);
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  CHECK(ep.struct_size == sizeof ep && ep.background == 1 && ep.max_batch_tokens > 0);
+  ep.max_running = 0;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_ERR_INVALID_ARGUMENT);
+
+  int32_t greedy[4] = {0, 0, 0, 0};
+  stepped_engine(model, greedy);
+
+  /* A background engine: the same greedy request gives the same tokens,
+   * while a second one runs beside it. */
+  ep = dsv32_engine_default_params();
+  ep.n_threads = 2;
+  ep.max_context = 64;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  dsv32_model_free(model); /* the engine keeps the model alive */
+  if (!engine) return 1;
+  dsv32_sampling_params sp;
+  memset(&sp, 0, sizeof sp);
+  sp.struct_size = sizeof sp;
+  CHECK(dsv32_engine_sampling_defaults(engine, &sp) == DSV32_OK);
+  CHECK(sp.temperature == 1.0f && sp.top_p == 1.0f && sp.seed < 0);
+  sp.temperature = 0.0f;
+  dsv32_request_params rp = dsv32_request_default_params();
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.sampling = &sp;
+  rp.max_tokens = 4;
+  rp.stop_at_eos = 0;
+  dsv32_request_id a = 0, b = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &a) == DSV32_OK);
+  rp.max_tokens = 1000;
+  rp.lane = DSV32_LANE_COMPUTE;
+  CHECK(dsv32_engine_submit(engine, &rp, &b) == DSV32_OK);
+  int32_t done = 0;
+  CHECK(dsv32_engine_wait(engine, a, 60000, &done) == DSV32_OK && done == 1);
+  int32_t tokens[4];
+  size_t n = 0;
+  CHECK(dsv32_engine_tokens(engine, a, tokens, NULL, 4, &n) == DSV32_OK && n == 4);
+  CHECK(memcmp(tokens, greedy, sizeof tokens) == 0);
+  CHECK(dsv32_engine_step(engine, NULL) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_engine_cancel(engine, b) == DSV32_OK);
+  CHECK(dsv32_engine_wait(engine, b, 60000, &done) == DSV32_OK && done == 1);
+  dsv32_request_status rs;
+  memset(&rs, 0, sizeof rs);
+  rs.struct_size = sizeof rs;
+  CHECK(dsv32_engine_poll(engine, b, &rs) == DSV32_OK);
+  CHECK(rs.reason == DSV32_FINISH_CANCELLED || rs.reason == DSV32_FINISH_CONTEXT_FULL);
+
+  dsv32_engine_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK(dsv32_engine_get_metrics(engine, &m) == DSV32_OK);
+  CHECK(m.requests_submitted == 2 && m.requests_finished == 2);
+  CHECK(m.generated_tokens >= 4 && m.ttft_mean > 0 && m.steps > 0);
+  CHECK(m.kv_used_tokens == 0 && m.kv_capacity_tokens > 0 && m.prefix_hit_rate == 0.0);
+  CHECK(m.expert_layers == info.num_hidden_layers && m.experts == info.n_routed_experts);
+  size_t n_counts = 0;
+  CHECK(dsv32_engine_expert_counts(engine, NULL, 0, &n_counts) == DSV32_OK);
+  CHECK(n_counts == (size_t)(m.expert_layers * m.experts));
+  uint64_t* counts = calloc(n_counts, sizeof(uint64_t));
+  CHECK(dsv32_engine_expert_counts(engine, counts, n_counts, NULL) == DSV32_OK);
+  uint64_t routed = 0;
+  for (size_t i = 0; i < n_counts; ++i) routed += counts[i];
+  CHECK(routed > 0);
+  free(counts);
+  size_t length = 0;
+  CHECK(dsv32_engine_metrics_prometheus(engine, NULL, 0, &length) == DSV32_OK && length > 0);
+  char* text = malloc(length + 1);
+  CHECK(dsv32_engine_metrics_prometheus(engine, text, length + 1, NULL) == DSV32_OK);
+  CHECK(strlen(text) == length);
+  CHECK(strstr(text, "dsv32_time_to_first_token_seconds_count 2") != NULL);
+  CHECK(strstr(text, "dsv32_expert_routed_tokens_total{layer=") != NULL);
+  char small[8];
+  CHECK(dsv32_engine_metrics_prometheus(engine, small, sizeof small, NULL) == DSV32_OK);
+  CHECK(strlen(small) == 7);
+  free(text);
+  CHECK(dsv32_engine_release(engine, a) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, b) == DSV32_OK);
+  dsv32_engine_free(engine);
+
+  printf("%d passed, %d failed\n", checks - failures, failures);
+  return failures == 0 ? 0 : 1;
+}

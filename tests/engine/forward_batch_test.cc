@@ -1,0 +1,93 @@
+// A batched step over several sequences gives each the logits it would get
+// alone.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/thread_pool.h"
+#include "engine/test_model.h"
+
+namespace dsv32 {
+namespace {
+
+double RelativeError(const std::vector<float>& a, const float* b) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (a[i] - b[i]) * (a[i] - b[i]);
+    norm += a[i] * a[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+void CheckBatchMatchesSingle(const std::string& config) {
+  auto model = testing::RandomModel(config);
+  ASSERT_TRUE(model);
+  const ModelConfig& c = model->config();
+  const auto V = static_cast<size_t>(c.vocab_size);
+  ThreadPool pool(2);
+  const std::vector<int32_t> a = {3, 14, 15, 92, 65, 35, 89};
+  const std::vector<int32_t> b = {7, 1, 8, 2, 8};
+  const std::vector<int32_t> d = {11, 22, 33, 44, 55, 66, 77, 88, 99};
+
+  // Alone: the logits of each sequence's last token.
+  auto alone = [&](const std::vector<int32_t>& t) {
+    KvCache cache(c, 0);
+    ForwardOptions o;
+    o.all_logits = false;
+    std::vector<float> logits(V);
+    EXPECT_TRUE(model->Forward(&cache, t, 0, &pool, o, logits.data()).ok());
+    return logits;
+  };
+
+  // Batched: a fresh prefill, a decode after a prefill, a chunk continuing
+  // a partial prefill, and a chunk whose logits nobody wants.
+  KvCache ca(c, 0), cb(c, 0), cd(c, 0), ce(c, 0);
+  std::vector<float> scratch(b.size() * V);
+  ASSERT_TRUE(model->Forward(&cb, std::span(b).first(4), 0, &pool, {}, scratch.data()).ok());
+  ASSERT_TRUE(model->Forward(&cd, std::span(d).first(3), 0, &pool, {}, scratch.data()).ok());
+  std::vector<float> la(V), lb(V), ld(V);
+  const std::vector<SequenceStep> steps = {
+      {&ca, a, 0, la.data()},
+      {&cb, std::span(b).subspan(4), 4, lb.data()},
+      {&cd, std::span(d).subspan(3), 3, ld.data()},
+      {&ce, std::span(d).first(2), 0, nullptr},
+  };
+  ExpertLoad load(c.num_hidden_layers, c.n_routed_experts);
+  ASSERT_TRUE(model->ForwardBatch(steps, &pool, &load).ok());
+  EXPECT_LT(RelativeError(alone(a), la.data()), 1e-5);
+  EXPECT_LT(RelativeError(alone(b), lb.data()), 1e-5);
+  EXPECT_LT(RelativeError(alone(d), ld.data()), 1e-5);
+  EXPECT_EQ(cd.length(), 9);
+  EXPECT_EQ(ce.length(), 2);
+
+  uint64_t routed = 0;
+  for (int64_t l = 0; l < load.layers(); ++l)
+    for (int64_t e = 0; e < load.experts(); ++e) routed += load.count(l, e);
+  int64_t moe_layers = 0;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) moe_layers += model->weights().layers[l].is_moe;
+  EXPECT_EQ(routed, static_cast<uint64_t>((7 + 1 + 6 + 2) * c.num_experts_per_tok * moe_layers));
+}
+
+TEST(ForwardBatchTest, SparseModelMatchesSingleSequences) { CheckBatchMatchesSingle("tiny-engine.json"); }
+TEST(ForwardBatchTest, DenseModelMatchesSingleSequences) { CheckBatchMatchesSingle("tiny-engine-v3.json"); }
+
+TEST(ForwardBatchTest, BadStepsAreRejectedBeforeAnyCacheChanges) {
+  auto model = testing::RandomModel();
+  ASSERT_TRUE(model);
+  const ModelConfig& c = model->config();
+  KvCache ca(c, 0), cb(c, 0);
+  std::vector<float> logits(static_cast<size_t>(c.vocab_size));
+  const std::vector<int32_t> good = {1, 2, 3};
+  const std::vector<int32_t> bad = {1, static_cast<int32_t>(c.vocab_size)};
+  EXPECT_FALSE(model->ForwardBatch(std::vector<SequenceStep>{}, nullptr, nullptr).ok());
+  std::vector<SequenceStep> steps = {{&ca, good, 0, logits.data()}, {&cb, bad, 0, nullptr}};
+  EXPECT_EQ(model->ForwardBatch(steps, nullptr, nullptr).code(), StatusCode::kOutOfRange);
+  EXPECT_EQ(ca.length(), 0);
+  steps = {{&ca, good, 0, nullptr}, {&ca, good, 0, nullptr}};
+  EXPECT_EQ(model->ForwardBatch(steps, nullptr, nullptr).code(), StatusCode::kInvalidArgument);
+  steps = {{&ca, good, 2, nullptr}};
+  EXPECT_EQ(model->ForwardBatch(steps, nullptr, nullptr).code(), StatusCode::kOutOfRange);
+}
+
+}  // namespace
+}  // namespace dsv32
