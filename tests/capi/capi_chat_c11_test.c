@@ -3,20 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "c_check.h"
 #include "dsv32/dsv32.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    ++checks;                                                                 \
-    if (!(cond)) {                                                            \
-      ++failures;                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, \
-              __LINE__, #cond, dsv32_last_error());                           \
-    }                                                                         \
-  } while (0)
 
 static const char kBos[] = "<\xef\xbd\x9c" "begin\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>";
 static const char kEos[] = "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>";

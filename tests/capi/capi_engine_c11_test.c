@@ -6,20 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_check.h"
 #include "dsv32/dsv32.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    ++checks;                                                                 \
-    if (!(cond)) {                                                            \
-      ++failures;                                                             \
-      fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, \
-              __LINE__, #cond, dsv32_last_error());                           \
-    }                                                                         \
-  } while (0)
 
 typedef struct stream_state {
   int tokens;
