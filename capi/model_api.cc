@@ -39,8 +39,9 @@ dsv32_status dsv32_model_load(const char* dir, const dsv32_model_params* params,
     *out = nullptr;
     if (!dir) return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_model_load: dir is NULL");
     const dsv32_model_params p = ReadParams(params, dsv32_model_default_params());
-    if (p.progress) p.progress(0.0f, p.progress_user_data);
-    auto model = dsv32::Model::Load(dir);
+    std::function<void(float)> progress;
+    if (p.progress) progress = [&p](float f) { p.progress(f, p.progress_user_data); };
+    auto model = dsv32::Model::Load(dir, progress);
     if (!model.ok()) return FromStatus(model.status());
     auto handle = std::make_unique<dsv32_model>();
     handle->num_parameters =
@@ -49,7 +50,6 @@ dsv32_status dsv32_model_load(const char* dir, const dsv32_model_params* params,
     auto defaults = dsv32::LoadGenerationDefaults(dir, dsv32::SamplingParams{});
     if (!defaults.ok()) return FromStatus(defaults.status());
     handle->sampling_defaults = defaults.value();
-    if (p.progress) p.progress(1.0f, p.progress_user_data);
     *out = handle.release();
     return DSV32_OK;
   });

@@ -12,7 +12,12 @@
 
 namespace dsv32 {
 
-Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
+Result<std::unique_ptr<Model>> Model::Load(const std::string& dir,
+                                           const std::function<void(float)>& progress) {
+  auto report = [&](float fraction) {
+    if (progress) progress(fraction);
+  };
+  report(0.0f);
   std::unique_ptr<Model> model(new Model());
   const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
   DSV32_ASSIGN_OR_RETURN(model->config_, LoadModelConfig(config_path));
@@ -27,9 +32,15 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir) {
   auto weights = BindWeights(model->config_, *model->checkpoint_);
   if (!weights.ok()) return weights.status().WithContext(dir);
   model->weights_ = std::move(weights).value();
-  for (LayerWeights& layer : model->weights_.layers)
-    DSV32_RETURN_IF_ERROR(PrepareAbsorbedWeights(&layer.self_attn));
+  constexpr float kBound = 0.3f;
+  report(kBound);
+  const size_t layers = model->weights_.layers.size();
+  for (size_t l = 0; l < layers; ++l) {
+    DSV32_RETURN_IF_ERROR(PrepareAbsorbedWeights(&model->weights_.layers[l].self_attn));
+    report(kBound + (1.0f - kBound) * static_cast<float>(l + 1) / static_cast<float>(layers));
+  }
   model->rope_ = std::make_unique<Rope>(model->config_);
+  report(1.0f);
   return model;
 }
 

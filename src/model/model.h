@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -52,7 +53,11 @@ struct SequenceStep {
 class Model {
  public:
   // Reads config.json and binds the checkpoint in `dir`.
-  static Result<std::unique_ptr<Model>> Load(const std::string& dir);
+  // `progress`, if given, is called with the fraction done in [0, 1]: the
+  // files are mapped and bound first, then each layer's absorbed attention
+  // weights are prepared (the part of loading that takes time).
+  static Result<std::unique_ptr<Model>> Load(const std::string& dir,
+                                             const std::function<void(float)>& progress = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
