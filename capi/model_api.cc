@@ -4,6 +4,7 @@
 #include <span>
 #include <vector>
 
+#include "attention/kv_file.h"
 #include "attention/kv_layout.h"
 #include "capi_internal.h"
 #include "core/thread_pool.h"
@@ -17,6 +18,7 @@ struct dsv32_context {
   bool all_logits = true;
   std::vector<float> logits;
   size_t logit_rows = 0;
+  std::vector<int32_t> tokens;  // the ids of the cached positions
 };
 
 using dsv32::capi::FromStatus;
@@ -109,7 +111,7 @@ dsv32_status dsv32_context_create(dsv32_model* model, const dsv32_context_params
         new dsv32_context{model->model, dsv32::KvCache(model->model->config(), p.max_tokens),
                           std::make_unique<dsv32::ThreadPool>(
                               p.n_threads ? p.n_threads : dsv32::DefaultThreadCount()),
-                          p.all_logits != 0, {}, 0});
+                          p.all_logits != 0, {}, 0, {}});
     *out = ctx.release();
     return DSV32_OK;
   });
@@ -134,6 +136,8 @@ dsv32_status dsv32_context_eval(dsv32_context* ctx, const int32_t* tokens, size_
     if (!s.ok()) return FromStatus(s);
     ctx->logits = std::move(logits);
     ctx->logit_rows = rows;
+    ctx->tokens.resize(static_cast<size_t>(first_position));
+    ctx->tokens.insert(ctx->tokens.end(), tokens, tokens + n_tokens);
     return DSV32_OK;
   });
 }
@@ -160,6 +164,47 @@ dsv32_status dsv32_context_reset(dsv32_context* ctx) {
     ctx->cache.Truncate(0);
     ctx->logits.clear();
     ctx->logit_rows = 0;
+    ctx->tokens.clear();
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_context_tokens(const dsv32_context* ctx, int32_t* tokens, size_t capacity,
+                                  size_t* n_tokens) {
+  return Guard([&] {
+    if (!ctx || !n_tokens || (!tokens && capacity))
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_context_tokens: NULL argument");
+    *n_tokens = ctx->tokens.size();
+    std::copy_n(ctx->tokens.begin(), std::min(capacity, ctx->tokens.size()), tokens);
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_context_save_cache(const dsv32_context* ctx, const char* path) {
+  return Guard([&] {
+    if (!ctx || !path)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_context_save_cache: NULL argument");
+    return FromStatus(
+        dsv32::SaveSequenceCache(path, ctx->model->config_hash(), ctx->cache, ctx->tokens));
+  });
+}
+
+dsv32_status dsv32_context_load_cache(dsv32_context* ctx, const char* path, int64_t* n_tokens) {
+  return Guard([&] {
+    if (!ctx || !path)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_context_load_cache: NULL argument");
+    if (ctx->cache.length() != 0)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                      "dsv32_context_load_cache: the context is not empty (reset it first)");
+    auto tokens = dsv32::LoadSequenceCache(path, ctx->model->config_hash(), &ctx->cache);
+    if (!tokens.ok()) {
+      ctx->cache.Truncate(0);
+      return FromStatus(tokens.status());
+    }
+    ctx->tokens = std::move(tokens).value();
+    ctx->logits.clear();
+    ctx->logit_rows = 0;
+    if (n_tokens) *n_tokens = static_cast<int64_t>(ctx->tokens.size());
     return DSV32_OK;
   });
 }

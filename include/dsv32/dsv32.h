@@ -147,6 +147,27 @@ DSV32_API int64_t dsv32_context_length(const dsv32_context* ctx);
 /* Forgets every cached token. */
 DSV32_API dsv32_status dsv32_context_reset(dsv32_context* ctx);
 
+/* The token ids in the context's cache, in order: copies up to `capacity`
+ * of them to `tokens` (which may be NULL when capacity is 0) and sets
+ * *n_tokens to how many there are. */
+DSV32_API dsv32_status dsv32_context_tokens(const dsv32_context* ctx, int32_t* tokens,
+                                            size_t capacity, size_t* n_tokens);
+
+/* Writes the context's KV cache (latents, rope keys and, for V3.2, indexer
+ * keys) and its token ids to a file: zstd-compressed, with a header naming
+ * the model's config, the cache layout and a checksum. Another process with
+ * the same model restores it with dsv32_context_load_cache instead of
+ * evaluating the tokens again. */
+DSV32_API dsv32_status dsv32_context_save_cache(const dsv32_context* ctx, const char* path);
+
+/* Restores a file written by dsv32_context_save_cache into an empty context
+ * (fresh or reset); *n_tokens (may be NULL) receives how many tokens it now
+ * holds. A file of another model, layout or format version, or a corrupted
+ * or truncated one, is an error that leaves the context empty. The logits of
+ * the saved evaluation are not stored: evaluate the next token to get some. */
+DSV32_API dsv32_status dsv32_context_load_cache(dsv32_context* ctx, const char* path,
+                                                int64_t* n_tokens);
+
 /* ---- Sampling ---------------------------------------------------------- */
 
 /* How the next token is chosen. Penalties apply first, then temperature

@@ -1,6 +1,6 @@
 /* A plain C11 program against the public header and the shared library:
  * proves the header is C, the symbols are exported, and the calls behave.
- * Usage: capi_c11_test MODEL_DIR */
+ * Usage: capi_c11_test MODEL_DIR [SCRATCH_DIR] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 static void on_progress(float fraction, void* user_data) { *(float*)user_data = fraction; }
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s MODEL_DIR\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: %s MODEL_DIR [SCRATCH_DIR]\n", argv[0]);
     return 2;
   }
   CHECK(strcmp(dsv32_version(), "0.1.0") == 0);
@@ -52,9 +52,11 @@ int main(int argc, char** argv) {
   cp.max_tokens = 64;
   dsv32_context* ctx = NULL;
   CHECK(dsv32_context_create(model, &cp, &ctx) == DSV32_OK);
+  dsv32_context* restored = NULL; /* receives a saved cache below */
+  CHECK(dsv32_context_create(model, &cp, &restored) == DSV32_OK);
   /* The context keeps the model alive. */
   dsv32_model_free(model);
-  if (!ctx) return 1;
+  if (!ctx || !restored) return 1;
 
   const int32_t tokens[6] = {5, 17, 3, 99, 42, 7};
   CHECK(dsv32_context_eval(ctx, tokens, 6, 0) == DSV32_OK);
@@ -86,6 +88,30 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 64; ++i) many[i] = 1;
   CHECK(dsv32_context_eval(ctx, many, 64, 6) == DSV32_ERR_OUT_OF_RANGE);
   CHECK(dsv32_context_length(ctx) == 6);
+
+  /* Save the cache, restore it into a fresh context, and decode on. */
+  size_t n_cached = 0;
+  int32_t cached[8];
+  CHECK(dsv32_context_tokens(ctx, cached, 8, &n_cached) == DSV32_OK);
+  CHECK(n_cached == 6 && cached[5] == tokens[5]);
+  char cache_path[256];
+  snprintf(cache_path, sizeof cache_path, "%s/capi_c11_test.kvcache", argc > 2 ? argv[2] : ".");
+  CHECK(dsv32_context_save_cache(ctx, cache_path) == DSV32_OK);
+  const int32_t next = 11;
+  CHECK(dsv32_context_eval(ctx, &next, 1, 6) == DSV32_OK);
+  float* continued = malloc(vocab * sizeof(float));
+  CHECK(dsv32_context_logits(ctx, &logits, &rows, &vocab) == DSV32_OK);
+  memcpy(continued, logits, vocab * sizeof(float));
+  int64_t n_restored = 0;
+  CHECK(dsv32_context_load_cache(restored, cache_path, &n_restored) == DSV32_OK);
+  CHECK(n_restored == 6 && dsv32_context_length(restored) == 6);
+  CHECK(dsv32_context_load_cache(restored, cache_path, NULL) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_context_eval(restored, &next, 1, 6) == DSV32_OK);
+  CHECK(dsv32_context_logits(restored, &logits, &rows, &vocab) == DSV32_OK);
+  CHECK(memcmp(logits, continued, vocab * sizeof(float)) == 0);
+  free(continued);
+  dsv32_context_free(restored);
+  remove(cache_path);
 
   CHECK(dsv32_context_reset(ctx) == DSV32_OK);
   CHECK(dsv32_context_length(ctx) == 0);
