@@ -10,6 +10,7 @@
 #include "core/checkpoint_writer.h"
 #include "core/dtype.h"
 #include "model/weight_catalog.h"
+#include "quant/quantize.h"
 
 namespace dsv32 {
 
@@ -73,31 +74,6 @@ std::vector<float> RandomValues(const CheckpointTensor& t, uint64_t seed) {
   return v;
 }
 
-// Block-scaled E4M3 with power-of-two (ue8m0) scales, as V3.2 stores them:
-// each 128x128 block's scale is the smallest power of two that maps its
-// largest magnitude into E4M3's range.
-void QuantizeFp8(const std::vector<float>& v, int64_t rows, int64_t cols, std::vector<uint8_t>* q,
-                 std::vector<float>* scale_inv) {
-  const int64_t br = (rows + kFp8Block - 1) / kFp8Block;
-  const int64_t bc = (cols + kFp8Block - 1) / kFp8Block;
-  q->resize(v.size());
-  scale_inv->assign(static_cast<size_t>(br * bc), 1.0f);
-  for (int64_t bi = 0; bi < br; ++bi)
-    for (int64_t bj = 0; bj < bc; ++bj) {
-      const int64_t r1 = std::min(rows, (bi + 1) * kFp8Block);
-      const int64_t c1 = std::min(cols, (bj + 1) * kFp8Block);
-      float amax = 0.0f;
-      for (int64_t r = bi * kFp8Block; r < r1; ++r)
-        for (int64_t c = bj * kFp8Block; c < c1; ++c)
-          amax = std::max(amax, std::fabs(v[static_cast<size_t>(r * cols + c)]));
-      const float scale = amax > 0.0f ? std::exp2(std::ceil(std::log2(amax / 448.0f))) : 1.0f;
-      (*scale_inv)[static_cast<size_t>(bi * bc + bj)] = scale;
-      for (int64_t r = bi * kFp8Block; r < r1; ++r)
-        for (int64_t c = bj * kFp8Block; c < c1; ++c)
-          (*q)[static_cast<size_t>(r * cols + c)] = F32ToFp8E4M3(v[static_cast<size_t>(r * cols + c)] / scale);
-    }
-}
-
 }  // namespace
 
 Status WriteRandomCheckpoint(const std::string& config_json, const std::string& out_dir,
@@ -136,16 +112,19 @@ Status WriteRandomCheckpoint(const std::string& config_json, const std::string& 
     if (!t.is_scale) values.push_back(&t);
   }
   CheckpointWriter writer(out_dir, specs, options.max_shard_bytes);
-  std::vector<uint8_t> q;
-  std::vector<float> scales;
   std::vector<uint16_t> bf16;
   for (size_t i = 0; i < values.size(); ++i) {
     const CheckpointTensor& e = *values[i];
     const std::vector<float> v = RandomValues(e, options.seed);
     if (e.dtype == DType::kF8E4M3) {
-      QuantizeFp8(v, e.shape[0], e.shape[1], &q, &scales);
-      DSV32_RETURN_IF_ERROR(writer.Write(q.data(), q.size()));
-      DSV32_RETURN_IF_ERROR(writer.Write(scales.data(), scales.size() * sizeof(float)));
+      // Power-of-two (ue8m0) block scales, as V3.2 stores them.
+      Fp8Options fp8_options;
+      fp8_options.block = kFp8Block;
+      fp8_options.ue8m0_scales = true;
+      DSV32_ASSIGN_OR_RETURN(QuantizedMatrix q,
+                             QuantizeFp8Block(v.data(), e.shape[0], e.shape[1], fp8_options));
+      DSV32_RETURN_IF_ERROR(writer.Write(q.data.data(), q.data.size()));
+      DSV32_RETURN_IF_ERROR(writer.Write(q.scales.data(), q.scales.size() * sizeof(float)));
     } else if (e.dtype == DType::kF32) {
       DSV32_RETURN_IF_ERROR(writer.Write(v.data(), v.size() * sizeof(float)));
     } else {
