@@ -119,15 +119,13 @@ void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer,
 }
 
 // Attention runs per sequence over its own pages; each sequence's
-// projections run as their own matmuls.
+// projections run as their own matmuls, on the pool its context names.
 void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
-                     const float* x, ThreadPool* pool, float* out) {
+                     const float* x, float* out) {
   int64_t row = 0;
   for (const MlaSequence& s : seqs) {
     const int64_t H = s.ctx->config->hidden_size;
-    AttentionContext ctx = *s.ctx;
-    ctx.pool = pool;
-    MlaForward(ctx, w, layer, x + row * H, s.cache, out + row * H, s.indexer_topk);
+    MlaForward(*s.ctx, w, layer, x + row * H, s.cache, out + row * H, s.indexer_topk);
     row += s.ctx->tokens;
   }
 }

@@ -60,10 +60,11 @@ struct MlaSequence {
 };
 
 // Several sequences at once: x holds their new tokens back to back, in the
-// order of `seqs`, and so does `out`. The projections run over all tokens
-// together; attention runs per sequence over its own cache. Equal, token by
-// token, to MlaForward on each sequence alone.
+// order of `seqs`, and so does `out`. Each sequence runs MlaForward over its
+// own paged cache on the pool its context names, so the result equals
+// MlaForward on each sequence alone; the rest of the layer (MoE, dense MLP,
+// head) is what ForwardBatch batches.
 void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
-                     const float* x, ThreadPool* pool, float* out);
+                     const float* x, float* out);
 
 }  // namespace dsv32
