@@ -18,6 +18,8 @@ int64_t ElementBytes(WeightFormat f) {
       return 2;
     case WeightFormat::kFp8Block:
       return 1;
+    case WeightFormat::kInt4:  // packed; SliceMatrix refuses it before asking
+      return 0;
   }
   return 0;
 }
@@ -108,6 +110,9 @@ Result<QuantMatrix> SliceMatrix(const QuantMatrix& w, IndexRange rows, IndexRang
                       std::to_string(rows.end) + ") x [" + std::to_string(cols.begin) + ", " +
                       std::to_string(cols.end) + ") is not inside " + std::to_string(w.rows) +
                       " x " + std::to_string(w.cols));
+  if (w.format == WeightFormat::kInt4)
+    return Unsupported(w.name + ": slicing packed INT4 weights over a mesh is not supported; "
+                                "run the mesh on the FP8 or BF16 checkpoint");
   QuantMatrix m;
   m.name = w.name;
   m.format = w.format;

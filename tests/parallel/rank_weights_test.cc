@@ -63,5 +63,24 @@ TEST(SliceMatrix, Bf16SliceAndBadRanges) {
   EXPECT_FALSE(SliceMatrix(w, {2, 2}, {0, 4}, &storage).ok());
 }
 
+TEST(SliceMatrix, PackedInt4IsRefusedNotMisread) {
+  std::vector<uint8_t> packed(2 * 16);
+  std::vector<float> scales(2, 1.0f);
+  QuantMatrix w;
+  w.name = "q";
+  w.format = WeightFormat::kInt4;
+  w.rows = 2;
+  w.cols = 32;
+  w.block_rows = 1;
+  w.block_cols = 32;
+  w.data = packed.data();
+  w.scales = scales.data();
+  std::vector<std::unique_ptr<std::byte[]>> storage;
+  auto s = SliceMatrix(w, {0, 1}, {0, 32}, &storage);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
+  EXPECT_TRUE(storage.empty());
+}
+
 }  // namespace
 }  // namespace dsv32
