@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include "chat/chat_encoder.h"
 #include "core/thread_pool.h"
+#include "engine/stop_strings.h"
+#include "text/stream_decoder.h"
+#include "text/tokenizer.h"
 
 namespace dsv32 {
 
@@ -25,8 +29,12 @@ struct Engine::Request {
   bool delivered = false;
   bool admitted_once = false;
   Clock::time_point submitted, admitted, first_token, last_token;
+  std::optional<StreamDecoder> decoder;  // with a tokenizer
+  StopStrings stops;
+  std::string text;  // streamed so far
 
-  Request(RequestId id, RequestSpec s) : id(id), spec(std::move(s)), sampler(spec.sampling) {}
+  Request(RequestId id, RequestSpec s)
+      : id(id), spec(std::move(s)), sampler(spec.sampling), stops(spec.stop_strings) {}
   int64_t generated() const { return static_cast<int64_t>(tokens.size()) - prompt_len; }
   int64_t pending() const { return static_cast<int64_t>(tokens.size()) - computed; }
 };
@@ -48,16 +56,18 @@ double Seconds(std::chrono::steady_clock::duration d) {
 
 }  // namespace
 
-Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
+Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options,
+               std::unique_ptr<KvBudget> kv)
     : model_(std::move(model)),
       options_(options),
-      pool_(std::make_unique<ThreadPool>(options.threads ? options.threads
-                                                         : DefaultThreadCount())),
+      pool_(std::make_unique<ThreadPool>(options.threads ? options.threads : DefaultThreadCount())),
       expert_load_(std::make_unique<ExpertLoad>(model_->config().num_hidden_layers,
-                                                 model_->config().n_routed_experts)),
-      kv_(model_->config(), options.kv_budget_bytes, options.max_context) {
-  metrics_.kv_capacity_tokens = kv_.capacity_tokens();
-  metrics_.kv_bytes_per_token = kv_.bytes_per_token();
+                                                model_->config().n_routed_experts)),
+      kv_(std::move(kv)) {
+  metrics_.kv_capacity_tokens = kv_->capacity_tokens();
+  metrics_.kv_bytes_per_token = kv_->bytes_per_token();
+  metrics_.kv_page_tokens = kv_->page_tokens();
+  metrics_.kv_pages_total = kv_->max_pages();
 }
 
 Result<std::unique_ptr<Engine>> Engine::Create(std::shared_ptr<const Model> model,
@@ -66,23 +76,48 @@ Result<std::unique_ptr<Engine>> Engine::Create(std::shared_ptr<const Model> mode
   EngineOptions o = given;
   if (o.threads < 0 || o.max_context < 0 || o.kv_budget_bytes < 0)
     return InvalidArgument("engine: threads, max_context and kv_budget_bytes must be >= 0");
-  if (o.max_batch_tokens < 1 || o.max_running < 1 || o.interactive_chunk < 1 ||
-      o.compute_chunk < 1)
+  if (o.page_tokens < 1) return InvalidArgument("engine: page_tokens must be >= 1");
+  if (o.max_batch_tokens < 1 || o.max_running < 1 || o.interactive_chunk < 1 || o.compute_chunk < 1)
     return InvalidArgument(
         "engine: max_batch_tokens, max_running and the chunk sizes must be >= 1");
   const ModelConfig& c = model->config();
   if (o.max_context == 0 || o.max_context > c.max_position_embeddings)
     o.max_context = c.max_position_embeddings;
-  if (o.kv_budget_bytes == 0)
-    o.kv_budget_bytes = static_cast<int64_t>(o.max_running) * o.max_context *
-                        KvCache(c, 1).bytes_per_token();
-  return std::unique_ptr<Engine>(new Engine(std::move(model), o));
+  KvBudgetOptions kv;
+  kv.pool.layout = o.kv_layout;
+  kv.pool.page_tokens = o.page_tokens;
+  if (o.kv_budget_bytes == 0) {
+    // Whole pages for max_running sequences of max_context tokens.
+    const int64_t pages = (o.max_context + o.page_tokens - 1) / o.page_tokens;
+    o.kv_budget_bytes = o.max_running * pages * KvPagePool::PageBytes(c, kv.pool);
+  }
+  kv.pool.budget_bytes = o.kv_budget_bytes;
+  kv.max_context = o.max_context;
+  kv.prefix_cache = o.prefix_cache;
+  auto budget = KvBudget::Create(c, kv);
+  if (!budget.ok()) return budget.status();
+  return std::unique_ptr<Engine>(new Engine(std::move(model), o, std::move(budget).value()));
 }
 
 Engine::~Engine() { Stop(); }
 
 Result<RequestId> Engine::Submit(RequestSpec spec) {
   const ModelConfig& c = model_->config();
+  const Tokenizer* tokenizer = options_.tokenizer.get();
+  if (!spec.chat_request.empty()) {
+    if (!spec.prompt.empty()) return InvalidArgument("give a prompt or a chat request, not both");
+    if (!tokenizer) return InvalidArgument("a chat request needs an engine with a tokenizer");
+    auto text = chat::EncodeChatJson(spec.chat_request);
+    if (!text.ok()) return text.status().WithContext("chat request");
+    // The prompt's markup is the encoder's own, so its special tokens are parsed.
+    auto ids = tokenizer->Encode(*text, EncodeOptions{.add_bos = false});
+    if (!ids.ok()) return ids.status().WithContext("chat request");
+    spec.prompt = std::move(ids).value();
+  }
+  if (!spec.stop_strings.empty() && !tokenizer)
+    return InvalidArgument("stop strings need an engine with a tokenizer");
+  for (const std::string& stop : spec.stop_strings)
+    if (stop.empty()) return InvalidArgument("a stop string is empty");
   const auto n = static_cast<int64_t>(spec.prompt.size());
   if (n == 0) return InvalidArgument("the prompt is empty");
   for (size_t i = 0; i < spec.prompt.size(); ++i)
@@ -90,13 +125,13 @@ Result<RequestId> Engine::Submit(RequestSpec spec) {
       return OutOfRange("prompt token " + std::to_string(spec.prompt[i]) + " at index " +
                         std::to_string(i) + " is outside the vocabulary [0, " +
                         std::to_string(c.vocab_size) + ")");
-  if (n > kv_.max_context())
+  if (n > kv_->max_context())
     return OutOfRange("a prompt of " + std::to_string(n) + " tokens exceeds max_context " +
-                      std::to_string(kv_.max_context()));
-  if (n > kv_.capacity_tokens())
+                      std::to_string(kv_->max_context()));
+  if (n > kv_->capacity_tokens())
     return OutOfMemory("a prompt of " + std::to_string(n) +
                        " tokens can never fit the KV budget of " +
-                       std::to_string(kv_.capacity_tokens()) + " tokens");
+                       std::to_string(kv_->capacity_tokens()) + " tokens");
   if (spec.max_tokens < 1) return InvalidArgument("max_tokens must be >= 1");
   if (spec.lane != Lane::kInteractive && spec.lane != Lane::kCompute)
     return InvalidArgument("unknown lane");
@@ -107,6 +142,7 @@ Result<RequestId> Engine::Submit(RequestSpec spec) {
   auto r = std::make_unique<Request>(id, std::move(spec));
   r->tokens = r->spec.prompt;
   r->prompt_len = n;
+  if (tokenizer) r->decoder.emplace(*tokenizer);
   r->sampler.ObservePrompt(r->tokens);
   r->submitted = Clock::now();
   queued_[static_cast<int>(r->spec.lane)].push_back(r.get());
@@ -138,6 +174,7 @@ Result<RequestStatus> Engine::Poll(RequestId id) const {
   s.prompt_tokens = r.prompt_len;
   s.generated.assign(r.tokens.begin() + r.prompt_len, r.tokens.end());
   s.logprobs = r.logprobs;
+  s.text = r.text;
   s.queue_seconds = r.admitted_once ? Seconds(r.admitted - r.submitted) : -1.0;
   s.ttft_seconds = r.generated() > 0 ? Seconds(r.first_token - r.submitted) : -1.0;
   return s;
@@ -172,8 +209,13 @@ Status Engine::Release(RequestId id) {
   return Status::Ok();
 }
 
+void Engine::Publish(Request* r) {
+  kv_->Publish(r->kv, std::span<const int32_t>(r->tokens).first(static_cast<size_t>(r->computed)));
+}
+
 void Engine::Preempt(Request* r) {
-  kv_.Free(&r->kv);
+  Publish(r);
+  kv_->Free(&r->kv);
   r->computed = 0;
   running_.erase(std::find(running_.begin(), running_.end(), r));
   r->state = RequestState::kQueued;
@@ -188,7 +230,9 @@ void Engine::Finish(Request* r, FinishReason reason, std::vector<TokenEvent>* ev
     auto& q = queued_[static_cast<int>(r->spec.lane)];
     q.erase(std::find(q.begin(), q.end(), r));
   }
-  kv_.Free(&r->kv);
+  // A failed forward may have left the cache half written.
+  if (reason != FinishReason::kError) Publish(r);
+  kv_->Free(&r->kv);
   r->state = RequestState::kFinished;
   r->reason = reason;
   ++metrics_.requests_finished;
@@ -202,8 +246,31 @@ void Engine::Finish(Request* r, FinishReason reason, std::vector<TokenEvent>* ev
     e.request = r->id;
     e.finished = true;
     e.reason = reason;
+    FlushText(r, &e.text);
     events->push_back(e);
   }
+}
+
+bool Engine::AddText(Request* r, int32_t token, std::string* text) {
+  if (!r->decoder) return false;
+  std::string piece;
+  // An id the tokenizer does not know (a model whose vocabulary is larger
+  // than its tokenizer's) shows as U+FFFD rather than vanishing.
+  if (!r->decoder->Push(token, &piece).ok()) piece = "\xEF\xBF\xBD";
+  const size_t before = text->size();
+  const bool stopped = r->stops.Push(piece, text);
+  r->text.append(*text, before);
+  return stopped;
+}
+
+void Engine::FlushText(Request* r, std::string* text) {
+  if (!r->decoder) return;
+  const size_t before = text->size();
+  std::string rest;
+  r->decoder->Finish(&rest);
+  r->stops.Push(rest, text);
+  r->stops.Flush(text);
+  r->text.append(*text, before);
 }
 
 Engine::Plan Engine::Schedule() {
@@ -236,10 +303,9 @@ Engine::Plan Engine::Schedule() {
     const std::vector<Request*> snapshot = running_;
     for (Request* r : snapshot) {
       if (budget == 0) break;
-      if (r->spec.lane != lane || r->state != RequestState::kRunning || r->pending() != 1)
-        continue;
+      if (r->spec.lane != lane || r->state != RequestState::kRunning || r->pending() != 1) continue;
       bool fits = true;
-      while (!kv_.Reserve(&r->kv, static_cast<int64_t>(r->tokens.size()))) {
+      while (!kv_->Reserve(&r->kv, static_cast<int64_t>(r->tokens.size()))) {
         Request* v = victim(r);
         if (!v) {
           fits = false;
@@ -262,8 +328,8 @@ Engine::Plan Engine::Schedule() {
     }
   }
   auto chunk = [&](const Request* r) {
-    const int64_t c = r->spec.lane == Lane::kInteractive ? options_.interactive_chunk
-                                                         : options_.compute_chunk;
+    const int64_t c =
+        r->spec.lane == Lane::kInteractive ? options_.interactive_chunk : options_.compute_chunk;
     return std::min({r->pending(), c, budget});
   };
   // 2. The next chunk of prompts already admitted.
@@ -275,13 +341,15 @@ Engine::Plan Engine::Schedule() {
       plan.items.push_back({r, n});
       budget -= n;
     }
-  // 3. Admission, while the KV budget covers the whole prompt.
+  // 3. Admission, while the pool has pages for the whole prompt past its
+  // longest cached prefix.
   for (Lane lane : {Lane::kInteractive, Lane::kCompute}) {
     auto& queue = queued_[static_cast<int>(lane)];
     while (budget > 0 && !queue.empty() &&
            static_cast<int64_t>(running_.size()) < options_.max_running) {
       Request* r = queue.front();
-      if (!kv_.Reserve(&r->kv, static_cast<int64_t>(r->tokens.size()))) {
+      const std::optional<int64_t> reused = kv_->Admit(&r->kv, r->tokens);
+      if (!reused) {
         // A preempted sequence may have grown past what the whole budget holds.
         if (running_.empty() && plan.items.empty()) {
           Finish(r, FinishReason::kContextFull, &cancelled);
@@ -293,6 +361,10 @@ Engine::Plan Engine::Schedule() {
       queue.pop_front();
       running_.push_back(r);
       r->state = RequestState::kRunning;
+      r->computed = *reused;
+      ++metrics_.prefix_lookups;
+      metrics_.prefix_lookup_tokens += r->tokens.size();
+      metrics_.prefix_hit_tokens += static_cast<uint64_t>(*reused);
       if (!r->admitted_once) {
         r->admitted_once = true;
         r->admitted = Clock::now();
@@ -345,7 +417,8 @@ Result<int64_t> Engine::Step() {
     if (forward.ok())
       for (size_t i = 0; i < steps.size(); ++i)
         if (steps[i].logits)
-          sampled[i] = plan.items[i].request->sampler.Sample(std::span<const float>(steps[i].logits, V));
+          sampled[i] =
+              plan.items[i].request->sampler.Sample(std::span<const float>(steps[i].logits, V));
   }
 
   std::vector<TokenEvent> events;
@@ -375,6 +448,8 @@ Result<int64_t> Engine::Step() {
       r->logprobs.push_back(t.logprob);
       ++metrics_.generated_tokens;
       if (r->generated() == 1) {
+        // The prompt is complete: later requests with the same start may share it.
+        Publish(r);
         r->first_token = now;
         metrics_.ttft.Add(Seconds(now - r->submitted));
       } else {
@@ -387,16 +462,20 @@ Result<int64_t> Engine::Step() {
       e.token = t.token;
       e.logprob = t.logprob;
       e.top = t.top;
+      const bool stop_string = AddText(r, t.token, &e.text);
       const auto& stops = r->spec.stop_tokens;
-      if (std::find(stops.begin(), stops.end(), t.token) != stops.end()) {
+      if (stop_string) {
+        e.reason = FinishReason::kStopString;
+      } else if (std::find(stops.begin(), stops.end(), t.token) != stops.end()) {
         e.reason = FinishReason::kStopToken;
       } else if (r->generated() >= r->spec.max_tokens) {
         e.reason = FinishReason::kMaxTokens;
-      } else if (static_cast<int64_t>(r->tokens.size()) >= kv_.max_context()) {
+      } else if (static_cast<int64_t>(r->tokens.size()) >= kv_->max_context()) {
         e.reason = FinishReason::kContextFull;
       }
       if (e.reason != FinishReason::kNone) {
         e.finished = true;
+        if (e.reason != FinishReason::kStopString) FlushText(r, &e.text);
         Finish(r, e.reason, nullptr);
       }
       events.push_back(e);
@@ -407,9 +486,8 @@ Result<int64_t> Engine::Step() {
       events.push_back(e);
     }
     for (auto it = requests_.begin(); it != requests_.end();)
-      it = it->second->release && it->second->state == RequestState::kFinished
-               ? requests_.erase(it)
-               : std::next(it);
+      it = it->second->release && it->second->state == RequestState::kFinished ? requests_.erase(it)
+                                                                               : std::next(it);
     metrics_.last_batch_sequences = plan.items.size();
     metrics_.last_batch_tokens = static_cast<uint64_t>(processed);
     if (!plan.items.empty()) {
@@ -473,7 +551,11 @@ EngineMetrics Engine::Metrics() const {
   EngineMetrics m = metrics_;
   m.requests_running = running_.size();
   m.requests_queued = queued_[0].size() + queued_[1].size();
-  m.kv_used_tokens = kv_.used_tokens();
+  const int64_t cached_only = kv_->ReclaimablePages();
+  m.kv_pages_used = kv_->used_pages();
+  m.prefix_cached_pages = kv_->cached_pages();
+  m.prefix_evicted_pages = static_cast<uint64_t>(kv_->prefix_stats().evicted_pages);
+  m.kv_used_tokens = (m.kv_pages_used - cached_only) * kv_->page_tokens();
   return m;
 }
 

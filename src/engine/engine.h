@@ -5,10 +5,13 @@
 // token budget. Sequences are admitted while the KV budget covers their
 // whole prompt and grow one token at a time; when a decode cannot get room,
 // the most recently admitted sequence of the compute lane (else of the
-// interactive lane) is preempted: its cache is dropped and it goes back to
-// the head of its queue, to be recomputed from its prompt plus what it had
-// generated. The interactive lane is admitted and decoded first and prefills
-// in small chunks (latency); the compute lane prefills in big chunks
+// interactive lane) is preempted: it goes back to the head of its queue, to
+// be recomputed from its prompt plus what it had generated. Caches are pages
+// of one shared pool, and full pages of finished, preempted and prefilled
+// sequences stay in a prefix cache until the pool needs them, so admission
+// reuses the longest cached prefix of a prompt (a readmitted sequence
+// recomputes only what was evicted; engine/kv_budget.h). The interactive lane is admitted and
+// decoded first and prefills in small chunks (latency); the compute lane prefills in big chunks
 // (throughput).
 //
 // Thread-safety: Submit, Cancel, Poll, Wait, Release and Metrics may be
@@ -30,6 +33,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,6 +47,7 @@
 namespace dsv32 {
 
 class ThreadPool;
+class Tokenizer;
 
 enum class Lane { kInteractive = 0, kCompute = 1 };
 
@@ -55,15 +60,20 @@ enum class FinishReason {
   kCancelled = 3,
   kContextFull = 4,  // the sequence reached the engine's max_context
   kError = 5,
+  kStopString = 6,  // the text reached one of the stop strings
 };
 
 using RequestId = uint64_t;
 
 // One streamed token, or the end of a request (finished, with token -1 when
-// it ended without a new token, as on cancellation).
+// it ended without a new token, as on cancellation). With a tokenizer,
+// `text` is the output text this event makes certain: whole UTF-8
+// characters, held back while it could be the start of a stop string, and
+// on the last event everything still held.
 struct TokenEvent {
   RequestId request = 0;
   int32_t token = -1;
+  std::string text;
   float logprob = 0.0f;
   std::span<const TokenLogprob> top;
   bool finished = false;
@@ -73,9 +83,13 @@ using StreamCallback = std::function<void(const TokenEvent&)>;
 
 struct RequestSpec {
   std::vector<int32_t> prompt;
+  // Instead of `prompt`: an OpenAI-style chat request (chat/chat_request.h),
+  // encoded as DeepSeek-V3.2's prompt and tokenized by the engine's tokenizer.
+  std::string chat_request;
   SamplingParams sampling;
   int32_t max_tokens = 256;
-  std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
+  std::vector<int32_t> stop_tokens;       // generation ends after emitting one of these
+  std::vector<std::string> stop_strings;  // or once the text contains one (needs a tokenizer)
   Lane lane = Lane::kInteractive;
   StreamCallback on_token;  // may be empty
 };
@@ -87,18 +101,25 @@ struct RequestStatus {
   int64_t prompt_tokens = 0;
   std::vector<int32_t> generated;
   std::vector<float> logprobs;
+  std::string text;            // the output text streamed so far (with a tokenizer)
   double queue_seconds = 0.0;  // -1 until admitted
   double ttft_seconds = -1.0;  // -1 until the first token
 };
 
 struct EngineOptions {
-  int threads = 0;                   // 0: the cores this process may use
-  int64_t kv_budget_bytes = 0;       // 0: room for max_running sequences of max_context
-  int64_t max_context = 4096;        // tokens per sequence, prompt included
-  int32_t max_batch_tokens = 512;    // tokens per step, decodes and prefill chunks together
-  int32_t max_running = 64;          // sequences admitted at once
-  int32_t interactive_chunk = 64;    // prefill chunk of the interactive lane
-  int32_t compute_chunk = 512;       // prefill chunk of the compute lane
+  int threads = 0;                      // 0: the cores this process may use
+  int64_t kv_budget_bytes = 0;          // 0: room for max_running sequences of max_context
+  KvLayout kv_layout = KvLayout::kF32;  // how the cache stores entries (f32 is exact)
+  int64_t page_tokens = 64;             // tokens per KV page
+  bool prefix_cache = true;             // reuse cached prompt prefixes across requests
+  // Turns output into text for the stream and stop strings, and chat
+  // requests into prompts; may be null (token ids only).
+  std::shared_ptr<const Tokenizer> tokenizer;
+  int64_t max_context = 4096;      // tokens per sequence, prompt included
+  int32_t max_batch_tokens = 512;  // tokens per step, decodes and prefill chunks together
+  int32_t max_running = 64;        // sequences admitted at once
+  int32_t interactive_chunk = 64;  // prefill chunk of the interactive lane
+  int32_t compute_chunk = 512;     // prefill chunk of the compute lane
 };
 
 class Engine {
@@ -139,12 +160,20 @@ class Engine {
   using Clock = std::chrono::steady_clock;
   struct Request;
 
-  Engine(std::shared_ptr<const Model> model, const EngineOptions& options);
+  Engine(std::shared_ptr<const Model> model, const EngineOptions& options,
+         std::unique_ptr<KvBudget> kv);
+  // Under mu_: puts the full pages of r's computed positions in the prefix cache.
+  void Publish(Request* r);
   // Under mu_: the steps' plan.
   struct Plan;
   Plan Schedule();
   void Preempt(Request* r);
   void Finish(Request* r, FinishReason reason, std::vector<TokenEvent>* events);
+  // The text token `token` adds to r's output (stop strings applied); true
+  // when it completes a stop string.
+  bool AddText(Request* r, int32_t token, std::string* text);
+  // What r's text still holds back, at its end.
+  void FlushText(Request* r, std::string* text);
   void RunLoop();
 
   std::shared_ptr<const Model> model_;
@@ -157,7 +186,7 @@ class Engine {
   std::map<RequestId, std::unique_ptr<Request>> requests_;
   std::deque<Request*> queued_[2];  // by lane
   std::vector<Request*> running_;   // in admission order
-  KvBudget kv_;
+  std::unique_ptr<KvBudget> kv_;
   EngineMetrics metrics_;
   RequestId next_id_ = 1;
 

@@ -4,28 +4,67 @@
 
 namespace dsv32 {
 
-KvBudget::KvBudget(const ModelConfig& config, int64_t budget_bytes, int64_t max_context)
-    : config_(config),
-      bytes_per_token_(KvCache(config, 1).bytes_per_token()),
-      capacity_tokens_(bytes_per_token_ > 0 ? budget_bytes / bytes_per_token_ : 0),
-      max_context_(max_context > 0 ? std::min(max_context, config.max_position_embeddings)
-                                   : config.max_position_embeddings) {}
+KvBudget::KvBudget(const ModelConfig& config, std::shared_ptr<KvPagePool> pool, int64_t max_context)
+    : config_(config), pool_(std::move(pool)), max_context_(max_context) {}
+
+Result<std::unique_ptr<KvBudget>> KvBudget::Create(const ModelConfig& config,
+                                                   const KvBudgetOptions& options) {
+  auto pool = KvPagePool::Create(config, options.pool);
+  if (!pool.ok()) return pool.status().WithContext("engine KV budget");
+  const int64_t max_context = options.max_context > 0
+                                  ? std::min(options.max_context, config.max_position_embeddings)
+                                  : config.max_position_embeddings;
+  std::unique_ptr<KvBudget> budget(new KvBudget(config, std::move(pool).value(), max_context));
+  if (options.prefix_cache)
+    budget->prefix_ = std::make_unique<PrefixCache>(budget->pool_, options.prefix_max_pages);
+  return budget;
+}
+
+bool KvBudget::MakeRoom(int64_t pages) {
+  const int64_t short_by = pages - pool_->free_pages();
+  if (short_by > 0 && prefix_) prefix_->Evict(short_by);
+  return pool_->free_pages() >= pages;
+}
+
+std::optional<int64_t> KvBudget::Admit(SequenceKv* seq, std::span<const int32_t> tokens) {
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n > max_context_) return std::nullopt;
+  auto cache = std::make_unique<KvCache>(pool_, config_, max_context_);
+  int64_t reused = 0;
+  if (prefix_) {
+    auto attached = prefix_->Attach(tokens, cache.get());
+    if (attached.ok()) reused = attached.value();
+  }
+  const int64_t more = PagesFor(n) - static_cast<int64_t>(cache->pages().size());
+  if (!MakeRoom(more) || !cache->Reserve(n).ok()) return std::nullopt;
+  seq->cache = std::move(cache);
+  return reused;
+}
 
 bool KvBudget::Reserve(SequenceKv* seq, int64_t tokens) {
-  if (tokens <= seq->reserved_tokens) return true;
+  KvCache& cache = *seq->cache;
   if (tokens > max_context_) return false;
-  const int64_t more = tokens - seq->reserved_tokens;
-  if (used_tokens_ + more > capacity_tokens_) return false;
-  if (!seq->cache) seq->cache = std::make_unique<KvCache>(config_, max_context_);
-  used_tokens_ += more;
-  seq->reserved_tokens = tokens;
+  const int64_t more = PagesFor(tokens) - static_cast<int64_t>(cache.pages().size());
+  if (more <= 0) return true;
+  if (!MakeRoom(more) || !cache.Reserve(tokens).ok()) {
+    cache.Truncate(cache.length());
+    return false;
+  }
   return true;
 }
 
-void KvBudget::Free(SequenceKv* seq) {
-  used_tokens_ -= seq->reserved_tokens;
-  seq->reserved_tokens = 0;
-  seq->cache.reset();
+void KvBudget::Publish(const SequenceKv& seq, std::span<const int32_t> tokens) {
+  if (prefix_ && seq.cache) prefix_->Insert(tokens, *seq.cache);
 }
+
+int64_t KvBudget::ReclaimablePages() const {
+  if (!prefix_) return 0;
+  int64_t n = 0;
+  for (const PrefixCache::NodeRecord& node : prefix_->Nodes())
+    if (pool_->ref_count(node.page) == 1) ++n;
+  return n;
+}
+
+void KvBudget::Free(SequenceKv* seq) { seq->cache.reset(); }
 
 }  // namespace dsv32

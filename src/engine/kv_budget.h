@@ -1,49 +1,89 @@
-// How the engine asks for KV-cache room. Admission and preemption speak only
-// to this interface ("can this sequence grow to N tokens?", "free this
-// sequence"), so the storage behind it can change from one contiguous cache
-// per sequence to pages of a shared pool without touching the scheduler.
+// How the engine holds KV-cache room: every sequence's cache is a page table
+// into one shared KvPagePool, and a PrefixCache over the same pool keeps the
+// full pages of finished, preempted and fully prefilled sequences so that a
+// later prompt with the same start adopts them instead of recomputing.
+//
+// The scheduler speaks only to this class ("admit this prompt", "can this
+// sequence grow to N tokens?", "free this sequence"). A page the prefix
+// cache alone holds is free room: when the pool runs short, the least
+// recently used of those pages are evicted before anyone is preempted.
+// Preempting a sequence publishes its full pages first, so while they stay
+// in the tree its recomputation after readmission is only the last partial
+// page (on a CPU, where the cache already lives in host memory, this is what
+// swapping out to host memory amounts to).
+//
+// Not thread-safe: the engine calls it under its lock.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 
 #include "attention/kv_cache.h"
+#include "attention/kv_page_pool.h"
+#include "attention/prefix_cache.h"
 #include "core/config.h"
+#include "core/status.h"
 
 namespace dsv32 {
 
-// A sequence's claim on the budget and the cache it owns while admitted.
+// A sequence's cache while it is admitted (null otherwise).
 struct SequenceKv {
   std::unique_ptr<KvCache> cache;
-  int64_t reserved_tokens = 0;
 };
 
-// The budget counts reserved tokens. Each sequence's cache is still one
-// contiguous buffer that grows geometrically, so until the cache is paged
-// the memory actually held may run up to twice the tokens reserved.
+struct KvBudgetOptions {
+  KvPoolOptions pool;            // layout, page size and byte budget of all sequences together
+  int64_t max_context = 0;       // the most tokens one sequence may hold; 0: the config's limit
+  bool prefix_cache = true;      // keep full pages for reuse across sequences
+  int64_t prefix_max_pages = 0;  // 0: only the pool bounds the tree
+};
+
 class KvBudget {
  public:
-  // budget_bytes: what all sequences' caches may use together; max_context:
-  // the most tokens one sequence may hold.
-  KvBudget(const ModelConfig& config, int64_t budget_bytes, int64_t max_context);
+  static Result<std::unique_ptr<KvBudget>> Create(const ModelConfig& config,
+                                                  const KvBudgetOptions& options);
 
-  // Grows `seq`'s claim to `tokens` tokens in all (creating its cache on the
-  // first call). False, with nothing changed, if the budget cannot cover it.
+  // Gives the idle `seq` a cache holding the longest cached prefix of
+  // `tokens` and pages for all of them. Returns the positions reused, or
+  // nullopt (nothing held) when the pool cannot cover the prompt now.
+  std::optional<int64_t> Admit(SequenceKv* seq, std::span<const int32_t> tokens);
+  // Grows `seq`'s pages to cover `tokens` positions, evicting cached
+  // prefixes if needed. False, with nothing held beyond its length, if
+  // the pool cannot cover it or it would pass max_context.
   bool Reserve(SequenceKv* seq, int64_t tokens);
-  // Gives the sequence's claim back and drops its cache.
+  // Records the full pages of `seq`'s first positions, whose token ids are
+  // `tokens`, in the prefix cache.
+  void Publish(const SequenceKv& seq, std::span<const int32_t> tokens);
+  // Gives the sequence's pages back (those in the prefix cache stay there).
   void Free(SequenceKv* seq);
 
-  int64_t bytes_per_token() const { return bytes_per_token_; }
-  int64_t capacity_tokens() const { return capacity_tokens_; }
-  int64_t used_tokens() const { return used_tokens_; }
+  int64_t bytes_per_token() const { return pool_->bytes_per_token(); }
+  int64_t page_tokens() const { return pool_->page_tokens(); }
+  int64_t capacity_tokens() const { return pool_->max_pages() * pool_->page_tokens(); }
+  int64_t used_pages() const { return pool_->used_pages(); }
+  int64_t max_pages() const { return pool_->max_pages(); }
+  int64_t cached_pages() const { return prefix_ ? prefix_->cached_pages() : 0; }
+  // Pages only the prefix cache holds: free room in all but name.
+  int64_t ReclaimablePages() const;
   int64_t max_context() const { return max_context_; }
+  KvLayout layout() const { return pool_->layout(); }
+  // Zero statistics when the prefix cache is off.
+  PrefixCacheStats prefix_stats() const { return prefix_ ? prefix_->stats() : PrefixCacheStats{}; }
 
  private:
+  KvBudget(const ModelConfig& config, std::shared_ptr<KvPagePool> pool, int64_t max_context);
+  int64_t PagesFor(int64_t tokens) const {
+    return (tokens + pool_->page_tokens() - 1) / pool_->page_tokens();
+  }
+  // Frees cached-only pages until `pages` are free in the pool, if it can.
+  bool MakeRoom(int64_t pages);
+
   const ModelConfig& config_;
-  int64_t bytes_per_token_;
-  int64_t capacity_tokens_;
+  std::shared_ptr<KvPagePool> pool_;
+  std::unique_ptr<PrefixCache> prefix_;
   int64_t max_context_;
-  int64_t used_tokens_ = 0;
 };
 
 }  // namespace dsv32

@@ -98,12 +98,19 @@ std::string PrometheusText(const EngineMetrics& m, const ExpertLoad* experts) {
           static_cast<double>(m.last_batch_sequences));
   w.Gauge("batch_tokens", "Tokens in the last step.", static_cast<double>(m.last_batch_tokens));
   w.Gauge("batch_tokens_mean", "Mean tokens per step.", m.mean_batch_tokens());
-  w.Gauge("kv_used_tokens", "KV cache tokens reserved by running sequences.",
+  w.Gauge("kv_used_tokens", "KV cache tokens in pages held by running sequences.",
           static_cast<double>(m.kv_used_tokens));
   w.Gauge("kv_capacity_tokens", "KV cache tokens the budget allows.",
           static_cast<double>(m.kv_capacity_tokens));
-  w.Gauge("kv_used_bytes", "KV cache bytes reserved by running sequences.",
+  w.Gauge("kv_used_bytes", "KV cache bytes in pages held by running sequences.",
           static_cast<double>(m.kv_used_tokens * m.kv_bytes_per_token));
+  w.Gauge("kv_pages_used", "KV pages taken from the pool, the prefix cache's included.",
+          static_cast<double>(m.kv_pages_used));
+  w.Gauge("kv_pages_total", "KV pages the budget allows.", static_cast<double>(m.kv_pages_total));
+  w.Gauge("prefix_cache_pages", "KV pages held by the prefix cache.",
+          static_cast<double>(m.prefix_cached_pages));
+  w.Counter("prefix_cache_evicted_pages_total", "Prefix cache pages evicted for room.",
+            static_cast<double>(m.prefix_evicted_pages));
   w.Gauge("prefix_cache_hit_rate", "Share of looked-up prompt tokens found in the prefix cache.",
           m.prefix_hit_rate());
   if (experts) {

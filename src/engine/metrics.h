@@ -35,7 +35,7 @@ struct EngineMetrics {
   uint64_t requests_failed = 0;
   uint64_t requests_running = 0;
   uint64_t requests_queued = 0;
-  uint64_t prompt_tokens = 0;     // prompt tokens run through the model (recomputes included)
+  uint64_t prompt_tokens = 0;  // prompt tokens run through the model (recomputes included)
   uint64_t generated_tokens = 0;
   uint64_t preemptions = 0;
   uint64_t steps = 0;
@@ -47,9 +47,14 @@ struct EngineMetrics {
   uint64_t last_batch_tokens = 0;
   uint64_t batch_tokens_total = 0;  // over all steps, for the mean batch size
 
-  int64_t kv_used_tokens = 0;
-  int64_t kv_capacity_tokens = 0;
+  int64_t kv_used_tokens = 0;      // in pages running requests hold
+  int64_t kv_capacity_tokens = 0;  // whole pages the budget allows
   int64_t kv_bytes_per_token = 0;
+  int64_t kv_page_tokens = 0;
+  int64_t kv_pages_used = 0;  // every page taken from the pool, the prefix cache's included
+  int64_t kv_pages_total = 0;
+  int64_t prefix_cached_pages = 0;  // pages the prefix cache holds (some shared with requests)
+  uint64_t prefix_evicted_pages = 0;
   uint64_t prefix_lookups = 0;
   uint64_t prefix_hit_tokens = 0;
   uint64_t prefix_lookup_tokens = 0;

@@ -5,9 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <numeric>
-
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 namespace dsv32 {
 
@@ -31,8 +30,7 @@ Result<SamplingParams> LoadGenerationDefaults(const std::string& dir, SamplingPa
   std::ifstream in(path);
   if (!in) return defaults;
   nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object())
-    return FormatError(path.string() + ": not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return FormatError(path.string() + ": not a JSON object");
   auto number = [&](const char* key, auto* out) -> Status {
     if (!j.contains(key)) return Status::Ok();
     if (!j[key].is_number()) return FormatError(path.string() + ": '" + key + "' is not a number");
@@ -158,12 +156,11 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
     const size_t k = std::min(static_cast<size_t>(params_.top_logprobs), logits.size());
     std::vector<int32_t> ids(logits.size());
     std::iota(ids.begin(), ids.end(), 0);
-    std::partial_sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(k), ids.end(),
-                      [&](int32_t a, int32_t b) {
-                        return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
-                               (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] &&
-                                a < b);
-                      });
+    std::partial_sort(
+        ids.begin(), ids.begin() + static_cast<ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
+          return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+                 (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+        });
     for (size_t i = 0; i < k; ++i)
       out.top.push_back({ids[i], log_softmax(logits[static_cast<size_t>(ids[i])])});
   }

@@ -1,12 +1,13 @@
 // The engine against plain single-sequence decoding: batching, chunked
 // prefill, preemption and lanes must not change what a request produces.
+#include "engine/engine.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
 #include "core/thread_pool.h"
-#include "engine/engine.h"
 #include "engine/test_model.h"
 
 namespace dsv32 {
@@ -31,11 +32,11 @@ std::vector<int32_t> Reference(const Model& model, std::vector<int32_t> tokens, 
   std::vector<int32_t> out;
   int64_t done = 0;
   for (int i = 0; i < n; ++i) {
-    EXPECT_TRUE(model.Forward(&cache, std::span(tokens).subspan(done), done, &pool, o,
-                              logits.data()).ok());
+    EXPECT_TRUE(
+        model.Forward(&cache, std::span(tokens).subspan(done), done, &pool, o, logits.data()).ok());
     done = static_cast<int64_t>(tokens.size());
-    const auto best = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
-                                           logits.begin());
+    const auto best =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.push_back(best);
     tokens.push_back(best);
   }
@@ -85,7 +86,8 @@ TEST(EngineTest, BatchedGreedyMatchesSingleSequenceDecoding) {
   std::vector<std::vector<int32_t>> prompts;
   for (int i = 0; i < 5; ++i) {
     prompts.push_back(Prompt(i, 3 + 7 * i));
-    auto id = engine->Submit(Greedy(prompts.back(), 6, i % 2 ? Lane::kCompute : Lane::kInteractive));
+    auto id =
+        engine->Submit(Greedy(prompts.back(), 6, i % 2 ? Lane::kCompute : Lane::kInteractive));
     ASSERT_TRUE(id.ok());
     ids.push_back(*id);
   }
@@ -107,6 +109,7 @@ TEST(EngineTest, BatchedGreedyMatchesSingleSequenceDecoding) {
 TEST(EngineTest, PreemptionRecomputesAndKeepsTheOutput) {
   EngineOptions o;
   auto probe = MakeEngine();
+  o.page_tokens = 4;
   o.kv_budget_bytes = 40 * probe->Metrics().kv_bytes_per_token;  // room for ~2 sequences
   auto engine = MakeEngine(o);
   std::vector<RequestId> ids;
@@ -121,6 +124,66 @@ TEST(EngineTest, PreemptionRecomputesAndKeepsTheOutput) {
   const EngineMetrics m = engine->Metrics();
   EXPECT_GT(m.preemptions, 0u);
   EXPECT_EQ(m.kv_used_tokens, 0);
+}
+
+TEST(EngineTest, PrefixCacheServesASharedStartAndKeepsTheOutput) {
+  EngineOptions o;
+  o.page_tokens = 4;
+  auto engine = MakeEngine(o);
+  const std::vector<int32_t> system = Prompt(20, 18);
+  std::vector<int32_t> first = system, second = system;
+  first.insert(first.end(), {7, 8, 9});
+  second.insert(second.end(), {11, 12});
+  const RequestId a = Take(engine->Submit(Greedy(first, 5)));
+  Drain(*engine);
+  const RequestId b = Take(engine->Submit(Greedy(second, 5)));
+  Drain(*engine);
+  EXPECT_EQ(engine->Poll(a)->generated, Reference(engine->model(), first, 5));
+  EXPECT_EQ(engine->Poll(b)->generated, Reference(engine->model(), second, 5));
+  const EngineMetrics m = engine->Metrics();
+  // The second prompt's first 16 tokens (four whole pages of the shared 18) came from the cache.
+  EXPECT_EQ(m.prefix_hit_tokens, 16u);
+  EXPECT_EQ(m.prompt_tokens, first.size() + second.size() - 16);
+  EXPECT_GT(m.prefix_cached_pages, 0);
+  EXPECT_EQ(m.kv_used_tokens, 0);  // what is left is the prefix cache's alone
+}
+
+TEST(EngineTest, PrefixCacheIsEvictedUnderPressure) {
+  EngineOptions o;
+  o.page_tokens = 4;
+  auto probe = MakeEngine();
+  o.kv_budget_bytes = 24 * probe->Metrics().kv_bytes_per_token;  // six pages
+  auto engine = MakeEngine(o);
+  for (int i = 0; i < 4; ++i) {
+    const std::vector<int32_t> prompt = Prompt(30 + i, 13);
+    const RequestId id = Take(engine->Submit(Greedy(prompt, 4)));
+    Drain(*engine);
+    EXPECT_EQ(engine->Poll(id)->generated, Reference(engine->model(), prompt, 4)) << i;
+  }
+  const EngineMetrics m = engine->Metrics();
+  EXPECT_GT(m.prefix_evicted_pages, 0u);
+  EXPECT_LE(m.kv_pages_used, m.kv_pages_total);
+}
+
+TEST(EngineTest, PagedCacheLayoutsAndNoPrefixCache) {
+  const std::vector<int32_t> prompt = Prompt(40, 9);
+  for (KvLayout layout : {KvLayout::kBf16, KvLayout::kFp8}) {
+    EngineOptions o;
+    o.kv_layout = layout;
+    o.prefix_cache = false;
+    auto engine = MakeEngine(o);
+    const RequestId id = Take(engine->Submit(Greedy(prompt, 3)));
+    Drain(*engine);
+    EXPECT_EQ(engine->Poll(id)->generated.size(), 3u);
+    EXPECT_EQ(engine->Metrics().prefix_cached_pages, 0);
+    EXPECT_EQ(engine->Metrics().kv_pages_used, 0);
+  }
+  EngineOptions bad;
+  bad.page_tokens = 0;
+  EXPECT_FALSE(Engine::Create(testing::RandomModel(), bad).ok());
+  bad.page_tokens = 64;
+  bad.kv_budget_bytes = 1;  // not one page
+  EXPECT_FALSE(Engine::Create(testing::RandomModel(), bad).ok());
 }
 
 TEST(EngineTest, SeededSamplingDoesNotDependOnTheBatch) {
@@ -282,7 +345,8 @@ TEST(EngineTest, MetricsAndPrometheusText) {
   EXPECT_EQ(m.prefix_hit_rate(), 0.0);
   const std::string text = PrometheusText(m, &engine->expert_load());
   for (const char* name :
-       {"# TYPE dsv32_requests_submitted_total counter", "dsv32_time_to_first_token_seconds_count 2",
+       {"# TYPE dsv32_requests_submitted_total counter",
+        "dsv32_time_to_first_token_seconds_count 2",
         "dsv32_time_per_output_token_seconds{quantile=\"0.5\"}", "dsv32_kv_used_tokens 0",
         "dsv32_expert_routed_tokens_total{layer=\"1\",expert=", "dsv32_prefix_cache_hit_rate 0"})
     EXPECT_NE(text.find(name), std::string::npos) << name << "\n" << text;
