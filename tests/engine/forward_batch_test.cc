@@ -68,8 +68,12 @@ void CheckBatchMatchesSingle(const std::string& config) {
   EXPECT_EQ(routed, static_cast<uint64_t>((7 + 1 + 6 + 2) * c.num_experts_per_tok * moe_layers));
 }
 
-TEST(ForwardBatchTest, SparseModelMatchesSingleSequences) { CheckBatchMatchesSingle("tiny-engine.json"); }
-TEST(ForwardBatchTest, DenseModelMatchesSingleSequences) { CheckBatchMatchesSingle("tiny-engine-v3.json"); }
+TEST(ForwardBatchTest, SparseModelMatchesSingleSequences) {
+  CheckBatchMatchesSingle("tiny-engine.json");
+}
+TEST(ForwardBatchTest, DenseModelMatchesSingleSequences) {
+  CheckBatchMatchesSingle("tiny-engine-v3.json");
+}
 
 TEST(ForwardBatchTest, BadStepsAreRejectedBeforeAnyCacheChanges) {
   auto model = testing::RandomModel();

@@ -1,13 +1,13 @@
 // Each sampling rule on hand-made logits with fixed seeds.
+#include "engine/sampling.h"
+
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <unistd.h>
-
-#include "engine/sampling.h"
 
 namespace dsv32 {
 namespace {

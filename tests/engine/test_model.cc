@@ -1,5 +1,6 @@
 #include "engine/test_model.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -7,8 +8,6 @@
 #include <map>
 #include <mutex>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "model/random_init.h"
 
@@ -21,8 +20,8 @@ std::shared_ptr<const Model> RandomModel(const std::string& config) {
   auto& slot = models[config];
   if (slot) return slot;
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() /
-                       ("dsv32_engine_" + std::to_string(::getpid()) + "_" + config);
+  const fs::path dir =
+      fs::temp_directory_path() / ("dsv32_engine_" + std::to_string(::getpid()) + "_" + config);
   std::ifstream in(std::string(DSV32_TEST_DATA_DIR) + "/configs/" + config);
   std::stringstream text;
   text << in.rdbuf();
