@@ -2,8 +2,8 @@
 // that turns internal Status values and exceptions into status codes.
 #pragma once
 
-#include <memory>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -11,6 +11,11 @@
 #include "dsv32/dsv32.h"
 #include "engine/sampling.h"
 #include "model/model.h"
+#include "text/tokenizer.h"
+
+struct dsv32_tokenizer {
+  std::shared_ptr<const dsv32::Tokenizer> tokenizer;
+};
 
 struct dsv32_model {
   std::shared_ptr<const dsv32::Model> model;

@@ -19,16 +19,36 @@ dsv32_status FromStatus(const Status& status) {
   if (status.ok()) return DSV32_OK;
   dsv32_status code = DSV32_ERR_INTERNAL;
   switch (status.code()) {
-    case StatusCode::kOk: code = DSV32_OK; break;
-    case StatusCode::kInvalidArgument: code = DSV32_ERR_INVALID_ARGUMENT; break;
-    case StatusCode::kNotFound: code = DSV32_ERR_NOT_FOUND; break;
-    case StatusCode::kIoError: code = DSV32_ERR_IO; break;
-    case StatusCode::kFormatError: code = DSV32_ERR_FORMAT; break;
-    case StatusCode::kUnsupported: code = DSV32_ERR_UNSUPPORTED; break;
-    case StatusCode::kOutOfRange: code = DSV32_ERR_OUT_OF_RANGE; break;
-    case StatusCode::kOutOfMemory: code = DSV32_ERR_OUT_OF_MEMORY; break;
-    case StatusCode::kCancelled: code = DSV32_ERR_CANCELLED; break;
-    case StatusCode::kInternal: code = DSV32_ERR_INTERNAL; break;
+    case StatusCode::kOk:
+      code = DSV32_OK;
+      break;
+    case StatusCode::kInvalidArgument:
+      code = DSV32_ERR_INVALID_ARGUMENT;
+      break;
+    case StatusCode::kNotFound:
+      code = DSV32_ERR_NOT_FOUND;
+      break;
+    case StatusCode::kIoError:
+      code = DSV32_ERR_IO;
+      break;
+    case StatusCode::kFormatError:
+      code = DSV32_ERR_FORMAT;
+      break;
+    case StatusCode::kUnsupported:
+      code = DSV32_ERR_UNSUPPORTED;
+      break;
+    case StatusCode::kOutOfRange:
+      code = DSV32_ERR_OUT_OF_RANGE;
+      break;
+    case StatusCode::kOutOfMemory:
+      code = DSV32_ERR_OUT_OF_MEMORY;
+      break;
+    case StatusCode::kCancelled:
+      code = DSV32_ERR_CANCELLED;
+      break;
+    case StatusCode::kInternal:
+      code = DSV32_ERR_INTERNAL;
+      break;
   }
   return SetError(code, status.message());
 }
@@ -47,16 +67,26 @@ const char* dsv32_version(void) {
 
 const char* dsv32_status_string(dsv32_status status) {
   switch (status) {
-    case DSV32_OK: return "DSV32_OK";
-    case DSV32_ERR_INVALID_ARGUMENT: return "DSV32_ERR_INVALID_ARGUMENT";
-    case DSV32_ERR_NOT_FOUND: return "DSV32_ERR_NOT_FOUND";
-    case DSV32_ERR_IO: return "DSV32_ERR_IO";
-    case DSV32_ERR_FORMAT: return "DSV32_ERR_FORMAT";
-    case DSV32_ERR_UNSUPPORTED: return "DSV32_ERR_UNSUPPORTED";
-    case DSV32_ERR_OUT_OF_RANGE: return "DSV32_ERR_OUT_OF_RANGE";
-    case DSV32_ERR_OUT_OF_MEMORY: return "DSV32_ERR_OUT_OF_MEMORY";
-    case DSV32_ERR_CANCELLED: return "DSV32_ERR_CANCELLED";
-    case DSV32_ERR_INTERNAL: return "DSV32_ERR_INTERNAL";
+    case DSV32_OK:
+      return "DSV32_OK";
+    case DSV32_ERR_INVALID_ARGUMENT:
+      return "DSV32_ERR_INVALID_ARGUMENT";
+    case DSV32_ERR_NOT_FOUND:
+      return "DSV32_ERR_NOT_FOUND";
+    case DSV32_ERR_IO:
+      return "DSV32_ERR_IO";
+    case DSV32_ERR_FORMAT:
+      return "DSV32_ERR_FORMAT";
+    case DSV32_ERR_UNSUPPORTED:
+      return "DSV32_ERR_UNSUPPORTED";
+    case DSV32_ERR_OUT_OF_RANGE:
+      return "DSV32_ERR_OUT_OF_RANGE";
+    case DSV32_ERR_OUT_OF_MEMORY:
+      return "DSV32_ERR_OUT_OF_MEMORY";
+    case DSV32_ERR_CANCELLED:
+      return "DSV32_ERR_CANCELLED";
+    case DSV32_ERR_INTERNAL:
+      return "DSV32_ERR_INTERNAL";
   }
   return "DSV32_ERR_UNKNOWN";
 }

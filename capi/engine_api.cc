@@ -83,6 +83,9 @@ dsv32_engine_params dsv32_engine_default_params(void) {
   p.max_running = o.max_running;
   p.interactive_chunk = o.interactive_chunk;
   p.compute_chunk = o.compute_chunk;
+  p.kv_dtype = DSV32_KV_F32;
+  p.page_tokens = static_cast<int32_t>(o.page_tokens);
+  p.prefix_cache = o.prefix_cache ? 1 : 0;
   return p;
 }
 
@@ -101,6 +104,23 @@ dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* 
     o.max_running = p.max_running;
     o.interactive_chunk = p.interactive_chunk;
     o.compute_chunk = p.compute_chunk;
+    switch (p.kv_dtype) {
+      case DSV32_KV_F32:
+        o.kv_layout = dsv32::KvLayout::kF32;
+        break;
+      case DSV32_KV_BF16:
+        o.kv_layout = dsv32::KvLayout::kBf16;
+        break;
+      case DSV32_KV_FP8:
+        o.kv_layout = dsv32::KvLayout::kFp8;
+        break;
+      default:
+        return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                        "dsv32_engine_create: unknown kv_dtype " + std::to_string(p.kv_dtype));
+    }
+    o.page_tokens = p.page_tokens;
+    o.prefix_cache = p.prefix_cache != 0;
+    if (p.tokenizer) o.tokenizer = p.tokenizer->tokenizer;
     auto engine = dsv32::Engine::Create(model->model, o);
     if (!engine.ok()) return FromStatus(engine.status());
     auto handle = std::make_unique<dsv32_engine>();
@@ -116,7 +136,8 @@ dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* 
 
 void dsv32_engine_free(dsv32_engine* engine) { delete engine; }
 
-dsv32_status dsv32_engine_sampling_defaults(const dsv32_engine* engine, dsv32_sampling_params* out) {
+dsv32_status dsv32_engine_sampling_defaults(const dsv32_engine* engine,
+                                            dsv32_sampling_params* out) {
   return Guard([&] {
     if (!engine || !out)
       return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_sampling_defaults: NULL argument");
@@ -140,14 +161,26 @@ dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_param
     if (!params || !out)
       return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_submit: NULL argument");
     const dsv32_request_params p = ReadParams(params, dsv32_request_default_params());
-    if ((!p.prompt && p.n_prompt) || (!p.stop_tokens && p.n_stop_tokens))
+    if ((!p.prompt && p.n_prompt) || (!p.stop_tokens && p.n_stop_tokens) ||
+        (!p.stop_strings && p.n_stop_strings))
       return SetError(DSV32_ERR_INVALID_ARGUMENT,
                       "dsv32_engine_submit: a NULL array with a non-zero length");
     dsv32::RequestSpec spec;
     if (p.prompt) spec.prompt.assign(p.prompt, p.prompt + p.n_prompt);
+    if (p.chat_request) {
+      if (p.prompt)
+        return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                        "dsv32_engine_submit: give prompt or chat_request, not both");
+      spec.chat_request = p.chat_request;
+    }
+    for (size_t i = 0; i < p.n_stop_strings; ++i) {
+      if (!p.stop_strings[i])
+        return SetError(DSV32_ERR_INVALID_ARGUMENT,
+                        "dsv32_engine_submit: stop_strings[" + std::to_string(i) + "] is NULL");
+      spec.stop_strings.emplace_back(p.stop_strings[i]);
+    }
     spec.sampling = engine->sampling_defaults;
-    if (p.sampling)
-      spec.sampling = FromC(ReadParams(p.sampling, ToC(engine->sampling_defaults)));
+    if (p.sampling) spec.sampling = FromC(ReadParams(p.sampling, ToC(engine->sampling_defaults)));
     spec.max_tokens = p.max_tokens;
     if (p.stop_tokens) spec.stop_tokens.assign(p.stop_tokens, p.stop_tokens + p.n_stop_tokens);
     if (p.stop_at_eos && engine->eos_token_id >= 0)
@@ -169,6 +202,8 @@ dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_param
         c.n_top = e.top.size();
         c.finished = e.finished ? 1 : 0;
         c.reason = static_cast<dsv32_finish_reason>(e.reason);
+        c.text = e.text.c_str();
+        c.text_length = e.text.size();
         fn(&c, user_data);
       };
     }
@@ -217,6 +252,24 @@ dsv32_status dsv32_engine_tokens(const dsv32_engine* engine, dsv32_request_id id
     std::copy_n(s->generated.begin(), n, tokens);
     if (logprobs) std::copy_n(s->logprobs.begin(), n, logprobs);
     if (n_generated) *n_generated = s->generated.size();
+    return DSV32_OK;
+  });
+}
+
+dsv32_status dsv32_engine_text(const dsv32_engine* engine, dsv32_request_id id, char* text,
+                               size_t capacity, size_t* length) {
+  return Guard([&] {
+    if (!engine) return NullEngine("dsv32_engine_text");
+    if (!text && capacity)
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_text: text is NULL");
+    auto s = engine->engine->Poll(id);
+    if (!s.ok()) return FromStatus(s.status());
+    if (capacity) {
+      const size_t n = std::min(capacity - 1, s->text.size());
+      std::memcpy(text, s->text.data(), n);
+      text[n] = '\0';
+    }
+    if (length) *length = s->text.size();
     return DSV32_OK;
   });
 }
@@ -291,6 +344,11 @@ dsv32_status dsv32_engine_get_metrics(const dsv32_engine* engine, dsv32_engine_m
     c.prefix_hit_rate = m.prefix_hit_rate();
     c.expert_layers = engine->engine->expert_load().layers();
     c.experts = engine->engine->expert_load().experts();
+    c.kv_page_tokens = m.kv_page_tokens;
+    c.kv_pages_used = m.kv_pages_used;
+    c.kv_pages_total = m.kv_pages_total;
+    c.prefix_cached_pages = m.prefix_cached_pages;
+    c.prefix_evicted_pages = m.prefix_evicted_pages;
     return CopyOut(c, metrics, "dsv32_engine_get_metrics");
   });
 }

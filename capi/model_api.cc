@@ -107,11 +107,15 @@ dsv32_status dsv32_context_create(dsv32_model* model, const dsv32_context_params
     if (p.max_tokens < 0 || p.n_threads < 0)
       return SetError(DSV32_ERR_INVALID_ARGUMENT,
                       "dsv32_context_create: max_tokens and n_threads must be >= 0");
-    auto ctx = std::unique_ptr<dsv32_context>(
-        new dsv32_context{model->model, dsv32::KvCache(model->model->config(), p.max_tokens),
-                          std::make_unique<dsv32::ThreadPool>(
-                              p.n_threads ? p.n_threads : dsv32::DefaultThreadCount()),
-                          p.all_logits != 0, {}, 0, {}});
+    auto ctx = std::unique_ptr<dsv32_context>(new dsv32_context{
+        model->model,
+        dsv32::KvCache(model->model->config(), p.max_tokens),
+        std::make_unique<dsv32::ThreadPool>(p.n_threads ? p.n_threads
+                                                        : dsv32::DefaultThreadCount()),
+        p.all_logits != 0,
+        {},
+        0,
+        {}});
     *out = ctx.release();
     return DSV32_OK;
   });

@@ -7,10 +7,6 @@
 #include "text/stream_decoder.h"
 #include "text/tokenizer.h"
 
-struct dsv32_tokenizer {
-  std::shared_ptr<const dsv32::Tokenizer> tokenizer;
-};
-
 struct dsv32_token_decoder {
   std::shared_ptr<const dsv32::Tokenizer> tokenizer;  // outlives `decoder`
   dsv32::StreamDecoder decoder;
@@ -57,7 +53,8 @@ dsv32_status dsv32_tokenizer_encode(const dsv32_tokenizer* tokenizer, const char
     dsv32::EncodeOptions options;
     options.add_bos = add_bos != 0;
     options.parse_special_tokens = parse_special != 0;
-    auto encoded = tokenizer->tokenizer->Encode(std::string_view(text ? text : "", length), options);
+    auto encoded =
+        tokenizer->tokenizer->Encode(std::string_view(text ? text : "", length), options);
     if (!encoded.ok()) return FromStatus(encoded.status());
     std::copy_n(encoded->begin(), std::min(capacity, encoded->size()), ids);
     *n_ids = encoded->size();
@@ -66,15 +63,14 @@ dsv32_status dsv32_tokenizer_encode(const dsv32_tokenizer* tokenizer, const char
 }
 
 dsv32_status dsv32_tokenizer_decode(const dsv32_tokenizer* tokenizer, const int32_t* ids,
-                                    size_t n_ids, int32_t skip_special, char* text,
-                                    size_t capacity, size_t* length) {
+                                    size_t n_ids, int32_t skip_special, char* text, size_t capacity,
+                                    size_t* length) {
   return Guard([&] {
     if (!tokenizer || (!ids && n_ids) || (!text && capacity))
       return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_tokenizer_decode: NULL argument");
     dsv32::DecodeOptions options;
     options.skip_special_tokens = skip_special != 0;
-    auto decoded =
-        tokenizer->tokenizer->Decode(std::span<const int32_t>(ids, n_ids), options);
+    auto decoded = tokenizer->tokenizer->Decode(std::span<const int32_t>(ids, n_ids), options);
     if (!decoded.ok()) return FromStatus(decoded.status());
     if (capacity) {
       const size_t n = std::min(capacity - 1, decoded->size());
@@ -93,8 +89,8 @@ dsv32_status dsv32_token_decoder_create(dsv32_tokenizer* tokenizer, int32_t skip
       return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_token_decoder_create: NULL argument");
     dsv32::DecodeOptions options;
     options.skip_special_tokens = skip_special != 0;
-    *out = new dsv32_token_decoder{tokenizer->tokenizer,
-                                   dsv32::StreamDecoder(*tokenizer->tokenizer, options), {}};
+    *out = new dsv32_token_decoder{
+        tokenizer->tokenizer, dsv32::StreamDecoder(*tokenizer->tokenizer, options), {}};
     return DSV32_OK;
   });
 }

@@ -218,6 +218,18 @@ typedef enum dsv32_lane {
   DSV32_LANE_COMPUTE = 1      /* throughput first: big prefill chunks, preempted first */
 } dsv32_lane;
 
+/* How a KV cache stores its entries: f32 keeps exactly what the forward
+ * computed; bf16 rounds every value; fp8 is DeepSeek's fp8_ds_mla layout
+ * (E4M3 latent with one scale per 128 values, bf16 rope key, E4M3 indexer
+ * key), about 1.8x smaller than bf16 (docs/kv-cache.md). */
+typedef enum dsv32_kv_dtype {
+  DSV32_KV_F32 = 0,
+  DSV32_KV_BF16 = 1,
+  DSV32_KV_FP8 = 2
+} dsv32_kv_dtype;
+
+typedef struct dsv32_tokenizer dsv32_tokenizer; /* see Tokenizer below */
+
 typedef struct dsv32_engine_params {
   size_t struct_size;        /* sizeof(dsv32_engine_params), set by default_params */
   int32_t n_threads;         /* 0 = the cores this process may use */
@@ -230,10 +242,20 @@ typedef struct dsv32_engine_params {
   int32_t max_running;       /* requests admitted at once */
   int32_t interactive_chunk; /* prefill chunk of the interactive lane */
   int32_t compute_chunk;     /* prefill chunk of the compute lane */
+  dsv32_kv_dtype kv_dtype;   /* how every request's cache is stored */
+  int32_t page_tokens;       /* tokens per KV page; the budget is counted in whole pages */
+  int32_t prefix_cache;      /* 1: keep full pages of earlier requests and reuse them for
+                                prompts that start the same way (evicted, least recently
+                                used first, before any request is preempted) */
+  /* May be NULL. With a tokenizer (kept alive by the engine) every token
+   * event carries text, requests may give stop strings, and a request may
+   * be a chat request instead of token ids. */
+  const dsv32_tokenizer* tokenizer;
 } dsv32_engine_params;
 
 /* background 1, max_context 4096, max_batch_tokens 512, max_running 64,
- * interactive_chunk 64, compute_chunk 512, the rest 0. */
+ * interactive_chunk 64, compute_chunk 512, kv_dtype f32, page_tokens 64,
+ * prefix_cache 1, the rest 0 / NULL. */
 DSV32_API dsv32_engine_params dsv32_engine_default_params(void);
 
 /* Creates an engine over `model` (which it keeps alive; the model may be
@@ -257,8 +279,9 @@ typedef enum dsv32_finish_reason {
   DSV32_FINISH_MAX_TOKENS = 2,   /* generated max_tokens tokens */
   DSV32_FINISH_CANCELLED = 3,    /* dsv32_engine_cancel */
   DSV32_FINISH_CONTEXT_FULL = 4, /* reached max_context, or outgrew the whole KV budget */
-  DSV32_FINISH_ERROR = 5         /* the forward pass failed; dsv32_engine_poll then leaves
+  DSV32_FINISH_ERROR = 5,        /* the forward pass failed; dsv32_engine_poll then leaves
                                     the message in dsv32_last_error() */
+  DSV32_FINISH_STOP_STRING = 6   /* the text reached one of the stop strings */
 } dsv32_finish_reason;
 
 typedef struct dsv32_token_logprob {
@@ -278,6 +301,14 @@ typedef struct dsv32_token_event {
   size_t n_top;
   int32_t finished;                 /* 1 on the request's last event */
   dsv32_finish_reason reason;       /* why it finished; DSV32_FINISH_NONE before */
+  /* With a tokenizer: the output text this event makes certain, NUL-
+   * terminated: whole UTF-8 characters, held back while it could begin a
+   * stop string (the stop string itself is never sent), and on the last
+   * event whatever was still held. Special tokens are included as their
+   * text, so the pieces can go straight into a dsv32_chat_parser. Empty
+   * ("") without a tokenizer. */
+  const char* text;
+  size_t text_length;
 } dsv32_token_event;
 
 typedef void (*dsv32_stream_fn)(const dsv32_token_event* event, void* user_data);
@@ -294,6 +325,14 @@ typedef struct dsv32_request_params {
   dsv32_lane lane;
   dsv32_stream_fn on_token;              /* may be NULL (poll instead) */
   void* user_data;                       /* passed to on_token */
+  /* Instead of `prompt` (which must then be NULL): a chat request as JSON,
+   * the form dsv32_chat_encode takes; the engine encodes it and tokenizes
+   * the prompt with its tokenizer. Copied by submit. */
+  const char* chat_request;
+  /* Generation also ends once the output text contains one of these
+   * (non-empty, NUL-terminated; needs an engine with a tokenizer). Copied. */
+  const char* const* stop_strings;
+  size_t n_stop_strings;
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */
@@ -341,6 +380,13 @@ DSV32_API dsv32_status dsv32_engine_tokens(const dsv32_engine* engine, dsv32_req
                                            int32_t* tokens, float* logprobs, size_t capacity,
                                            size_t* n_generated);
 
+/* Copies the request's output text so far (engines with a tokenizer: the
+ * text its token events have carried) like dsv32_tokenizer_decode: at most
+ * `capacity` bytes including the terminating NUL (always terminated when
+ * capacity > 0); *length (may be NULL) receives the full length. */
+DSV32_API dsv32_status dsv32_engine_text(const dsv32_engine* engine, dsv32_request_id id,
+                                         char* text, size_t capacity, size_t* length);
+
 /* Blocks until the request has ended or `timeout_ms` milliseconds have
  * passed (< 0: no limit); *finished (may be NULL) says which. A request
  * counts as ended (here and in dsv32_engine_poll) only once its stream
@@ -386,12 +432,17 @@ typedef struct dsv32_engine_metrics {
   uint64_t last_batch_sequences; /* sequences in the last step */
   uint64_t last_batch_tokens;    /* tokens in the last step */
   double mean_batch_tokens;
-  int64_t kv_used_tokens;     /* reserved by running requests */
-  int64_t kv_capacity_tokens; /* what the KV budget allows */
+  int64_t kv_used_tokens;     /* in the pages running requests hold */
+  int64_t kv_capacity_tokens; /* whole pages the KV budget allows */
   int64_t kv_used_bytes;
   double prefix_hit_rate;     /* share of prompt tokens served from the prefix cache */
   int64_t expert_layers;      /* rows of dsv32_engine_expert_counts (num_hidden_layers) */
   int64_t experts;            /* its columns (n_routed_experts) */
+  int64_t kv_page_tokens;
+  int64_t kv_pages_used;      /* pages taken from the pool, the prefix cache's included */
+  int64_t kv_pages_total;
+  int64_t prefix_cached_pages;   /* pages the prefix cache holds (some shared with requests) */
+  uint64_t prefix_evicted_pages; /* cached pages given back to make room */
 } dsv32_engine_metrics;
 
 /* A snapshot of the engine's metrics; the caller sets struct_size first. */

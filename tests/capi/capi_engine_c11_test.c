@@ -1,7 +1,9 @@
 /* The engine half of the C API from plain C11: sampling params, engine
  * create (background and stepped), submit / stream / poll / tokens / wait /
- * cancel / release, metrics as a struct and as Prometheus text.
- * Usage: capi_engine_c11_test MODEL_DIR */
+ * cancel / release, metrics as a struct and as Prometheus text; an engine
+ * with a tokenizer: streamed text, stop strings, chat requests, paged fp8
+ * caches.
+ * Usage: capi_engine_c11_test MODEL_DIR TOKENIZER_DIR */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +120,113 @@ static void stepped_engine(dsv32_model* model, int32_t* greedy_out) {
   dsv32_engine_free(engine);
 }
 
+typedef struct text_state {
+  char text[4096];
+  size_t length;
+  int finished;
+  dsv32_finish_reason reason;
+} text_state;
+
+static void on_text(const dsv32_token_event* e, void* user_data) {
+  text_state* s = (text_state*)user_data;
+  CHECK(e->text != NULL && strlen(e->text) == e->text_length);
+  if (s->length + e->text_length < sizeof s->text) {
+    memcpy(s->text + s->length, e->text, e->text_length + 1);
+    s->length += e->text_length;
+  }
+  if (e->finished) {
+    s->finished = 1;
+    s->reason = e->reason;
+  }
+}
+
+/* Runs the request to its end on a stepped engine; returns its id. */
+static dsv32_request_id run_text(dsv32_engine* engine, dsv32_request_params* rp, text_state* st) {
+  memset(st, 0, sizeof *st);
+  rp->on_token = on_text;
+  rp->user_data = st;
+  dsv32_request_id id = 0;
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_OK);
+  int64_t ran = 1;
+  for (int i = 0; i < 200 && ran > 0; ++i) CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+  CHECK(st->finished == 1);
+  return id;
+}
+
+/* An engine with a tokenizer and an fp8 paged cache. */
+static void text_engine(dsv32_model* model, const char* tokenizer_dir) {
+  dsv32_tokenizer* tokenizer = NULL;
+  CHECK(dsv32_tokenizer_load(tokenizer_dir, &tokenizer) == DSV32_OK);
+  if (!tokenizer) return;
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  CHECK(ep.kv_dtype == DSV32_KV_F32 && ep.page_tokens == 64 && ep.prefix_cache == 1);
+  ep.background = 0;
+  ep.n_threads = 1;
+  ep.max_context = 64;
+  ep.kv_dtype = (dsv32_kv_dtype)7;
+  dsv32_engine* engine = NULL;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_ERR_INVALID_ARGUMENT);
+  ep.kv_dtype = DSV32_KV_FP8;
+  ep.page_tokens = 4;
+  ep.tokenizer = tokenizer;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  dsv32_tokenizer_free(tokenizer); /* the engine keeps it */
+  if (!engine) return;
+
+  dsv32_sampling_params sp = dsv32_sampling_default_params();
+  sp.temperature = 0.0f;
+  dsv32_request_params rp = dsv32_request_default_params();
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.sampling = &sp;
+  rp.max_tokens = 8;
+  rp.stop_at_eos = 0;
+  text_state full, stopped;
+  dsv32_request_id id = run_text(engine, &rp, &full);
+  CHECK(full.reason == DSV32_FINISH_MAX_TOKENS && full.length > 2);
+  size_t length = 0;
+  char copy[4096];
+  CHECK(dsv32_engine_text(engine, id, NULL, 0, &length) == DSV32_OK && length == full.length);
+  CHECK(dsv32_engine_text(engine, id, copy, sizeof copy, NULL) == DSV32_OK);
+  CHECK(strcmp(copy, full.text) == 0);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+
+  /* A stop string from the middle of that text ends the same request there. */
+  char stop[3] = {full.text[full.length / 2], full.text[full.length / 2 + 1], 0};
+  const char* stops[1] = {stop};
+  rp.stop_strings = stops;
+  rp.n_stop_strings = 1;
+  id = run_text(engine, &rp, &stopped);
+  CHECK(stopped.reason == DSV32_FINISH_STOP_STRING);
+  CHECK(strstr(full.text, stop) == full.text + stopped.length);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  stops[0] = NULL;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  rp.stop_strings = NULL;
+  rp.n_stop_strings = 0;
+
+  /* A chat request is tokenized by the engine; this model's vocabulary is
+   * smaller than the tokenizer's, which submit reports. */
+  rp.chat_request = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  rp.prompt = NULL;
+  rp.n_prompt = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_OUT_OF_RANGE);
+  rp.chat_request = "{\"messages\": 3}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+
+  dsv32_engine_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK(dsv32_engine_get_metrics(engine, &m) == DSV32_OK);
+  CHECK(m.kv_page_tokens == 4 && m.kv_pages_total > 0 && m.kv_pages_used <= m.kv_pages_total);
+  CHECK(m.prefix_cached_pages > 0 && m.prefix_hit_rate > 0.0 && m.prefix_evicted_pages == 0);
+  dsv32_engine_free(engine);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s MODEL_DIR\n", argv[0]);
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s MODEL_DIR TOKENIZER_DIR\n", argv[0]);
     return 2;
   }
   dsv32_model* model = NULL;
@@ -145,6 +251,7 @@ int main(int argc, char** argv) {
 
   int32_t greedy[4] = {0, 0, 0, 0};
   stepped_engine(model, greedy);
+  text_engine(model, argv[2]);
 
   /* A background engine: the same greedy request gives the same tokens,
    * while a second one runs beside it. */
