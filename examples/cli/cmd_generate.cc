@@ -1,11 +1,13 @@
-// dsv32 generate: one completion streamed through the engine, token ids in
-// and out, with the speed at the end.
+// dsv32 generate: one completion streamed through the engine, with the speed
+// at the end. A text prompt (--prompt) is tokenized and the output streamed
+// as text; token ids (--prompt-ids) print ids unless a tokenizer is named.
 #include <cstdio>
 #include <sstream>
 
 #include "args.h"
 #include "command.h"
 #include "engine/engine.h"
+#include "model_loading.h"
 
 namespace dsv32::cli {
 namespace {
@@ -40,18 +42,30 @@ float Float(Args& args, const std::string& name, float fallback, std::string* er
 
 int RunGenerate(int argc, char** argv) {
   Args args(argc, argv,
-            {"model", "prompt-ids", "max-tokens", "temperature", "top-p", "top-k", "seed",
-             "threads"},
+            {"model", "prompt-ids", "prompt", "tokenizer", "max-tokens", "temperature", "top-p",
+             "top-k", "seed", "threads"},
             {"quiet"});
   const std::string dir = args.Require("model");
-  const std::string prompt = args.Require("prompt-ids");
+  const auto prompt_ids = args.Get("prompt-ids");
+  const auto prompt_text = args.Get("prompt");
   const int64_t max_tokens = args.Int("max-tokens", 32);
   const int64_t threads = args.Int("threads", 0);
+  const bool quiet = args.Has("quiet");
   if (!args.ok()) return Fail("generate", args.error());
+  if (prompt_ids.has_value() == prompt_text.has_value())
+    return Fail("generate", "give either --prompt TEXT or --prompt-ids 1,2,3");
 
-  auto model = Model::Load(dir);
+  std::shared_ptr<const Tokenizer> tokenizer;
+  if (prompt_text || args.Has("tokenizer")) {
+    auto loaded = LoadTokenizerFrom(args.Get("tokenizer").value_or(dir));
+    if (!loaded.ok()) return Fail("generate", loaded.status().message());
+    tokenizer = std::move(loaded).value();
+  }
+  auto model = LoadModelWithProgress(dir, quiet);
   if (!model.ok()) return Fail("generate", model.status().message());
-  auto ids = ParseIds(prompt);
+  auto ids = prompt_ids ? ParseIds(*prompt_ids)
+                        : tokenizer->Encode(*prompt_text,
+                                            EncodeOptions{.add_bos = tokenizer->add_bos_token()});
   if (!ids.ok()) return Fail("generate", ids.status().message());
   auto defaults = LoadGenerationDefaults(dir, SamplingParams{});
   if (!defaults.ok()) return Fail("generate", defaults.status().message());
@@ -70,16 +84,20 @@ int RunGenerate(int argc, char** argv) {
   spec.max_tokens = static_cast<int32_t>(max_tokens);
   if ((*model)->config().eos_token_id >= 0)
     spec.stop_tokens.push_back(static_cast<int32_t>((*model)->config().eos_token_id));
-  spec.on_token = [](const TokenEvent& e) {
-    if (e.token >= 0) std::printf("%d ", e.token);
+  const bool text = tokenizer != nullptr;
+  spec.on_token = [text](const TokenEvent& e) {
+    if (text)
+      std::fwrite(e.text.data(), 1, e.text.size(), stdout);
+    else if (e.token >= 0)
+      std::printf("%d ", e.token);
     std::fflush(stdout);
   };
 
   EngineOptions options;
   options.threads = static_cast<int>(threads);
   options.max_context = static_cast<int64_t>(spec.prompt.size()) + max_tokens;
-  std::shared_ptr<const Model> shared = std::move(model).value();
-  auto engine = Engine::Create(shared, options);
+  options.tokenizer = tokenizer;
+  auto engine = Engine::Create(std::move(model).value(), options);
   if (!engine.ok()) return Fail("generate", engine.status().message());
   auto id = (*engine)->Submit(std::move(spec));
   if (!id.ok()) return Fail("generate", id.status().message());
@@ -91,7 +109,7 @@ int RunGenerate(int argc, char** argv) {
   std::printf("\n");
   std::fflush(stdout);
   const EngineMetrics m = (*engine)->Metrics();
-  if (!args.Has("quiet"))
+  if (!quiet)
     std::fprintf(stderr, "%llu tokens, time to first token %.3f s, %.2f tokens/s after it\n",
                  static_cast<unsigned long long>(m.generated_tokens), m.ttft.mean(),
                  m.tpot.mean() > 0 ? 1.0 / m.tpot.mean() : 0.0);
@@ -99,8 +117,9 @@ int RunGenerate(int argc, char** argv) {
 }
 
 DSV32_CLI_COMMAND("generate",
-                  "stream a completion: --model DIR --prompt-ids 1,2,3 [--max-tokens N] "
-                  "[--temperature T] [--top-p P] [--top-k K] [--seed S] [--threads N] [--quiet]",
+                  "stream a completion: --model DIR (--prompt TEXT | --prompt-ids 1,2,3) "
+                  "[--tokenizer DIR] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] "
+                  "[--seed S] [--threads N] [--quiet]",
                   RunGenerate);
 
 }  // namespace

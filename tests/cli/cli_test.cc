@@ -1,13 +1,12 @@
 // The dsv32 tool's command-line contracts, run as a user would run them.
 #include <gtest/gtest.h>
 
-#include "cli/run_dsv32.h"
-
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/run_dsv32.h"
 #include "core/safetensors.h"
 #include "model/golden.h"
 
@@ -35,8 +34,9 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, ScoreReproducesTheGoldenLogits) {
   const std::string fixture = testing::FixtureDir("tiny-a");
   if (!fs::exists(fixture)) GTEST_SKIP() << "fixture tiny-a not found at " << fixture;
-  const CommandRun r = Dsv32("score --model " + fixture + " --input " + fixture +
-                      "/golden.safetensors --out " + Path("out.safetensors") + " --threads 2");
+  const CommandRun r =
+      Dsv32("score --model " + fixture + " --input " + fixture + "/golden.safetensors --out " +
+            Path("out.safetensors") + " --threads 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto out = SafetensorsFile::Open(Path("out.safetensors"));
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -76,7 +76,7 @@ TEST_F(CliTest, ScoreOverAMeshReproducesTheGoldenLogits) {
 TEST_F(CliTest, InitRandomThenInfo) {
   const std::string model = Path("model");
   CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                "/configs/tiny-v3.json --out " + model + " --seed 5 --dtype bf16 --quiet");
+                       "/configs/tiny-v3.json --out " + model + " --seed 5 --dtype bf16 --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = Dsv32("info --model " + model);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -112,7 +112,8 @@ TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.output;
-  for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "decode_bytes_per_token"}) {
+  for (const char* key :
+       {"prefill_tokens_per_s", "decode_tokens_per_s", "decode_bytes_per_token"}) {
     ASSERT_TRUE(j.contains(key)) << key;
     EXPECT_GT(j[key].get<double>(), 0.0) << key;
   }
@@ -129,10 +130,39 @@ TEST_F(CliTest, GenerateStreamsTokenIds) {
   EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
   const CommandRun again = Dsv32("generate --model " + model +
                                  " --prompt-ids 5,6,7 --max-tokens 6 --temperature 0 --quiet");
-  EXPECT_EQ(r.output.substr(0, r.output.find('\n')), again.output.substr(0, again.output.find('\n')));
+  EXPECT_EQ(r.output.substr(0, r.output.find('\n')),
+            again.output.substr(0, again.output.find('\n')));
   r = Dsv32("generate --model " + model + " --prompt-ids 5,x");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("dsv32 generate: error:"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, GenerateAndChatSpeakText) {
+  const std::string model = Path("model");
+  const std::string tokenizer = std::string(DSV32_TEST_DATA_DIR) + "/tokenizer/deepseek-v3";
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-engine-full-vocab.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("generate --model " + model + " --tokenizer " + tokenizer +
+            " --prompt 'Once upon a time' --max-tokens 6 --temperature 0 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(r.output.empty());
+  r = Dsv32("generate --model " + model + " --prompt 'no tokenizer here' --max-tokens 2");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("dsv32 generate: error: tokenizer"), std::string::npos) << r.output;
+
+  // Two turns, the second in thinking mode; the history is encoded again and
+  // its start comes from the prefix cache.
+  const std::string turns = Path("turns.txt");
+  FILE* f = std::fopen(turns.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("Hello!\n/think on\nAnd now?\n/quit\n", f);
+  std::fclose(f);
+  r = Dsv32("chat --model " + model + " --tokenizer " + tokenizer +
+            " --max-tokens 5 --seed 3 --system 'Be brief.' < " + turns);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("[thinking]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[5 tokens"), std::string::npos) << r.output;
 }
 
 TEST_F(CliTest, FailuresAreOneLineAndNonZero) {

@@ -1,0 +1,20 @@
+// Loading for the commands that talk to a person: the model with a progress
+// bar on stderr, and the tokenizer beside it (or where --tokenizer says).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+
+namespace dsv32::cli {
+
+// Loads `dir`, drawing a bar on stderr unless `quiet`.
+Result<std::shared_ptr<const Model>> LoadModelWithProgress(const std::string& dir, bool quiet);
+
+// The tokenizer in `dir`; the message says which files were looked for.
+Result<std::shared_ptr<const Tokenizer>> LoadTokenizerFrom(const std::string& dir);
+
+}  // namespace dsv32::cli
