@@ -43,7 +43,7 @@ float Float(Args& args, const std::string& name, float fallback, std::string* er
 int RunGenerate(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "prompt-ids", "prompt", "tokenizer", "max-tokens", "temperature", "top-p",
-             "top-k", "seed", "threads"},
+             "top-k", "seed", "threads", "export-kv", "import-kv"},
             {"quiet"});
   const std::string dir = args.Require("model");
   const auto prompt_ids = args.Get("prompt-ids");
@@ -82,6 +82,8 @@ int RunGenerate(int argc, char** argv) {
   if (max_tokens < 1 || threads < 0)
     return Fail("generate", "--max-tokens must be >= 1 and --threads >= 0");
   spec.max_tokens = static_cast<int32_t>(max_tokens);
+  spec.kv_export_path = args.Get("export-kv").value_or("");
+  spec.kv_import_path = args.Get("import-kv").value_or("");
   if ((*model)->config().eos_token_id >= 0)
     spec.stop_tokens.push_back(static_cast<int32_t>((*model)->config().eos_token_id));
   const bool text = tokenizer != nullptr;
@@ -108,6 +110,8 @@ int RunGenerate(int argc, char** argv) {
   }
   std::printf("\n");
   std::fflush(stdout);
+  const RequestStatus status = (*engine)->Poll(*id).value();
+  if (status.reason == FinishReason::kError) return Fail("generate", status.error);
   const EngineMetrics m = (*engine)->Metrics();
   if (!quiet)
     std::fprintf(stderr, "%llu tokens, time to first token %.3f s, %.2f tokens/s after it\n",
@@ -119,7 +123,7 @@ int RunGenerate(int argc, char** argv) {
 DSV32_CLI_COMMAND("generate",
                   "stream a completion: --model DIR (--prompt TEXT | --prompt-ids 1,2,3) "
                   "[--tokenizer DIR] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] "
-                  "[--seed S] [--threads N] [--quiet]",
+                  "[--seed S] [--threads N] [--export-kv FILE] [--import-kv FILE] [--quiet]",
                   RunGenerate);
 
 }  // namespace

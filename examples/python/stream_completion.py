@@ -9,8 +9,10 @@ and streams the output as text; the chat parser splits that text into
 reasoning, content and tool calls as it arrives.
 
 The structs below mirror include/dsv32/dsv32.h. Each starts with its own
-size, so a binding may declare only the leading fields it uses (as the
-metrics struct here does) and the library fills no more than that.
+size, so a binding may declare only the leading fields of a struct it
+passes in (as the metrics struct here does) and the library reads or fills
+no more than that; a struct a function returns by value (the
+*_default_params) must be declared whole.
 """
 import argparse
 import ctypes as C
@@ -56,7 +58,8 @@ class RequestParams(C.Structure):
                 ("n_stop_tokens", C.c_size_t), ("stop_at_eos", C.c_int32), ("lane", C.c_int),
                 ("on_token", StreamFn), ("user_data", C.c_void_p),
                 ("chat_request", C.c_char_p), ("stop_strings", C.POINTER(C.c_char_p)),
-                ("n_stop_strings", C.c_size_t)]
+                ("n_stop_strings", C.c_size_t), ("kv_export_path", C.c_char_p),
+                ("kv_import_path", C.c_char_p)]
 
 
 class ChatParserParams(C.Structure):

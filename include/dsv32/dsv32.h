@@ -333,6 +333,16 @@ typedef struct dsv32_request_params {
    * (non-empty, NUL-terminated; needs an engine with a tokenizer). Copied. */
   const char* const* stop_strings;
   size_t n_stop_strings;
+  /* Disaggregated prefill and decode (both may be NULL). kv_export_path: once
+   * the prompt is computed, write its KV cache there (the format of
+   * dsv32_context_save_cache); a request with max_tokens 1 is a pure
+   * prefill. kv_import_path: start from such a file, written by an engine
+   * over the same model, instead of computing the prompt; the prompt is the
+   * exported one plus the tokens generated since (or just the exported one,
+   * whose last token is then evaluated again). A bad, foreign or damaged
+   * file ends the request with DSV32_FINISH_ERROR and the reason. */
+  const char* kv_export_path;
+  const char* kv_import_path;
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */

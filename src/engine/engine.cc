@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "attention/kv_file.h"
 #include "chat/chat_encoder.h"
 #include "core/thread_pool.h"
 #include "engine/stop_strings.h"
@@ -348,7 +349,20 @@ Engine::Plan Engine::Schedule() {
     while (budget > 0 && !queue.empty() &&
            static_cast<int64_t>(running_.size()) < options_.max_running) {
       Request* r = queue.front();
-      const std::optional<int64_t> reused = kv_->Admit(&r->kv, r->tokens);
+      std::optional<int64_t> reused;
+      if (!r->spec.kv_import_path.empty() && !r->admitted_once) {
+        auto imported =
+            kv_->AdmitFromFile(&r->kv, r->tokens, r->spec.kv_import_path, model_->config_hash());
+        if (!imported.ok()) {
+          r->error = imported.status().message();
+          Finish(r, FinishReason::kError, &cancelled);
+          plan.events.emplace_back(r->spec.on_token, cancelled.back());
+          continue;
+        }
+        reused = *imported;
+      } else {
+        reused = kv_->Admit(&r->kv, r->tokens);
+      }
       if (!reused) {
         // A preempted sequence may have grown past what the whole budget holds.
         if (running_.empty() && plan.items.empty()) {
@@ -450,6 +464,17 @@ Result<int64_t> Engine::Step() {
       if (r->generated() == 1) {
         // The prompt is complete: later requests with the same start may share it.
         Publish(r);
+        if (!r->spec.kv_export_path.empty()) {
+          Status saved = SaveSequenceCache(
+              r->spec.kv_export_path, model_->config_hash(), *r->kv.cache,
+              std::span<const int32_t>(r->tokens).first(static_cast<size_t>(r->prompt_len)));
+          if (!saved.ok()) {
+            r->error = saved.message();
+            Finish(r, FinishReason::kError, &events);
+            callbacks.push_back(r->spec.on_token);
+            continue;
+          }
+        }
         r->first_token = now;
         metrics_.ttft.Add(Seconds(now - r->submitted));
       } else {

@@ -92,6 +92,13 @@ struct RequestSpec {
   std::vector<std::string> stop_strings;  // or once the text contains one (needs a tokenizer)
   Lane lane = Lane::kInteractive;
   StreamCallback on_token;  // may be empty
+  // Disaggregated prefill and decode. A prefill engine writes the
+  // sequence's cache (the prompt's positions, in the cache file format) to
+  // kv_export_path once the prompt is computed; a decode engine, given the
+  // prompt plus the tokens generated so far and kv_import_path, starts from
+  // that file instead of computing the prompt again.
+  std::string kv_export_path;
+  std::string kv_import_path;
 };
 
 struct RequestStatus {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "attention/kv_file.h"
+
 namespace dsv32 {
 
 KvBudget::KvBudget(const ModelConfig& config, std::shared_ptr<KvPagePool> pool, int64_t max_context)
@@ -39,6 +41,31 @@ std::optional<int64_t> KvBudget::Admit(SequenceKv* seq, std::span<const int32_t>
   if (!MakeRoom(more) || !cache->Reserve(n).ok()) return std::nullopt;
   seq->cache = std::move(cache);
   return reused;
+}
+
+Result<std::optional<int64_t>> KvBudget::AdmitFromFile(SequenceKv* seq,
+                                                       std::span<const int32_t> tokens,
+                                                       const std::string& path,
+                                                       uint64_t model_hash) {
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n > max_context_) return OutOfRange("the prompt exceeds max_context");
+  auto cache = std::make_unique<KvCache>(pool_, config_, max_context_);
+  // The file's pages come on top of the prompt's: make room for all of them.
+  if (!MakeRoom(PagesFor(n))) return std::optional<int64_t>();
+  auto loaded = LoadSequenceCache(path, model_hash, cache.get());
+  if (!loaded.ok()) return loaded.status();
+  const std::vector<int32_t>& held = *loaded;
+  if (static_cast<int64_t>(held.size()) > n ||
+      !std::equal(held.begin(), held.end(), tokens.begin()))
+    return InvalidArgument(path + ": the cache holds " + std::to_string(held.size()) +
+                           " tokens that do not start the prompt's " + std::to_string(n));
+  // The last token is evaluated again when the file holds the whole prompt:
+  // its logits are not stored.
+  if (static_cast<int64_t>(held.size()) == n) cache->Truncate(n - 1);
+  if (!cache->Reserve(n).ok()) return std::optional<int64_t>();
+  const int64_t reused = cache->length();
+  seq->cache = std::move(cache);
+  return std::optional<int64_t>(reused);
 }
 
 bool KvBudget::Reserve(SequenceKv* seq, int64_t tokens) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "attention/kv_cache.h"
 #include "attention/kv_page_pool.h"
@@ -49,6 +50,13 @@ class KvBudget {
   // `tokens` and pages for all of them. Returns the positions reused, or
   // nullopt (nothing held) when the pool cannot cover the prompt now.
   std::optional<int64_t> Admit(SequenceKv* seq, std::span<const int32_t> tokens);
+  // Like Admit, but the cache starts from a sequence file (attention/
+  // kv_file.h, written by another engine after its prefill) instead of the
+  // prefix cache. The file must hold a prefix of `tokens` computed by the
+  // model `model_hash` names (all of them: the last is evaluated again). nullopt when the pool
+  // cannot hold it now; an error for a bad or foreign file.
+  Result<std::optional<int64_t>> AdmitFromFile(SequenceKv* seq, std::span<const int32_t> tokens,
+                                               const std::string& path, uint64_t model_hash);
   // Grows `seq`'s pages to cover `tokens` positions, evicting cached
   // prefixes if needed. False, with nothing held beyond its length, if
   // the pool cannot cover it or it would pass max_context.

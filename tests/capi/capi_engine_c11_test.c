@@ -93,6 +93,46 @@ static void stepped_engine(dsv32_model* model, int32_t* greedy_out) {
   CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
   CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_ERR_NOT_FOUND);
 
+  /* Disaggregated: a prefill writes the prompt's cache, a decode continues
+   * from it and gives the same tokens. */
+  rp.on_token = NULL;
+  rp.max_tokens = 1;
+  rp.kv_export_path = "capi_engine_kv.bin";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  for (int i = 0; i < 100; ++i) {
+    CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+    if (ran == 0) break;
+  }
+  int32_t first = -1;
+  CHECK(dsv32_engine_tokens(engine, id, &first, NULL, 1, &n) == DSV32_OK && first == greedy_out[0]);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  int32_t continued[6] = {kPrompt[0], kPrompt[1], kPrompt[2], kPrompt[3], kPrompt[4], first};
+  rp.prompt = continued;
+  rp.n_prompt = 6;
+  rp.max_tokens = 3;
+  rp.kv_export_path = NULL;
+  rp.kv_import_path = "capi_engine_kv.bin";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  for (int i = 0; i < 100; ++i) {
+    CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+    if (ran == 0) break;
+  }
+  int32_t rest[3] = {-1, -1, -1};
+  CHECK(dsv32_engine_tokens(engine, id, rest, NULL, 3, &n) == DSV32_OK && n == 3);
+  CHECK(memcmp(rest, greedy_out + 1, sizeof rest) == 0);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp.kv_import_path = "no-such-file.bin";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+  CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_OK && rs.reason == DSV32_FINISH_ERROR);
+  CHECK(strstr(dsv32_last_error(), "no-such-file.bin") != NULL);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  remove("capi_engine_kv.bin");
+  rp.kv_import_path = NULL;
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.max_tokens = 4;
+
   /* Cancelling a queued request ends it at the next step. */
   rp.on_token = NULL;
   CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);

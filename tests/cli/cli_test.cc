@@ -165,6 +165,27 @@ TEST_F(CliTest, GenerateAndChatSpeakText) {
   EXPECT_NE(r.output.find("[5 tokens"), std::string::npos) << r.output;
 }
 
+TEST_F(CliTest, GenerateSplitsPrefillAndDecodeAcrossProcesses) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-v32.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string common = "generate --model " + model + " --temperature 0 --quiet ";
+  const CommandRun single = Dsv32(common + "--prompt-ids 5,6,7,8,9 --max-tokens 4");
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const CommandRun prefill =
+      Dsv32(common + "--prompt-ids 5,6,7,8,9 --max-tokens 1 --export-kv " + Path("kv.bin"));
+  ASSERT_EQ(prefill.exit_code, 0) << prefill.output;
+  const std::string first = prefill.output.substr(0, prefill.output.find(' '));
+  const CommandRun decode = Dsv32(common + "--prompt-ids 5,6,7,8,9," + first +
+                                  " --max-tokens 3 --import-kv " + Path("kv.bin"));
+  ASSERT_EQ(decode.exit_code, 0) << decode.output;
+  EXPECT_EQ(single.output, first + " " + decode.output);
+  const CommandRun foreign = Dsv32(common + "--prompt-ids 1,2,3 --import-kv " + Path("kv.bin"));
+  EXPECT_NE(foreign.exit_code, 0);
+  EXPECT_NE(foreign.output.find("dsv32 generate: error:"), std::string::npos) << foreign.output;
+}
+
 TEST_F(CliTest, FailuresAreOneLineAndNonZero) {
   const std::string input = Path("in.safetensors");
   const std::vector<int32_t> ids = {1, 2, 3};
