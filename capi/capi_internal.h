@@ -57,4 +57,14 @@ Params ReadParams(const Params* given, Params defaults) {
   return defaults;
 }
 
+// Writes `defaults` over the caller's struct of `size` bytes, no further
+// than both know; struct_size says the caller's size.
+template <typename Params>
+void InitParams(Params* out, size_t size, Params defaults) {
+  if (!out || size < sizeof(size_t)) return;
+  std::memset(static_cast<void*>(out), 0, size < sizeof(Params) ? size : sizeof(Params));
+  defaults.struct_size = size;
+  std::memcpy(static_cast<void*>(out), &defaults, size < sizeof(Params) ? size : sizeof(Params));
+}
+
 }  // namespace dsv32::capi

@@ -42,7 +42,7 @@ dsv32_status dsv32_chat_encode(const char* request_json, char** out, size_t* len
 
 void dsv32_string_free(char* text) { std::free(text); }
 
-dsv32_chat_parser_params dsv32_chat_parser_default_params(void) {
+static dsv32_chat_parser_params ChatParserDefaults() {
   dsv32_chat_parser_params p{};
   p.struct_size = sizeof p;
   return p;
@@ -103,6 +103,10 @@ dsv32_status dsv32_chat_parser_next(dsv32_chat_parser* parser, dsv32_chat_event*
     *has_event = 1;
     return DSV32_OK;
   });
+}
+
+void dsv32_chat_parser_params_init(dsv32_chat_parser_params* params, size_t struct_size) {
+  dsv32::capi::InitParams(params, struct_size, ChatParserDefaults());
 }
 
 }  // extern "C"

@@ -69,9 +69,9 @@ dsv32_status NullEngine(const char* fn) {
 
 extern "C" {
 
-dsv32_sampling_params dsv32_sampling_default_params(void) { return ToC(dsv32::SamplingParams{}); }
+static dsv32_sampling_params SamplingDefaults() { return ToC(dsv32::SamplingParams{}); }
 
-dsv32_engine_params dsv32_engine_default_params(void) {
+static dsv32_engine_params EngineDefaults() {
   const dsv32::EngineOptions o;
   dsv32_engine_params p{};
   p.struct_size = sizeof p;
@@ -145,7 +145,7 @@ dsv32_status dsv32_engine_sampling_defaults(const dsv32_engine* engine,
   });
 }
 
-dsv32_request_params dsv32_request_default_params(void) {
+static dsv32_request_params RequestDefaults() {
   dsv32_request_params p{};
   p.struct_size = sizeof p;
   p.max_tokens = 256;
@@ -388,6 +388,18 @@ dsv32_status dsv32_engine_metrics_prometheus(const dsv32_engine* engine, char* b
     if (length) *length = text.size();
     return DSV32_OK;
   });
+}
+
+void dsv32_sampling_params_init(dsv32_sampling_params* params, size_t struct_size) {
+  dsv32::capi::InitParams(params, struct_size, SamplingDefaults());
+}
+
+void dsv32_engine_params_init(dsv32_engine_params* params, size_t struct_size) {
+  dsv32::capi::InitParams(params, struct_size, EngineDefaults());
+}
+
+void dsv32_request_params_init(dsv32_request_params* params, size_t struct_size) {
+  dsv32::capi::InitParams(params, struct_size, RequestDefaults());
 }
 
 }  // extern "C"

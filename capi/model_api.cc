@@ -28,7 +28,7 @@ using dsv32::capi::SetError;
 
 extern "C" {
 
-dsv32_model_params dsv32_model_default_params(void) {
+static dsv32_model_params ModelDefaults() {
   dsv32_model_params p{};
   p.struct_size = sizeof p;
   return p;
@@ -90,7 +90,7 @@ dsv32_status dsv32_model_get_info(const dsv32_model* model, dsv32_model_info* in
   });
 }
 
-dsv32_context_params dsv32_context_default_params(void) {
+static dsv32_context_params ContextDefaults() {
   dsv32_context_params p{};
   p.struct_size = sizeof p;
   p.all_logits = 1;
@@ -211,6 +211,14 @@ dsv32_status dsv32_context_load_cache(dsv32_context* ctx, const char* path, int6
     if (n_tokens) *n_tokens = static_cast<int64_t>(ctx->tokens.size());
     return DSV32_OK;
   });
+}
+
+void dsv32_model_params_init(dsv32_model_params* params, size_t struct_size) {
+  dsv32::capi::InitParams(params, struct_size, ModelDefaults());
+}
+
+void dsv32_context_params_init(dsv32_context_params* params, size_t struct_size) {
+  dsv32::capi::InitParams(params, struct_size, ContextDefaults());
 }
 
 }  // extern "C"

@@ -9,10 +9,9 @@ and streams the output as text; the chat parser splits that text into
 reasoning, content and tool calls as it arrives.
 
 The structs below mirror include/dsv32/dsv32.h. Each starts with its own
-size, so a binding may declare only the leading fields of a struct it
-passes in (as the metrics struct here does) and the library reads or fills
-no more than that; a struct a function returns by value (the
-*_default_params) must be declared whole.
+size, so a binding may declare only the leading fields it uses (as the
+metrics struct here does): the library reads and fills no more than that.
+Defaults come from the *_params_init functions, given the struct's size.
 """
 import argparse
 import ctypes as C
@@ -93,16 +92,16 @@ def bind(path):
     lib.dsv32_model_free.argtypes = [C.c_void_p]
     lib.dsv32_tokenizer_load.argtypes = [C.c_char_p, C.POINTER(C.c_void_p)]
     lib.dsv32_tokenizer_free.argtypes = [C.c_void_p]
-    lib.dsv32_engine_default_params.restype = EngineParams
+    lib.dsv32_engine_params_init.argtypes = [C.POINTER(EngineParams), C.c_size_t]
     lib.dsv32_engine_create.argtypes = [C.c_void_p, C.POINTER(EngineParams), C.POINTER(C.c_void_p)]
     lib.dsv32_engine_free.argtypes = [C.c_void_p]
     lib.dsv32_engine_sampling_defaults.argtypes = [C.c_void_p, C.POINTER(SamplingParams)]
-    lib.dsv32_request_default_params.restype = RequestParams
+    lib.dsv32_request_params_init.argtypes = [C.POINTER(RequestParams), C.c_size_t]
     lib.dsv32_engine_submit.argtypes = [C.c_void_p, C.POINTER(RequestParams), C.POINTER(C.c_uint64)]
     lib.dsv32_engine_wait.argtypes = [C.c_void_p, C.c_uint64, C.c_int64, C.POINTER(C.c_int32)]
     lib.dsv32_engine_release.argtypes = [C.c_void_p, C.c_uint64]
     lib.dsv32_engine_get_metrics.argtypes = [C.c_void_p, C.POINTER(MetricsHead)]
-    lib.dsv32_chat_parser_default_params.restype = ChatParserParams
+    lib.dsv32_chat_parser_params_init.argtypes = [C.POINTER(ChatParserParams), C.c_size_t]
     lib.dsv32_chat_parser_create.argtypes = [C.POINTER(ChatParserParams), C.POINTER(C.c_void_p)]
     lib.dsv32_chat_parser_free.argtypes = [C.c_void_p]
     lib.dsv32_chat_parser_feed.argtypes = [C.c_void_p, C.c_char_p, C.c_size_t]
@@ -133,7 +132,8 @@ def main():
     tokenizer = C.c_void_p()
     check(lib.dsv32_tokenizer_load((args.tokenizer or args.model).encode(), C.byref(tokenizer)),
           "tokenizer")
-    params = lib.dsv32_engine_default_params()
+    params = EngineParams()
+    lib.dsv32_engine_params_init(C.byref(params), C.sizeof(params))
     params.max_context = 512
     params.tokenizer = tokenizer
     engine = C.c_void_p()
@@ -145,7 +145,8 @@ def main():
     check(lib.dsv32_engine_sampling_defaults(engine, C.byref(sampling)), "defaults")
     sampling.seed = 7
 
-    chat_params = lib.dsv32_chat_parser_default_params()
+    chat_params = ChatParserParams()
+    lib.dsv32_chat_parser_params_init(C.byref(chat_params), C.sizeof(chat_params))
     chat_params.thinking = 1 if args.thinking else 0
     chat = C.c_void_p()
     check(lib.dsv32_chat_parser_create(C.byref(chat_params), C.byref(chat)), "chat parser")
@@ -188,7 +189,8 @@ def main():
     callback = StreamFn(on_token)  # must outlive the request
     chat_request = {"messages": [{"role": "user", "content": args.message}],
                     "thinking": args.thinking}
-    request = lib.dsv32_request_default_params()
+    request = RequestParams()
+    lib.dsv32_request_params_init(C.byref(request), C.sizeof(request))
     request.chat_request = json.dumps(chat_request).encode()
     request.sampling = C.pointer(sampling)
     request.max_tokens = args.max_tokens

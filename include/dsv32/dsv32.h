@@ -10,7 +10,10 @@
  *    passing NULL to a *_free function does nothing.
  *  - Params structs start with their own size (struct_size) so the library
  *    can tell which fields a caller compiled against; get them from the
- *    matching *_default_params() function.
+ *    matching *_default_params() function. Those are inline here: they
+ *    call the exported *_params_init(params, sizeof *params), which fills
+ *    no more than the caller's struct, so a program built against an older
+ *    header keeps working with a newer library whose structs grew.
  *  - No function throws or aborts on bad input.
  */
 #ifndef DSV32_DSV32_H_
@@ -74,7 +77,14 @@ typedef struct dsv32_model_params {
   void* progress_user_data;
 } dsv32_model_params;
 
-DSV32_API dsv32_model_params dsv32_model_default_params(void);
+/* Fills the first `struct_size` bytes of *params with the defaults (no
+ * more than the library knows; struct_size then says how many the caller has). */
+DSV32_API void dsv32_model_params_init(dsv32_model_params* params, size_t struct_size);
+static inline dsv32_model_params dsv32_model_default_params(void) {
+  dsv32_model_params params;
+  dsv32_model_params_init(&params, sizeof params);
+  return params;
+}
 
 /* Loads the model in directory `dir` (config.json plus model.safetensors or
  * a sharded model.safetensors.index.json set). `params` may be NULL for the
@@ -120,7 +130,14 @@ typedef struct dsv32_context_params {
   int32_t all_logits; /* 1: logits for every evaluated token; 0: only the last */
 } dsv32_context_params;
 
-DSV32_API dsv32_context_params dsv32_context_default_params(void);
+/* Fills the first `struct_size` bytes of *params with the defaults (no
+ * more than the library knows; struct_size then says how many the caller has). */
+DSV32_API void dsv32_context_params_init(dsv32_context_params* params, size_t struct_size);
+static inline dsv32_context_params dsv32_context_default_params(void) {
+  dsv32_context_params params;
+  dsv32_context_params_init(&params, sizeof params);
+  return params;
+}
 
 DSV32_API dsv32_status dsv32_context_create(dsv32_model* model, const dsv32_context_params* params,
                                             dsv32_context** out);
@@ -190,7 +207,14 @@ typedef struct dsv32_sampling_params {
 /* The library's defaults: temperature 1, no truncation, no penalties,
  * seed -1. An engine's defaults (dsv32_engine_sampling_defaults) also take
  * the model directory's generation_config.json into account. */
-DSV32_API dsv32_sampling_params dsv32_sampling_default_params(void);
+/* Fills the first `struct_size` bytes of *params with the defaults (no
+ * more than the library knows; struct_size then says how many the caller has). */
+DSV32_API void dsv32_sampling_params_init(dsv32_sampling_params* params, size_t struct_size);
+static inline dsv32_sampling_params dsv32_sampling_default_params(void) {
+  dsv32_sampling_params params;
+  dsv32_sampling_params_init(&params, sizeof params);
+  return params;
+}
 
 /* ---- Engine ------------------------------------------------------------ */
 
@@ -256,7 +280,14 @@ typedef struct dsv32_engine_params {
 /* background 1, max_context 4096, max_batch_tokens 512, max_running 64,
  * interactive_chunk 64, compute_chunk 512, kv_dtype f32, page_tokens 64,
  * prefix_cache 1, the rest 0 / NULL. */
-DSV32_API dsv32_engine_params dsv32_engine_default_params(void);
+/* Fills the first `struct_size` bytes of *params with the defaults (no
+ * more than the library knows; struct_size then says how many the caller has). */
+DSV32_API void dsv32_engine_params_init(dsv32_engine_params* params, size_t struct_size);
+static inline dsv32_engine_params dsv32_engine_default_params(void) {
+  dsv32_engine_params params;
+  dsv32_engine_params_init(&params, sizeof params);
+  return params;
+}
 
 /* Creates an engine over `model` (which it keeps alive; the model may be
  * freed first). `params` may be NULL for the defaults. */
@@ -346,7 +377,14 @@ typedef struct dsv32_request_params {
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */
-DSV32_API dsv32_request_params dsv32_request_default_params(void);
+/* Fills the first `struct_size` bytes of *params with the defaults (no
+ * more than the library knows; struct_size then says how many the caller has). */
+DSV32_API void dsv32_request_params_init(dsv32_request_params* params, size_t struct_size);
+static inline dsv32_request_params dsv32_request_default_params(void) {
+  dsv32_request_params params;
+  dsv32_request_params_init(&params, sizeof params);
+  return params;
+}
 
 /* Queues a request. Fails with DSV32_ERR_INVALID_ARGUMENT for an empty
  * prompt or bad parameters, DSV32_ERR_OUT_OF_RANGE for a token id outside
@@ -504,7 +542,14 @@ typedef struct dsv32_chat_parser_params {
 } dsv32_chat_parser_params;
 
 /* thinking = 0. */
-DSV32_API dsv32_chat_parser_params dsv32_chat_parser_default_params(void);
+/* Fills the first `struct_size` bytes of *params with the defaults (no
+ * more than the library knows; struct_size then says how many the caller has). */
+DSV32_API void dsv32_chat_parser_params_init(dsv32_chat_parser_params* params, size_t struct_size);
+static inline dsv32_chat_parser_params dsv32_chat_parser_default_params(void) {
+  dsv32_chat_parser_params params;
+  dsv32_chat_parser_params_init(&params, sizeof params);
+  return params;
+}
 
 DSV32_API dsv32_status dsv32_chat_parser_create(const dsv32_chat_parser_params* params,
                                                 dsv32_chat_parser** out);

@@ -12,7 +12,42 @@
 
 static void on_progress(float fraction, void* user_data) { *(float*)user_data = fraction; }
 
+/* Every params struct through its init function; a caller built against a
+ * smaller (older) struct gets only the bytes it has. */
+static void params_init(void) {
+  dsv32_model_params model;
+  dsv32_model_params_init(&model, sizeof model);
+  CHECK(model.struct_size == sizeof model);
+  dsv32_context_params context;
+  dsv32_context_params_init(&context, sizeof context);
+  CHECK(context.struct_size == sizeof context);
+  dsv32_sampling_params sampling;
+  dsv32_sampling_params_init(&sampling, sizeof sampling);
+  CHECK(sampling.temperature == 1.0f);
+  dsv32_engine_params engine;
+  dsv32_engine_params_init(&engine, sizeof engine);
+  CHECK(engine.background == 1);
+  dsv32_chat_parser_params parser;
+  dsv32_chat_parser_params_init(&parser, sizeof parser);
+  CHECK(parser.thinking == 0);
+
+  union {
+    dsv32_request_params params;
+    unsigned char bytes[sizeof(dsv32_request_params) + 8];
+  } old;
+  const size_t old_size = offsetof(dsv32_request_params, max_tokens) + sizeof(int32_t);
+  memset(old.bytes, 0xAB, sizeof old.bytes);
+  dsv32_request_params_init(&old.params, old_size);
+  CHECK(old.params.struct_size == old_size && old.params.max_tokens == 256);
+  CHECK(old.params.prompt == NULL && old.params.sampling == NULL);
+  int untouched = 1;
+  for (size_t i = old_size; i < sizeof old.bytes; ++i) untouched &= old.bytes[i] == 0xAB;
+  CHECK(untouched);
+  dsv32_request_params_init(NULL, sizeof old.params); /* does nothing */
+}
+
 int main(int argc, char** argv) {
+  params_init();
   if (argc != 2 && argc != 3) {
     fprintf(stderr, "usage: %s MODEL_DIR [SCRATCH_DIR]\n", argv[0]);
     return 2;
