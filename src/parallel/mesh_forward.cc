@@ -225,7 +225,9 @@ Status MeshForward(const RankWeights& w, const Rope& rope, const MeshComms& comm
     const auto layer = static_cast<int64_t>(l);
     for (int64_t i = 0; i < T; ++i)
       RmsNorm(&h[i * H], lw.input_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    if (T > 0) MlaForward(ctx, lw.self_attn, layer, normed.data(), cache, delta.data(), nullptr);
+    if (T > 0)
+      DSV32_RETURN_IF_ERROR(
+          MlaForward(ctx, lw.self_attn, layer, normed.data(), cache, delta.data(), nullptr));
     DSV32_RETURN_IF_ERROR(comms.tp->AllReduceSum(delta));
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
