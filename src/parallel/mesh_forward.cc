@@ -216,6 +216,10 @@ Status MeshForward(const RankWeights& w, const Rope& rope, const MeshComms& comm
   ctx.sin.resize(static_cast<size_t>(T * half_rope));
   for (int64_t i = 0; i < T; ++i)
     rope.Angles(step.first_position + i, &ctx.cos[i * half_rope], &ctx.sin[i * half_rope]);
+  if (w.indexer_split_over_tp && comms.tp->size() > 1)
+    ctx.reduce_index_scores = [&comms](std::span<float> scores) {
+      return comms.tp->AllReduceSum(scores);
+    };
 
   std::vector<float> h(static_cast<size_t>(T * H));
   DSV32_RETURN_IF_ERROR(Embed(w, comms, step.tokens, h.data()));

@@ -2,7 +2,8 @@
 // fixtures: every mesh shape that divides the model (TP 1/2/4, EP 1/2/4/8,
 // DP 1/2, up to 8 devices) gives the single-device logits within the
 // fixture tolerance, for a whole-sequence forward and for prefill then
-// decode, and its weight accounting equals the sharding plan's.
+// decode, with the indexer split over TP as with it whole, and its weight
+// and traffic accounting equal the sharding plan's.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -58,7 +59,7 @@ std::vector<Case> AllCases() {
         for (int dp : {1, 2}) {
           const MeshShape shape{tp, ep, dp};
           if (shape.size() > 8) continue;
-          if (config.ok() && !ShardingPlan::Create(*config, shape, MeshForwardOptions()).ok())
+          if (config.ok() && !ShardingPlan::Create(*config, shape, ShardingOptions{}).ok())
             continue;
           cases.push_back({fixture, shape});
         }
@@ -98,14 +99,14 @@ TEST_P(MeshForwardTest, MatchesGoldenLogits) {
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
   const std::vector<ScoreSequence> sequences = {{tokens, static_cast<int64_t>(tokens.size())},
                                                 {tokens, prefill}};
-  auto result = ScoreInProcess(*fixture_->model, GetParam().shape, sequences, MeshForwardOptions());
+  auto result = ScoreInProcess(*fixture_->model, GetParam().shape, sequences, ShardingOptions{});
   ASSERT_TRUE(result.ok()) << result.status().message();
   ExpectClose(result->logits[0], "full_logits");
   ExpectClose(result->logits[1], "logits");
 
   // Each rank holds exactly the matrix shards its plan gives it.
   const ModelConfig& config = fixture_->model->config();
-  auto plan = ShardingPlan::Create(config, GetParam().shape, MeshForwardOptions());
+  auto plan = ShardingPlan::Create(config, GetParam().shape, ShardingOptions{});
   ASSERT_TRUE(plan.ok());
   const std::vector<CheckpointTensor> tensors = CheckpointTensors(config);
   int64_t sent = 0, received = 0;
@@ -151,27 +152,50 @@ TEST_P(MeshForwardTest, MatchesGoldenLogits) {
   EXPECT_EQ(held, want);
 }
 
-// The traffic of one attention replica (tp ranks, no EP or DP) is the
-// standard algorithms' bytes: per token, an all-reduce of the hidden state
-// after the embedding and after each attention and FFN block, and an
-// all-gather of the logits.
-// The other placements the plan allows: the vocabulary and the routed
-// experts whole on every TP rank.
+// The ring all-reduce bytes one TP rank sends while scoring `tokens`
+// tokens: the hidden state after the embedding and after each attention and
+// FFN block, and, with the indexer split over TP, each layer's index
+// scores. Token i's scores cover positions [0, i], whether it was in the
+// prefill or decoded, so a sequence all-reduces T (T + 1) / 2 of them.
+int64_t TensorParallelReduceBytes(const ModelConfig& c, int64_t p, int64_t tokens,
+                                  bool split_indexer) {
+  const auto ring = [p](int64_t bytes) { return 2 * (p - 1) * bytes / p; };
+  int64_t bytes = (1 + 2 * c.num_hidden_layers) * ring(tokens * c.hidden_size * 4);
+  if (c.has_indexer && split_indexer)
+    bytes += c.num_hidden_layers * ring(tokens * (tokens + 1) / 2 * 4);
+  return bytes;
+}
+
+// The other placements the plan allows: the vocabulary, the routed experts
+// and the indexer whole on every TP rank. The indexer then scores every
+// head on each TP rank and its scores need no all-reduce.
 class MeshPlacementTest : public MeshForwardTest {};
 
-TEST_P(MeshPlacementTest, UnsplitVocabularyAndExpertsMatchGoldenLogits) {
+TEST_P(MeshPlacementTest, UnsplitVocabularyExpertsAndIndexerMatchGoldenLogits) {
   const MeshShape& shape = GetParam().shape;
-  ShardingOptions options = MeshForwardOptions();
+  ShardingOptions options;
   options.split_vocab_over_tp = false;
   options.split_experts_over_tp = false;
+  options.split_indexer_over_tp = false;
   const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
   const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
   auto result = ScoreInProcess(*fixture_->model, shape, sequences, options);
   ASSERT_TRUE(result.ok()) << result.status().message();
   ExpectClose(result->logits[0], "logits");
+  // The replica scoring the sequence; the others' steps have no tokens.
+  const int64_t reduce = TensorParallelReduceBytes(fixture_->model->config(), shape.tp,
+                                                   static_cast<int64_t>(tokens.size()), false);
+  for (const RankReport& r : result->ranks) {
+    if (shape.AttentionReplicaOf(r.coord) == 0) {
+      EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllReduce)], reduce);
+    }
+  }
 }
 
+// The traffic of one attention replica (tp ranks, no EP or DP) is the
+// standard algorithms' bytes: the all-reduces above and an all-gather of
+// the logits.
 class MeshTrafficTest : public MeshForwardTest {};
 
 TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
@@ -179,11 +203,11 @@ TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
   const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
   const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
-  auto result = ScoreInProcess(*fixture_->model, shape, sequences, MeshForwardOptions());
+  auto result = ScoreInProcess(*fixture_->model, shape, sequences, ShardingOptions{});
   ASSERT_TRUE(result.ok()) << result.status().message();
   const ModelConfig& c = fixture_->model->config();
   const int64_t p = shape.tp, T = static_cast<int64_t>(tokens.size());
-  const int64_t reduce = (1 + 2 * c.num_hidden_layers) * 2 * (p - 1) * T * c.hidden_size * 4 / p;
+  const int64_t reduce = TensorParallelReduceBytes(c, p, T, true);
   const int64_t gather = (p - 1) * T * ((c.vocab_size + p - 1) / p) * 4;
   for (const RankReport& r : result->ranks) {
     EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllReduce)], reduce);

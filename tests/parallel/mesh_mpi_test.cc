@@ -44,11 +44,11 @@ TEST_F(MeshMpiTest, EveryMeshOfTheWorldMatchesGoldenLogits) {
       if (n % (tp * ep) != 0) continue;
       const MeshShape shape{tp, ep, n / (tp * ep)};
       if (shape.dp > 2) continue;  // the DP range; keeps the sanitizer run short
-      if (!ShardingPlan::Create(model_->config(), shape, MeshForwardOptions()).ok()) continue;
+      if (!ShardingPlan::Create(model_->config(), shape, ShardingOptions{}).ok()) continue;
       ++shapes;
       MeshScoreResult result;
       Status s =
-          ScoreOnWorld(MpiTestWorld(), *model_, shape, sequences, MeshForwardOptions(), &result);
+          ScoreOnWorld(MpiTestWorld(), *model_, shape, sequences, ShardingOptions{}, &result);
       ASSERT_TRUE(s.ok()) << shape.ToString() << ": " << s.message();
       if (MpiTestWorld().rank() != 0) continue;
       const char* keys[2] = {"full_logits", "logits"};
