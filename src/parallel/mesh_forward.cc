@@ -220,6 +220,7 @@ Status MeshForward(const RankWeights& w, const Rope& rope, const MeshComms& comm
     ctx.reduce_index_scores = [&comms](std::span<float> scores) {
       return comms.tp->AllReduceSum(scores);
     };
+  if (step.indexer_topk) step.indexer_topk->assign(w.layers.size(), {});
 
   std::vector<float> h(static_cast<size_t>(T * H));
   DSV32_RETURN_IF_ERROR(Embed(w, comms, step.tokens, h.data()));
@@ -230,8 +231,8 @@ Status MeshForward(const RankWeights& w, const Rope& rope, const MeshComms& comm
     for (int64_t i = 0; i < T; ++i)
       RmsNorm(&h[i * H], lw.input_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
     if (T > 0)
-      DSV32_RETURN_IF_ERROR(
-          MlaForward(ctx, lw.self_attn, layer, normed.data(), cache, delta.data(), nullptr));
+      DSV32_RETURN_IF_ERROR(MlaForward(ctx, lw.self_attn, layer, normed.data(), cache, delta.data(),
+                                       step.indexer_topk ? &(*step.indexer_topk)[l] : nullptr));
     DSV32_RETURN_IF_ERROR(comms.tp->AllReduceSum(delta));
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "attention/kv_cache.h"
 #include "attention/rope.h"
@@ -46,6 +47,9 @@ struct MeshStep {
   std::span<const int32_t> tokens;
   int64_t first_position = 0;
   bool all_logits = true;
+  // If given, receives per layer the positions each new token attended to,
+  // as ForwardTrace::indexer_topk does.
+  std::vector<std::vector<int32_t>>* indexer_topk = nullptr;
 };
 
 // Writes logits ([tokens, vocab], or [1, vocab] without all_logits) when the

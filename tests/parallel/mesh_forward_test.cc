@@ -2,8 +2,8 @@
 // fixtures: every mesh shape that divides the model (TP 1/2/4, EP 1/2/4/8,
 // DP 1/2, up to 8 devices) gives the single-device logits within the
 // fixture tolerance, for a whole-sequence forward and for prefill then
-// decode, with the indexer split over TP as with it whole, and its weight
-// and traffic accounting equal the sharding plan's.
+// decode, its indexer (split over TP) selects the single-device positions,
+// and its weight and traffic accounting equal the sharding plan's.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 
 #include "model/golden.h"
 #include "model/weight_catalog.h"
+#include "parallel/device_mesh.h"
 #include "parallel/mesh_score.h"
 
 namespace dsv32 {
@@ -216,6 +217,81 @@ TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
   }
 }
 
+// Per step, per layer: the positions each new token attended to.
+using Selections = std::vector<std::vector<std::vector<int32_t>>>;
+
+// The golden sequence's prefill then decode, as ScoreRounds steps it.
+std::vector<std::pair<int64_t, int64_t>> PrefillThenDecode(int64_t tokens, int64_t prefill) {
+  std::vector<std::pair<int64_t, int64_t>> steps = {{0, prefill}};
+  for (int64_t i = prefill; i < tokens; ++i) steps.push_back({i, 1});
+  return steps;
+}
+
+// On the meshes that split the indexer (TP > 1), every rank (each
+// attention replica scoring the same sequence) selects exactly the
+// positions the single-device forward selects, in the prefill and in every
+// decode step: the TP ranks' partial index scores, summed, rank the
+// positions as the whole indexer does.
+class MeshIndexerTest : public MeshForwardTest {};
+
+TEST_P(MeshIndexerTest, SelectionsEqualTheSingleDeviceOnes) {
+  const Model& model = *fixture_->model;
+  const ModelConfig& c = model.config();
+  if (!c.has_indexer) GTEST_SKIP() << GetParam().fixture << " has no indexer";
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const auto T = static_cast<int64_t>(tokens.size());
+  const auto steps = PrefillThenDecode(T, fixture_->golden->I32("prefill_len").at(0));
+  const std::span<const int32_t> all(tokens);
+
+  Selections want;
+  {
+    KvCache cache(c, T);
+    std::vector<float> logits;
+    for (auto [first, n] : steps) {
+      ForwardTrace trace;
+      ForwardOptions options;
+      options.trace = &trace;
+      logits.resize(static_cast<size_t>(n * c.vocab_size));
+      ASSERT_TRUE(model
+                      .Forward(&cache,
+                               all.subspan(static_cast<size_t>(first), static_cast<size_t>(n)),
+                               first, nullptr, options, logits.data())
+                      .ok());
+      want.push_back(std::move(trace.indexer_topk));
+    }
+  }
+
+  const MeshShape& shape = GetParam().shape;
+  auto plan = ShardingPlan::Create(c, shape, ShardingOptions{});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  auto mesh = DeviceMesh::Create(shape);
+  ASSERT_TRUE(mesh.ok());
+  std::vector<Selections> got(static_cast<size_t>(shape.size()));
+  Status run = (*mesh)->Run([&](SimulatedDevice& d) -> Status {
+    DSV32_ASSIGN_OR_RETURN(std::unique_ptr<RankWeights> w,
+                           SliceWeightsForRank(c, model.weights(), *plan, d.rank()));
+    const Rope rope(c);
+    const MeshComms comms{&d.tp_group(), &d.ep_group(), &d.dp_group()};
+    KvCache cache(c, T);
+    std::vector<float> logits;
+    for (auto [first, n] : steps) {
+      MeshStep step;
+      step.cache = &cache;
+      step.tokens = all.subspan(static_cast<size_t>(first), static_cast<size_t>(n));
+      step.first_position = first;
+      step.indexer_topk = &got[static_cast<size_t>(d.rank())].emplace_back();
+      logits.resize(static_cast<size_t>(n * c.vocab_size));
+      DSV32_RETURN_IF_ERROR(MeshForward(*w, rope, comms, step, logits.data()));
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(run.ok()) << run.message();
+  for (int r = 0; r < shape.size(); ++r)
+    for (size_t j = 0; j < steps.size(); ++j)
+      ASSERT_EQ(got[static_cast<size_t>(r)][j], want[j])
+          << "rank " << r << ", step at position " << steps[j].first;
+}
+
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   std::string name = c.fixture + "_tp" + std::to_string(c.shape.tp) + "_ep" +
@@ -232,6 +308,9 @@ std::vector<Case> CasesWhere(bool (*keep)(const MeshShape&)) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(
+    Meshes, MeshIndexerTest,
+    ::testing::ValuesIn(CasesWhere([](const MeshShape& m) { return m.tp > 1; })), CaseName);
 INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest,
                          ::testing::ValuesIn(CasesWhere([](const MeshShape& m) {
                            return m.ep == 1 && m.dp == 1;
