@@ -152,7 +152,7 @@ void BM_Decode(benchmark::State& state) {
   const std::vector<float> x = layer.Hidden(1);
   std::vector<float> out(static_cast<size_t>(layer.config.hidden_size));
   for (auto _ : state) {
-    MlaForward(ctx, dsa ? layer.dsa : layer.dense, 0, x.data(), &cache, out.data(), nullptr);
+    (void)MlaForward(ctx, dsa ? layer.dsa : layer.dense, 0, x.data(), &cache, out.data(), nullptr);
     benchmark::DoNotOptimize(out.data());
   }
 }

@@ -70,7 +70,7 @@ int RunScoreMesh(const ScoreMeshRequest& q) {
   const std::vector<ScoreSequence> sequences = {{q.tokens, q.prefill_len}};
 
   if (q.backend == "inprocess") {
-    auto result = ScoreInProcess(**model, *shape, sequences, MeshForwardOptions());
+    auto result = ScoreInProcess(**model, *shape, sequences, ShardingOptions{});
     if (!result.ok()) return Fail("score", result.status().message());
     if (q.stats) PrintStats(*shape, q.backend, *result);
     Status s = WriteLogits(q.out, result->logits[0], T, V);
@@ -83,7 +83,7 @@ int RunScoreMesh(const ScoreMeshRequest& q) {
   auto world = MakeMpiWorld();
   if (!world.ok()) return Fail("score", world.status().message());
   MeshScoreResult result;
-  Status s = ScoreOnWorld(**world, **model, *shape, sequences, MeshForwardOptions(), &result);
+  Status s = ScoreOnWorld(**world, **model, *shape, sequences, ShardingOptions{}, &result);
   if (!s.ok()) return Fail("score", s.message());
   if ((*world)->rank() != 0) return 0;
   if (q.stats) PrintStats(*shape, q.backend, result);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "attention/attention_kernels.h"
@@ -67,12 +68,12 @@ void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const fl
   }
 }
 
-void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
-                    const float* x, const float* q_latent, KvCache* cache,
-                    std::vector<std::vector<int32_t>>* selected) {
+Status IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
+                      const float* x, const float* q_latent, KvCache* cache,
+                      std::vector<std::vector<int32_t>>* selected) {
   const ModelConfig& c = *ctx.config;
   const int64_t T = ctx.tokens;
-  const int64_t heads = c.index_n_heads;
+  const int64_t heads = w.weights_proj.rows;
   const int64_t dim = c.index_head_dim;
   const int64_t half_rope = c.qk_rope_head_dim / 2;
 
@@ -83,7 +84,9 @@ void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_
   std::vector<float> head_weights(static_cast<size_t>(T * heads));
   MatMul(w.weights_proj, x, T, head_weights.data(), ctx.pool);
 
-  const float weight_scale = 1.0f / std::sqrt(static_cast<float>(heads));
+  // The model's head count, not the share held: partial sums over a split
+  // indexer add up to the whole indexer's scores.
+  const float weight_scale = 1.0f / std::sqrt(static_cast<float>(c.index_n_heads));
   std::vector<float> key(static_cast<size_t>(dim));
   for (int64_t i = 0; i < T; ++i) {
     const float* cos = ctx.cos.data() + i * half_rope;
@@ -97,32 +100,55 @@ void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_
   }
 
   selected->assign(static_cast<size_t>(T), {});
+  auto visible = [&](int64_t i) { return ctx.first_position + i + 1; };
+  auto score = [&](int64_t i, ThreadPool* pool, float* scores) {
+    IndexerScores(*cache, layer, &q[i * heads * dim], &head_weights[i * heads], heads, visible(i),
+                  pool, scores);
+  };
+  auto select = [&](int64_t i, const float* scores) {
+    (*selected)[static_cast<size_t>(i)] = TopKPositions(scores, visible(i), c.index_topk);
+  };
+  auto each_query = [&](const std::function<void(int64_t, int64_t)>& fn) {
+    if (ctx.pool) return ctx.pool->ParallelFor(T, 1, fn);
+    fn(0, T);
+  };
   if (T == 1) {
     // Decode: the one query's scan is split over the pool by pages.
-    const int64_t visible = ctx.first_position + 1;
-    std::vector<float> scores(static_cast<size_t>(visible));
-    IndexerScores(*cache, layer, q.data(), head_weights.data(), heads, visible, ctx.pool,
-                  scores.data());
-    (*selected)[0] = TopKPositions(scores.data(), visible, c.index_topk);
-    return;
+    std::vector<float> scores(static_cast<size_t>(visible(0)));
+    score(0, ctx.pool, scores.data());
+    if (ctx.reduce_index_scores) DSV32_RETURN_IF_ERROR(ctx.reduce_index_scores(scores));
+    select(0, scores.data());
+    return Status::Ok();
   }
-  // Prefill: queries are spread over the pool, each scanning its causal
-  // prefix; a thread holds one query's scores at a time, never [T, L].
-  auto run = [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t visible = ctx.first_position + i + 1;
-      scores.resize(static_cast<size_t>(visible));
-      IndexerScores(*cache, layer, &q[i * heads * dim], &head_weights[i * heads], heads, visible,
-                    nullptr, scores.data());
-      (*selected)[static_cast<size_t>(i)] = TopKPositions(scores.data(), visible, c.index_topk);
-    }
-  };
-  if (ctx.pool) {
-    ctx.pool->ParallelFor(T, 1, run);
-  } else {
-    run(0, T);
+  if (!ctx.reduce_index_scores) {
+    // Prefill: queries are spread over the pool, each scanning its causal
+    // prefix; a thread holds one query's scores at a time, never [T, L].
+    each_query([&](int64_t begin, int64_t end) {
+      std::vector<float> scores;
+      for (int64_t i = begin; i < end; ++i) {
+        scores.resize(static_cast<size_t>(visible(i)));
+        score(i, nullptr, scores.data());
+        select(i, scores.data());
+      }
+    });
+    return Status::Ok();
   }
+  // Prefill with partial scores: every query's causal prefix, back to back,
+  // goes through the reduction at once, one collective per layer.
+  std::vector<int64_t> offset(static_cast<size_t>(T + 1), 0);
+  for (int64_t i = 0; i < T; ++i)
+    offset[static_cast<size_t>(i + 1)] = offset[static_cast<size_t>(i)] + visible(i);
+  std::vector<float> scores(static_cast<size_t>(offset.back()));
+  each_query([&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      score(i, nullptr, &scores[static_cast<size_t>(offset[static_cast<size_t>(i)])]);
+  });
+  DSV32_RETURN_IF_ERROR(ctx.reduce_index_scores(scores));
+  each_query([&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      select(i, &scores[static_cast<size_t>(offset[static_cast<size_t>(i)])]);
+  });
+  return Status::Ok();
 }
 
 }  // namespace dsv32

@@ -24,19 +24,28 @@ namespace dsv32 {
 
 class ThreadPool;
 
+// The heads held are weights_proj's rows: all index_n_heads of them on one
+// device, a TP rank's share of them on a mesh that splits the indexer (wq_b
+// then holds the same heads' rows; wk and k_norm are whole everywhere).
 struct IndexerWeights {
-  QuantMatrix wq_b;          // [index_n_heads * index_head_dim, q_lora_rank]
+  QuantMatrix wq_b;          // [heads * index_head_dim, q_lora_rank]
   QuantMatrix wk;            // [index_head_dim, hidden_size]
-  QuantMatrix weights_proj;  // [index_n_heads, hidden_size]
+  QuantMatrix weights_proj;  // [heads, hidden_size]
   std::vector<float> k_norm_weight, k_norm_bias;
 };
 
 // Writes the new tokens' index keys into the cache, then selects for each
 // new token the positions it attends to, ascending. `selected[i]` holds
 // every visible position when there are no more than index_topk of them.
-void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
-                    const float* x, const float* q_latent, KvCache* cache,
-                    std::vector<std::vector<int32_t>>* selected);
+//
+// With ctx.reduce_index_scores set, the scores of the heads held (w scaled
+// by the whole model's index_n_heads^-0.5) are laid out new token by new
+// token, token i's over positions [0, first_position + i + 1), and passed
+// to it in one call before the top-k; its error is returned. Without it the
+// heads held are all the heads, and this cannot fail.
+Status IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_t layer,
+                      const float* x, const float* q_latent, KvCache* cache,
+                      std::vector<std::vector<int32_t>>* selected);
 
 // Index scores of one query (q: [heads, index_head_dim] after RoPE;
 // head_weights: [heads], scaled) against cached positions [0, visible) of

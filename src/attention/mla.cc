@@ -43,8 +43,8 @@ Status DequantizeAll(const QuantMatrix& m, std::vector<float>* out) {
 
 Status PrepareAbsorbedWeights(MlaWeights* w) { return DequantizeAll(w->kv_b_proj, &w->kv_b_dense); }
 
-void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, const float* x,
-                KvCache* cache, float* out, std::vector<int32_t>* indexer_topk) {
+Status MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, const float* x,
+                  KvCache* cache, float* out, std::vector<int32_t>* indexer_topk) {
   const ModelConfig& c = *ctx.config;
   const Dims d = DimsOf(c);
   const int64_t T = ctx.tokens;
@@ -88,7 +88,8 @@ void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer,
   if (w.indexer) {
     selection.dense = false;
     std::vector<std::vector<int32_t>>& selected = selection.positions;
-    IndexerForward(ctx, *w.indexer, layer, x, q_latent.data(), cache, &selected);
+    DSV32_RETURN_IF_ERROR(
+        IndexerForward(ctx, *w.indexer, layer, x, q_latent.data(), cache, &selected));
     if (indexer_topk) {
       indexer_topk->assign(static_cast<size_t>(T * c.index_topk), -1);
       for (int64_t i = 0; i < T; ++i)
@@ -116,18 +117,21 @@ void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer,
     NaiveAttention(ctx, w.kv_b_proj, layer, q.data(), *cache, selection, attn.data());
   }
   MatMul(w.o_proj, attn.data(), T, out, ctx.pool);
+  return Status::Ok();
 }
 
 // Attention runs per sequence over its own pages; each sequence's
 // projections run as their own matmuls, on the pool its context names.
-void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
-                     const float* x, float* out) {
+Status MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
+                       const float* x, float* out) {
   int64_t row = 0;
   for (const MlaSequence& s : seqs) {
     const int64_t H = s.ctx->config->hidden_size;
-    MlaForward(*s.ctx, w, layer, x + row * H, s.cache, out + row * H, s.indexer_topk);
+    DSV32_RETURN_IF_ERROR(
+        MlaForward(*s.ctx, w, layer, x + row * H, s.cache, out + row * H, s.indexer_topk));
     row += s.ctx->tokens;
   }
+  return Status::Ok();
 }
 
 }  // namespace dsv32

@@ -44,12 +44,14 @@ struct MlaWeights {
 Status PrepareAbsorbedWeights(MlaWeights* w);
 
 // x: the normed hidden states of the new tokens, [tokens, hidden_size].
-// Stores their cache entries (the positions must be reserved and writable), and writes the attention output to `out`
-// [tokens, hidden_size]. If `indexer_topk` is given, it receives the
-// positions each token attended to ([tokens, index_topk], ascending, -1
-// padded) for layers with an indexer.
-void MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, const float* x,
-                KvCache* cache, float* out, std::vector<int32_t>* indexer_topk);
+// Stores their cache entries (the positions must be reserved and
+// writable), and writes the attention output to `out` [tokens,
+// hidden_size]. If `indexer_topk` is given, it receives the positions each
+// token attended to ([tokens, index_topk], ascending, -1 padded) for layers
+// with an indexer. Fails only when ctx.reduce_index_scores does (see
+// IndexerForward).
+Status MlaForward(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, const float* x,
+                  KvCache* cache, float* out, std::vector<int32_t>* indexer_topk);
 
 // One sequence's share of a batched step: its new tokens (ctx->tokens of
 // them, at ctx->first_position on) and its cache.
@@ -64,7 +66,7 @@ struct MlaSequence {
 // own paged cache on the pool its context names, so the result equals
 // MlaForward on each sequence alone; the rest of the layer (MoE, dense MLP,
 // head) is what ForwardBatch batches.
-void MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
-                     const float* x, float* out);
+Status MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
+                       const float* x, float* out);
 
 }  // namespace dsv32

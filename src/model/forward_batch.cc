@@ -67,7 +67,7 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
     const LayerWeights& lw = weights_.layers[static_cast<size_t>(l)];
     for (int64_t i = 0; i < T; ++i)
       RmsNorm(&h[i * H], lw.input_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    MlaForwardBatch(seqs, lw.self_attn, l, normed.data(), delta.data());
+    DSV32_RETURN_IF_ERROR(MlaForwardBatch(seqs, lw.self_attn, l, normed.data(), delta.data()));
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
     Routing routing;

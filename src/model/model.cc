@@ -121,8 +121,9 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
     const LayerWeights& lw = weights_.layers[static_cast<size_t>(l)];
     for (int64_t i = 0; i < T; ++i)
       RmsNorm(&h[i * H], lw.input_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    MlaForward(ctx, lw.self_attn, l, normed.data(), cache, delta.data(),
-               trace ? &trace->indexer_topk[static_cast<size_t>(l)] : nullptr);
+    DSV32_RETURN_IF_ERROR(
+        MlaForward(ctx, lw.self_attn, l, normed.data(), cache, delta.data(),
+                   trace ? &trace->indexer_topk[static_cast<size_t>(l)] : nullptr));
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
     Routing routing;

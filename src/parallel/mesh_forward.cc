@@ -216,6 +216,11 @@ Status MeshForward(const RankWeights& w, const Rope& rope, const MeshComms& comm
   ctx.sin.resize(static_cast<size_t>(T * half_rope));
   for (int64_t i = 0; i < T; ++i)
     rope.Angles(step.first_position + i, &ctx.cos[i * half_rope], &ctx.sin[i * half_rope]);
+  if (w.indexer_split_over_tp && comms.tp->size() > 1)
+    ctx.reduce_index_scores = [&comms](std::span<float> scores) {
+      return comms.tp->AllReduceSum(scores);
+    };
+  if (step.indexer_topk) step.indexer_topk->assign(w.layers.size(), {});
 
   std::vector<float> h(static_cast<size_t>(T * H));
   DSV32_RETURN_IF_ERROR(Embed(w, comms, step.tokens, h.data()));
@@ -225,7 +230,9 @@ Status MeshForward(const RankWeights& w, const Rope& rope, const MeshComms& comm
     const auto layer = static_cast<int64_t>(l);
     for (int64_t i = 0; i < T; ++i)
       RmsNorm(&h[i * H], lw.input_layernorm.data(), H, c.rms_norm_eps, &normed[i * H]);
-    if (T > 0) MlaForward(ctx, lw.self_attn, layer, normed.data(), cache, delta.data(), nullptr);
+    if (T > 0)
+      DSV32_RETURN_IF_ERROR(MlaForward(ctx, lw.self_attn, layer, normed.data(), cache, delta.data(),
+                                       step.indexer_topk ? &(*step.indexer_topk)[l] : nullptr));
     DSV32_RETURN_IF_ERROR(comms.tp->AllReduceSum(delta));
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 

@@ -6,8 +6,13 @@
 //   embedding     each TP rank looks up the vocabulary rows it holds,
 //                 all-reduce over TP
 //   attention     MLA over this rank's heads (the latent KV cache whole on
-//                 every TP rank of the owning replica, the indexer whole),
-//                 o_proj partial sums all-reduced over TP
+//                 every TP rank of the owning replica), o_proj partial sums
+//                 all-reduced over TP
+//   indexer       this rank's indexer heads score every visible position;
+//                 the partial scores ([new tokens x visible positions]) are
+//                 all-reduced over TP before the top-k, so every TP rank
+//                 selects the same positions (or, planned unsplit, the
+//                 whole indexer on every TP rank and no all-reduce)
 //   dense FFN     intermediate split over TP, all-reduce over TP
 //   MoE           router on every rank; each routed token row travels to
 //                 the EP rank holding its expert (ExchangeCounts +
@@ -20,6 +25,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "attention/kv_cache.h"
 #include "attention/rope.h"
@@ -41,6 +47,9 @@ struct MeshStep {
   std::span<const int32_t> tokens;
   int64_t first_position = 0;
   bool all_logits = true;
+  // If given, receives per layer the positions each new token attended to,
+  // as ForwardTrace::indexer_topk does.
+  std::vector<std::vector<int32_t>>* indexer_topk = nullptr;
 };
 
 // Writes logits ([tokens, vocab], or [1, vocab] without all_logits) when the

@@ -87,12 +87,6 @@ Status ScoreRounds(const RankWeights& w, const ShardingPlan& plan, const MeshRan
 
 }  // namespace
 
-ShardingOptions MeshForwardOptions() {
-  ShardingOptions o;
-  o.split_indexer_over_tp = false;
-  return o;
-}
-
 Status CheckSequences(const ModelConfig& config, std::span<const ScoreSequence> sequences) {
   for (size_t s = 0; s < sequences.size(); ++s) {
     const ScoreSequence& q = sequences[s];

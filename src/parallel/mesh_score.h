@@ -76,8 +76,4 @@ Status ScoreOnWorld(Communicator& world, const Model& model, const MeshShape& sh
                     std::span<const ScoreSequence> sequences, ShardingOptions options,
                     MeshScoreResult* result);
 
-// The options the mesh forward runs with: the plan's defaults, with the
-// whole indexer on every TP rank.
-ShardingOptions MeshForwardOptions();
-
 }  // namespace dsv32

@@ -146,10 +146,6 @@ Result<QuantMatrix> SliceMatrix(const QuantMatrix& w, IndexRange rows, IndexRang
 Result<std::unique_ptr<RankWeights>> SliceWeightsForRank(const ModelConfig& config,
                                                          const ModelWeights& weights,
                                                          const ShardingPlan& plan, int rank) {
-  if (config.has_indexer && plan.options().split_indexer_over_tp)
-    return Unsupported(
-        "the mesh forward keeps the whole indexer on every TP rank: "
-        "plan it with split_indexer_over_tp off");
   auto out = std::make_unique<RankWeights>();
   const MeshShape& mesh = plan.mesh();
   out->config = config;
@@ -162,6 +158,7 @@ Result<std::unique_ptr<RankWeights>> SliceWeightsForRank(const ModelConfig& conf
   out->experts = plan.routed_experts(out->coord.ep);
   for (int e = 0; e < mesh.ep; ++e) out->experts_of_ep.push_back(plan.routed_experts(e));
   out->experts_split_over_tp = plan.options().split_experts_over_tp;
+  out->indexer_split_over_tp = config.has_indexer && plan.options().split_indexer_over_tp;
 
   Slicer slicer(config, plan, rank, out.get());
   DSV32_ASSIGN_OR_RETURN(out->embed_tokens, slicer.Held(weights.embed_tokens));

@@ -30,7 +30,7 @@ Result<QuantMatrix> SliceMatrix(const QuantMatrix& w, IndexRange rows, IndexRang
 struct RankLayerWeights {
   std::vector<float> input_layernorm;
   std::vector<float> post_attention_layernorm;
-  MlaWeights self_attn;  // this rank's heads; the latent projections whole
+  MlaWeights self_attn;  // this rank's heads (and indexer heads); the latent projections whole
   bool is_moe = false;
   MlpWeights mlp;  // dense layers: this rank's part of the intermediate
   RouterWeights router;
@@ -48,6 +48,9 @@ struct RankWeights {
   // Routed expert ranges of every EP rank, to address the token dispatch.
   std::vector<IndexRange> experts_of_ep;
   bool experts_split_over_tp = true;
+  // Each TP rank holds its share of the indexer's heads (wq_b and
+  // weights_proj rows), so index scores are partial sums over TP.
+  bool indexer_split_over_tp = true;
 
   QuantMatrix embed_tokens;
   std::vector<float> norm;
@@ -64,9 +67,7 @@ struct RankWeights {
   std::vector<std::unique_ptr<std::byte[]>> storage;
 };
 
-// The mesh forward pass keeps the whole indexer on every TP rank, so the plan
-// must have split_indexer_over_tp off. MTP layers are not part of the mesh
-// forward and are left out.
+// MTP layers are not part of the mesh forward and are left out.
 Result<std::unique_ptr<RankWeights>> SliceWeightsForRank(const ModelConfig& config,
                                                          const ModelWeights& weights,
                                                          const ShardingPlan& plan, int rank);

@@ -2,7 +2,8 @@
 // fixtures: every mesh shape that divides the model (TP 1/2/4, EP 1/2/4/8,
 // DP 1/2, up to 8 devices) gives the single-device logits within the
 // fixture tolerance, for a whole-sequence forward and for prefill then
-// decode, and its weight accounting equals the sharding plan's.
+// decode, its indexer (split over TP) selects the single-device positions,
+// and its weight and traffic accounting equal the sharding plan's.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "model/golden.h"
 #include "model/weight_catalog.h"
+#include "parallel/device_mesh.h"
 #include "parallel/mesh_score.h"
 
 namespace dsv32 {
@@ -58,7 +60,7 @@ std::vector<Case> AllCases() {
         for (int dp : {1, 2}) {
           const MeshShape shape{tp, ep, dp};
           if (shape.size() > 8) continue;
-          if (config.ok() && !ShardingPlan::Create(*config, shape, MeshForwardOptions()).ok())
+          if (config.ok() && !ShardingPlan::Create(*config, shape, ShardingOptions{}).ok())
             continue;
           cases.push_back({fixture, shape});
         }
@@ -98,14 +100,14 @@ TEST_P(MeshForwardTest, MatchesGoldenLogits) {
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
   const std::vector<ScoreSequence> sequences = {{tokens, static_cast<int64_t>(tokens.size())},
                                                 {tokens, prefill}};
-  auto result = ScoreInProcess(*fixture_->model, GetParam().shape, sequences, MeshForwardOptions());
+  auto result = ScoreInProcess(*fixture_->model, GetParam().shape, sequences, ShardingOptions{});
   ASSERT_TRUE(result.ok()) << result.status().message();
   ExpectClose(result->logits[0], "full_logits");
   ExpectClose(result->logits[1], "logits");
 
   // Each rank holds exactly the matrix shards its plan gives it.
   const ModelConfig& config = fixture_->model->config();
-  auto plan = ShardingPlan::Create(config, GetParam().shape, MeshForwardOptions());
+  auto plan = ShardingPlan::Create(config, GetParam().shape, ShardingOptions{});
   ASSERT_TRUE(plan.ok());
   const std::vector<CheckpointTensor> tensors = CheckpointTensors(config);
   int64_t sent = 0, received = 0;
@@ -151,27 +153,50 @@ TEST_P(MeshForwardTest, MatchesGoldenLogits) {
   EXPECT_EQ(held, want);
 }
 
-// The traffic of one attention replica (tp ranks, no EP or DP) is the
-// standard algorithms' bytes: per token, an all-reduce of the hidden state
-// after the embedding and after each attention and FFN block, and an
-// all-gather of the logits.
-// The other placements the plan allows: the vocabulary and the routed
-// experts whole on every TP rank.
+// The ring all-reduce bytes one TP rank sends while scoring `tokens`
+// tokens: the hidden state after the embedding and after each attention and
+// FFN block, and, with the indexer split over TP, each layer's index
+// scores. Token i's scores cover positions [0, i], whether it was in the
+// prefill or decoded, so a sequence all-reduces T (T + 1) / 2 of them.
+int64_t TensorParallelReduceBytes(const ModelConfig& c, int64_t p, int64_t tokens,
+                                  bool split_indexer) {
+  const auto ring = [p](int64_t bytes) { return 2 * (p - 1) * bytes / p; };
+  int64_t bytes = (1 + 2 * c.num_hidden_layers) * ring(tokens * c.hidden_size * 4);
+  if (c.has_indexer && split_indexer)
+    bytes += c.num_hidden_layers * ring(tokens * (tokens + 1) / 2 * 4);
+  return bytes;
+}
+
+// The other placements the plan allows: the vocabulary, the routed experts
+// and the indexer whole on every TP rank. The indexer then scores every
+// head on each TP rank and its scores need no all-reduce.
 class MeshPlacementTest : public MeshForwardTest {};
 
-TEST_P(MeshPlacementTest, UnsplitVocabularyAndExpertsMatchGoldenLogits) {
+TEST_P(MeshPlacementTest, UnsplitVocabularyExpertsAndIndexerMatchGoldenLogits) {
   const MeshShape& shape = GetParam().shape;
-  ShardingOptions options = MeshForwardOptions();
+  ShardingOptions options;
   options.split_vocab_over_tp = false;
   options.split_experts_over_tp = false;
+  options.split_indexer_over_tp = false;
   const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
   const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
   auto result = ScoreInProcess(*fixture_->model, shape, sequences, options);
   ASSERT_TRUE(result.ok()) << result.status().message();
   ExpectClose(result->logits[0], "logits");
+  // The replica scoring the sequence; the others' steps have no tokens.
+  const int64_t reduce = TensorParallelReduceBytes(fixture_->model->config(), shape.tp,
+                                                   static_cast<int64_t>(tokens.size()), false);
+  for (const RankReport& r : result->ranks) {
+    if (shape.AttentionReplicaOf(r.coord) == 0) {
+      EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllReduce)], reduce);
+    }
+  }
 }
 
+// The traffic of one attention replica (tp ranks, no EP or DP) is the
+// standard algorithms' bytes: the all-reduces above and an all-gather of
+// the logits.
 class MeshTrafficTest : public MeshForwardTest {};
 
 TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
@@ -179,17 +204,92 @@ TEST_P(MeshTrafficTest, TensorParallelTrafficIsTheRingFormula) {
   const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
   const int64_t prefill = fixture_->golden->I32("prefill_len").at(0);
   const std::vector<ScoreSequence> sequences = {{tokens, prefill}};
-  auto result = ScoreInProcess(*fixture_->model, shape, sequences, MeshForwardOptions());
+  auto result = ScoreInProcess(*fixture_->model, shape, sequences, ShardingOptions{});
   ASSERT_TRUE(result.ok()) << result.status().message();
   const ModelConfig& c = fixture_->model->config();
   const int64_t p = shape.tp, T = static_cast<int64_t>(tokens.size());
-  const int64_t reduce = (1 + 2 * c.num_hidden_layers) * 2 * (p - 1) * T * c.hidden_size * 4 / p;
+  const int64_t reduce = TensorParallelReduceBytes(c, p, T, true);
   const int64_t gather = (p - 1) * T * ((c.vocab_size + p - 1) / p) * 4;
   for (const RankReport& r : result->ranks) {
     EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllReduce)], reduce);
     EXPECT_EQ(r.sent_by_kind[static_cast<size_t>(CollectiveKind::kAllGather)], gather);
     EXPECT_EQ(r.steps, 1 + T - prefill);
   }
+}
+
+// Per step, per layer: the positions each new token attended to.
+using Selections = std::vector<std::vector<std::vector<int32_t>>>;
+
+// The golden sequence's prefill then decode, as ScoreRounds steps it.
+std::vector<std::pair<int64_t, int64_t>> PrefillThenDecode(int64_t tokens, int64_t prefill) {
+  std::vector<std::pair<int64_t, int64_t>> steps = {{0, prefill}};
+  for (int64_t i = prefill; i < tokens; ++i) steps.push_back({i, 1});
+  return steps;
+}
+
+// On the meshes that split the indexer (TP > 1), every rank (each
+// attention replica scoring the same sequence) selects exactly the
+// positions the single-device forward selects, in the prefill and in every
+// decode step: the TP ranks' partial index scores, summed, rank the
+// positions as the whole indexer does.
+class MeshIndexerTest : public MeshForwardTest {};
+
+TEST_P(MeshIndexerTest, SelectionsEqualTheSingleDeviceOnes) {
+  const Model& model = *fixture_->model;
+  const ModelConfig& c = model.config();
+  if (!c.has_indexer) GTEST_SKIP() << GetParam().fixture << " has no indexer";
+  const std::vector<int32_t> tokens = fixture_->golden->I32("input_ids");
+  const auto T = static_cast<int64_t>(tokens.size());
+  const auto steps = PrefillThenDecode(T, fixture_->golden->I32("prefill_len").at(0));
+  const std::span<const int32_t> all(tokens);
+
+  Selections want;
+  {
+    KvCache cache(c, T);
+    std::vector<float> logits;
+    for (auto [first, n] : steps) {
+      ForwardTrace trace;
+      ForwardOptions options;
+      options.trace = &trace;
+      logits.resize(static_cast<size_t>(n * c.vocab_size));
+      ASSERT_TRUE(model
+                      .Forward(&cache,
+                               all.subspan(static_cast<size_t>(first), static_cast<size_t>(n)),
+                               first, nullptr, options, logits.data())
+                      .ok());
+      want.push_back(std::move(trace.indexer_topk));
+    }
+  }
+
+  const MeshShape& shape = GetParam().shape;
+  auto plan = ShardingPlan::Create(c, shape, ShardingOptions{});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  auto mesh = DeviceMesh::Create(shape);
+  ASSERT_TRUE(mesh.ok());
+  std::vector<Selections> got(static_cast<size_t>(shape.size()));
+  Status run = (*mesh)->Run([&](SimulatedDevice& d) -> Status {
+    DSV32_ASSIGN_OR_RETURN(std::unique_ptr<RankWeights> w,
+                           SliceWeightsForRank(c, model.weights(), *plan, d.rank()));
+    const Rope rope(c);
+    const MeshComms comms{&d.tp_group(), &d.ep_group(), &d.dp_group()};
+    KvCache cache(c, T);
+    std::vector<float> logits;
+    for (auto [first, n] : steps) {
+      MeshStep step;
+      step.cache = &cache;
+      step.tokens = all.subspan(static_cast<size_t>(first), static_cast<size_t>(n));
+      step.first_position = first;
+      step.indexer_topk = &got[static_cast<size_t>(d.rank())].emplace_back();
+      logits.resize(static_cast<size_t>(n * c.vocab_size));
+      DSV32_RETURN_IF_ERROR(MeshForward(*w, rope, comms, step, logits.data()));
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(run.ok()) << run.message();
+  for (int r = 0; r < shape.size(); ++r)
+    for (size_t j = 0; j < steps.size(); ++j)
+      ASSERT_EQ(got[static_cast<size_t>(r)][j], want[j])
+          << "rank " << r << ", step at position " << steps[j].first;
 }
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
@@ -208,6 +308,9 @@ std::vector<Case> CasesWhere(bool (*keep)(const MeshShape&)) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Meshes, MeshForwardTest, ::testing::ValuesIn(AllCases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(
+    Meshes, MeshIndexerTest,
+    ::testing::ValuesIn(CasesWhere([](const MeshShape& m) { return m.tp > 1; })), CaseName);
 INSTANTIATE_TEST_SUITE_P(Meshes, MeshTrafficTest,
                          ::testing::ValuesIn(CasesWhere([](const MeshShape& m) {
                            return m.ep == 1 && m.dp == 1;

@@ -135,6 +135,21 @@ TEST(PlannerTest, ExpertParallelMovesTokensAndSplitsExperts) {
   EXPECT_EQ(plan->max_sequences % 8, 0);
 }
 
+TEST(PlannerTest, SplitIndexerAllReducesTheIndexScores) {
+  // What the mesh forward sends: each layer's f32 scores of every sequence
+  // over its context, ring all-reduced over TP before the top-k.
+  const ModelConfig c = Load(test_configs::V32Path());
+  PlanRequest r = Request(c, {8, 1, 1}, "h200");
+  r.concurrency = 8;
+  r.context = 131072;
+  auto split = MakePlan(r);
+  r.sharding.split_indexer_over_tp = false;
+  auto whole = MakePlan(r);
+  ASSERT_TRUE(split.ok() && whole.ok());
+  EXPECT_EQ(split->decode.tp_allreduce_bytes - whole->decode.tp_allreduce_bytes,
+            int64_t{61} * 2 * 7 * (8 * 131072 * 4) / 8);
+}
+
 TEST(PlannerTest, ReportsWhatDoesNotFit) {
   const ModelConfig c = Load(test_configs::V32Path());
   PlanRequest r = Request(c, {8, 1, 1}, "h100");
