@@ -62,10 +62,10 @@ struct MlaSequence {
 };
 
 // Several sequences at once: x holds their new tokens back to back, in the
-// order of `seqs`, and so does `out`. Each sequence runs MlaForward over its
-// own paged cache on the pool its context names, so the result equals
-// MlaForward on each sequence alone; the rest of the layer (MoE, dense MLP,
-// head) is what ForwardBatch batches.
+// order of `seqs`, and so does `out`. The projections run over all rows
+// together on the first context's pool; each sequence attends over its own
+// paged cache, so the result equals MlaForward on each sequence alone (to
+// the rounding of a matmul over more rows).
 Status MlaForwardBatch(std::span<const MlaSequence> seqs, const MlaWeights& w, int64_t layer,
                        const float* x, float* out);
 
