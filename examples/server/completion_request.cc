@@ -63,6 +63,7 @@ CompletionCall ReadCompletionRequest(const std::string& text, const Backend& bac
   // OpenAI's default length for this endpoint.
   if (call.spec.max_tokens == 0) call.spec.max_tokens = 16;
   call.spec.prompt = ReadPrompt(body, backend);
+  call.spec.prompt_field = "prompt";
   return call;
 }
 

@@ -31,7 +31,7 @@ Generation::Generation(const Backend& backend, GenerationSpec spec)
                    "the prompt has " + std::to_string(n_prompt_) +
                        " tokens; this server's context limit is " +
                        std::to_string(backend_.max_context) + " tokens, prompt and output together",
-                   "messages", {}, "context_length_exceeded");
+                   spec_.prompt_field, {}, "context_length_exceeded");
   const int64_t room = backend_.max_context - n_prompt_;
   int64_t max_tokens = spec_.max_tokens > 0 ? std::min<int64_t>(spec_.max_tokens, room) : room;
   if (!backend_.canned.empty())

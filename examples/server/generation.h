@@ -37,8 +37,9 @@ struct GenerationSpec {
   std::vector<int32_t> stop_tokens;
   bool stop_at_eos = true;
   std::vector<std::string> stop_strings;
-  bool skip_special = true;  // leave special tokens' text out
-  bool logprobs = false;     // keep each token's logprob and alternatives
+  bool skip_special = true;               // leave special tokens' text out
+  bool logprobs = false;                  // keep each token's logprob and alternatives
+  const char* prompt_field = "messages";  // named by errors about the prompt
 };
 
 enum class Finish { kNone, kStop, kLength, kCancelled, kError };
