@@ -12,6 +12,9 @@ cd "$work"
 start_server server.log "$server_bin" --model "$model" --tokenizer "$tokenizer" \
   --served-model-name tiny --threads 2 --max-concurrency 1 --max-body-bytes 65536
 
+# Requests sample greedily or with top_k: sampling from the whole vocabulary
+# sorts all of it each token, which a sanitized build makes slow.
+
 # check NAME FILE EXPR: EXPR is Python over d, the JSON in FILE.
 check() {
   python3 - "$2" "$3" <<'PY' || fail "$1: $(head -c 2000 "$2")"
@@ -41,7 +44,7 @@ curl -sS --max-time 10 -o models.json "$BASE/v1/models"
 check models models.json 'd["object"] == "list" and d["data"][0]["id"] == "tiny"'
 
 chat='{"model": "tiny", "messages": [{"role": "user", "content": "Hello"}],
-       "max_tokens": 6, "temperature": 1, "seed": 7, "ignore_eos": true}'
+       "max_tokens": 6, "temperature": 1, "top_k": 20, "seed": 7, "ignore_eos": true}'
 post chat /v1/chat/completions "$chat" 200
 check chat chat.json 'd["object"] == "chat.completion" and d["choices"][0]["message"]["role"] == "assistant"
   and d["choices"][0]["finish_reason"] == "length" and d["usage"]["completion_tokens"] == 6
@@ -51,7 +54,7 @@ python3 -c 'import json,sys; a,b=(json.load(open(f))["choices"][0]["message"]["c
   chat.json chat_again.json || fail "the same seed gave different text"
 echo "ok: seeded sampling is reproducible"
 
-post thinking /v1/chat/completions '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4,
+post thinking /v1/chat/completions '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0,
   "chat_template_kwargs": {"thinking": true}, "logprobs": true, "top_logprobs": 2, "ignore_eos": true}' 200
 check thinking thinking.json '"reasoning_content" in d["choices"][0]["message"]
   and len(d["choices"][0]["logprobs"]["content"]) == 4
@@ -60,11 +63,11 @@ check thinking thinking.json '"reasoning_content" in d["choices"][0]["message"]
 post tools /v1/chat/completions '{"messages": [{"role": "user", "content": "Weather in Paris?"}],
   "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
     "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}],
-  "response_format": {"type": "json_object"}, "max_tokens": 3}' 200
+  "response_format": {"type": "json_object"}, "max_tokens": 3, "temperature": 0}' 200
 check tools tools.json 'd["choices"][0]["finish_reason"] in ("length", "stop", "tool_calls")'
 
 curl -sS -N --max-time 120 -o stream.txt -H 'Content-Type: application/json' -d '{"messages":
-  [{"role": "user", "content": "Hello"}], "max_tokens": 5, "stream": true, "ignore_eos": true,
+  [{"role": "user", "content": "Hello"}], "max_tokens": 5, "temperature": 0, "stream": true, "ignore_eos": true,
   "stream_options": {"include_usage": true}}' "$BASE/v1/chat/completions"
 python3 - stream.txt <<'PY' || fail "chat stream: $(head -c 3000 stream.txt)"
 import json, sys
@@ -80,14 +83,14 @@ assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] 
 PY
 echo "ok: chat stream"
 
-post completion /v1/completions '{"model": "tiny", "prompt": "The sky is", "max_tokens": 5,
+post completion /v1/completions '{"model": "tiny", "prompt": "The sky is", "max_tokens": 5, "temperature": 0,
   "ignore_eos": true, "logprobs": 1}' 200
 check completion completion.json 'd["object"] == "text_completion" and d["usage"]["completion_tokens"] == 5
   and d["choices"][0]["finish_reason"] == "length" and len(d["choices"][0]["logprobs"]["tokens"]) == 5'
-post completion_ids /v1/completions '{"prompt": [0, 100, 200, 300], "max_tokens": 3, "ignore_eos": true}' 200
+post completion_ids /v1/completions '{"prompt": [0, 100, 200, 300], "max_tokens": 3, "temperature": 0, "ignore_eos": true}' 200
 check completion_ids completion_ids.json 'd["usage"]["prompt_tokens"] == 4 and d["usage"]["completion_tokens"] == 3'
 curl -sS -N --max-time 120 -o completion_stream.txt -H 'Content-Type: application/json' \
-  -d '{"prompt": "Once", "max_tokens": 4, "stream": true, "ignore_eos": true}' "$BASE/v1/completions"
+  -d '{"prompt": "Once", "max_tokens": 4, "temperature": 0, "stream": true, "ignore_eos": true}' "$BASE/v1/completions"
 python3 - completion_stream.txt <<'PY' || fail "completion stream: $(head -c 3000 completion_stream.txt)"
 import json, sys
 events = [l for l in open(sys.argv[1]).read().split("\n\n") if l]
@@ -97,6 +100,28 @@ assert chunks[-1]["choices"][0]["finish_reason"] == "length"
 assert all(c["object"] == "text_completion" for c in chunks)
 PY
 echo "ok: completion stream"
+
+# Stop strings: the seeded text cut before the first occurrence of a piece
+# of it, the same whether streamed or not.
+seeded='"prompt": "Tell me", "max_tokens": 16, "temperature": 1, "top_k": 20, "seed": 11, "ignore_eos": true'
+post seeded /v1/completions "{$seeded}" 200
+stop="$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["choices"][0]["text"]; print(json.dumps(t[len(t)//2:len(t)//2+3]))' seeded.json)"
+post stopped /v1/completions "{$seeded, \"stop\": [\"never appears\", $stop]}" 200
+curl -sS -N --max-time 120 -o stopped_stream.txt -H 'Content-Type: application/json' \
+  -d "{$seeded, \"stop\": $stop, \"stream\": true}" "$BASE/v1/completions"
+python3 - seeded.json stopped.json stopped_stream.txt "$stop" <<'PY' || fail "stop strings"
+import json, sys
+full = json.load(open(sys.argv[1]))["choices"][0]["text"]
+stopped = json.load(open(sys.argv[2]))["choices"][0]
+stop = json.loads(sys.argv[4])
+expected = full[:full.find(stop)]
+assert stopped["text"] == expected and stopped["finish_reason"] == "stop", (full, stop, stopped)
+events = [e for e in open(sys.argv[3]).read().split("\n\n") if e and e != "data: [DONE]"]
+chunks = [json.loads(e[6:])["choices"][0] for e in events]
+assert "".join(c["text"] for c in chunks) == expected, chunks
+assert chunks[-1]["finish_reason"] == "stop"
+PY
+echo "ok: stop strings"
 
 # 400s name the field at fault, in OpenAI's error shape.
 error_check() {
@@ -116,6 +141,11 @@ post bad_prompt /v1/completions '{"prompt": [1, 999999999]}' 400
 error_check bad_prompt invalid_request_error '"prompt"'
 post bad_max_tokens /v1/completions '{"prompt": "x", "max_tokens": 0}' 400
 error_check bad_max_tokens invalid_request_error '"max_tokens"'
+python3 -c 'import json; print(json.dumps({"prompt": list(range(2, 5002))}))' > long_prompt.json
+status="$(curl -sS --max-time 30 -o long_prompt_reply.json -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data-binary @long_prompt.json "$BASE/v1/completions")"
+[[ "$status" == 400 ]] || fail "a prompt past the context: status $status"
+check long_prompt long_prompt_reply.json 'd["error"]["param"] == "prompt" and d["error"]["code"] == "context_length_exceeded"'
 post wrong_model /v1/chat/completions '{"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]}' 404
 check wrong_model wrong_model.json 'd["error"]["code"] == "model_not_found"'
 post no_route /v1/embeddings '{}' 404
@@ -128,7 +158,7 @@ error_check too_large invalid_request_error None
 
 # A long stream holds the one slot: another request gets 429; killing the
 # streaming client cancels its request.
-long='{"messages": [{"role": "user", "content": "Go on"}], "max_tokens": 4000, "ignore_eos": true'
+long='{"messages": [{"role": "user", "content": "Go on"}], "max_tokens": 4000, "temperature": 0, "ignore_eos": true'
 curl -sS -N --max-time 120 -o long_stream.txt -H 'Content-Type: application/json' \
   -d "$long, \"stream\": true}" "$BASE/v1/chat/completions" &
 client=$!

@@ -31,6 +31,7 @@ const request = {
   messages: [{role: 'user', content: 'What is the weather in Paris?'}],
   tools,
   max_tokens: 200,
+  temperature: 0,
   chat_template_kwargs: {thinking: true},
 };
 
@@ -86,7 +87,7 @@ async function streamedChat() {
 }
 
 async function completion() {
-  const reply = await client.completions.create({model: 'tiny', prompt: 'Say it', max_tokens: 200});
+  const reply = await client.completions.create({model: 'tiny', prompt: 'Say it', max_tokens: 200, temperature: 0});
   assert.equal(reply.object, 'text_completion');
   assert.ok(reply.choices[0].text.startsWith('Check weather.</think>Let me look that up.'));
   assert.equal(reply.choices[0].finish_reason, 'stop');
