@@ -108,10 +108,8 @@ ChatCall ReadChatRequest(const std::string& text, const Backend& backend,
                          const std::string& served_name) {
   const nlohmann::json json = ParseBody(text);
   const Fields body(json);
-  CheckModel(body, served_name);
   ChatCall call;
-  call.stream = ReadStreamOptions(body);
-  ReadSamplingFields(body, backend, &call.spec);
+  ReadCommonFields(body, backend, served_name, &call.spec, &call.stream);
   const bool logprobs = body.Bool("logprobs").value_or(false);
   if (auto v = body.Int("top_logprobs", 0, 20)) {
     if (!logprobs) throw InvalidField("top_logprobs", "needs logprobs: true");

@@ -40,7 +40,8 @@ class ChatSession : public RequestSession {
         id_("chatcmpl-" + RandomAlnum(24)),
         created_(UnixSeconds()) {}
 
-  nlohmann::json Whole() {
+ protected:
+  nlohmann::json Whole() override {
     std::vector<TokenInfo> tokens;
     Finish finish = Finish::kNone;
     std::string error;
@@ -82,7 +83,6 @@ class ChatSession : public RequestSession {
             {"usage", Usage()}};
   }
 
- protected:
   bool Open(httplib::DataSink& sink) override {
     return SendEvent(sink, Chunk({{"role", "assistant"}, {"content", ""}}));
   }
@@ -103,11 +103,7 @@ class ChatSession : public RequestSession {
     if (!logprobs.is_null() && !SendEvent(sink, Chunk(nlohmann::json::object(), nullptr, logprobs)))
       return false;
     if (u.finish == Finish::kNone) return true;
-    if (u.finish == Finish::kError) {
-      const ApiError error(500, "generation failed: " + u.error);
-      if (!SendEvent(sink, nlohmann::json::parse(ErrorBody(error)))) return false;
-      return SendDone(sink);
-    }
+    if (u.finish == Finish::kError) return SendStreamError(u.error, sink);
     const bool calls = !output_.tool_calls().empty();
     if (!SendEvent(sink, Chunk(nlohmann::json::object(), FinishReasonJson(u.finish, calls))))
       return false;
@@ -134,10 +130,6 @@ class ChatSession : public RequestSession {
                {"finish_reason", std::move(finish_reason)}}}}};
   }
 
-  nlohmann::json Usage() {
-    return UsageJson(generation().prompt_tokens(), generation().completion_tokens());
-  }
-
   ChatCall call_;
   ChatOutput output_;
   std::string id_;
@@ -150,10 +142,8 @@ void HandleChatCompletions(ServerState& state, const httplib::Request& request,
                            httplib::Response& response) {
   ChatCall call = ReadChatRequest(request.body, state.backend, state.served_name);
   const bool stream = call.stream.stream;
-  auto session = std::make_shared<ChatSession>(state, request, std::move(call));
-  if (stream) return RequestSession::Stream(session, &response);
-  const nlohmann::json reply = session->Whole();
-  if (!reply.is_null()) response.set_content(Dump(reply), "application/json");
+  RequestSession::Respond(std::make_shared<ChatSession>(state, request, std::move(call)), stream,
+                          &response);
 }
 
 }  // namespace dsv32_server

@@ -49,10 +49,8 @@ CompletionCall ReadCompletionRequest(const std::string& text, const Backend& bac
                                      const std::string& served_name) {
   const nlohmann::json json = ParseBody(text);
   const Fields body(json);
-  CheckModel(body, served_name);
   CompletionCall call;
-  call.stream = ReadStreamOptions(body);
-  ReadSamplingFields(body, backend, &call.spec);
+  ReadCommonFields(body, backend, served_name, &call.spec, &call.stream);
   if (body.Bool("echo").value_or(false)) throw InvalidField("echo", "is not supported");
   if (body.String("suffix")) throw InvalidField("suffix", "is not supported");
   if (auto v = body.Int("logprobs", 0, 20)) {

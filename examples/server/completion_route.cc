@@ -21,7 +21,8 @@ class CompletionSession : public RequestSession {
         id_("cmpl-" + RandomAlnum(24)),
         created_(UnixSeconds()) {}
 
-  nlohmann::json Whole() {
+ protected:
+  nlohmann::json Whole() override {
     std::string text;
     std::vector<TokenInfo> tokens;
     Finish finish = Finish::kNone;
@@ -40,16 +41,11 @@ class CompletionSession : public RequestSession {
     return reply;
   }
 
- protected:
   bool Write(const GenerationUpdate& u, httplib::DataSink& sink) override {
     if (!u.text.empty() || !u.tokens.empty())
       if (!SendEvent(sink, Object(u.text, nullptr, Logprobs(u.tokens, &offset_)))) return false;
     if (u.finish == Finish::kNone) return true;
-    if (u.finish == Finish::kError) {
-      const ApiError error(500, "generation failed: " + u.error);
-      if (!SendEvent(sink, nlohmann::json::parse(ErrorBody(error)))) return false;
-      return SendDone(sink);
-    }
+    if (u.finish == Finish::kError) return SendStreamError(u.error, sink);
     if (!SendEvent(sink, Object("", FinishReasonJson(u.finish, false), nullptr))) return false;
     if (call_.stream.include_usage) {
       nlohmann::json usage = Object("", nullptr, nullptr);
@@ -79,10 +75,6 @@ class CompletionSession : public RequestSession {
                {"finish_reason", std::move(finish_reason)}}}}};
   }
 
-  nlohmann::json Usage() {
-    return UsageJson(generation().prompt_tokens(), generation().completion_tokens());
-  }
-
   CompletionCall call_;
   std::string id_;
   int64_t created_;
@@ -95,10 +87,8 @@ void HandleCompletions(ServerState& state, const httplib::Request& request,
                        httplib::Response& response) {
   CompletionCall call = ReadCompletionRequest(request.body, state.backend, state.served_name);
   const bool stream = call.stream.stream;
-  auto session = std::make_shared<CompletionSession>(state, request, std::move(call));
-  if (stream) return RequestSession::Stream(session, &response);
-  const nlohmann::json reply = session->Whole();
-  if (!reply.is_null()) response.set_content(Dump(reply), "application/json");
+  RequestSession::Respond(std::make_shared<CompletionSession>(state, request, std::move(call)),
+                          stream, &response);
 }
 
 }  // namespace dsv32_server

@@ -2,6 +2,10 @@
 
 #include <cstdio>
 
+#include "api_error.h"
+#include "responses.h"
+#include "sse.h"
+
 namespace dsv32_server {
 
 namespace {
@@ -68,7 +72,22 @@ bool RequestSession::Pump(httplib::DataSink& sink) {
   return true;
 }
 
-void RequestSession::Stream(std::shared_ptr<RequestSession> session, httplib::Response* response) {
+nlohmann::json RequestSession::Usage() const {
+  return UsageJson(generation_->prompt_tokens(), generation_->completion_tokens());
+}
+
+bool RequestSession::SendStreamError(const std::string& error, httplib::DataSink& sink) {
+  const ApiError api_error(500, "generation failed: " + error);
+  return SendEvent(sink, nlohmann::json::parse(ErrorBody(api_error))) && SendDone(sink);
+}
+
+void RequestSession::Respond(std::shared_ptr<RequestSession> session, bool stream,
+                             httplib::Response* response) {
+  if (!stream) {
+    const nlohmann::json reply = session->Whole();
+    if (!reply.is_null()) response->set_content(Dump(reply), "application/json");
+    return;
+  }
   response->set_header("Cache-Control", "no-cache");
   response->set_header("X-Accel-Buffering", "no");
   response->set_chunked_content_provider(

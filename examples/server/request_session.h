@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "connection.h"
 #include "generation.h"
@@ -25,18 +26,24 @@ class RequestSession {
   // disconnected first.
   bool RunToEnd(const std::function<void(const GenerationUpdate&)>& on_update);
 
-  // Makes `response` a server-sent event stream driven by `session`.
-  static void Stream(std::shared_ptr<RequestSession> session, httplib::Response* response);
+  // Streams the reply as server-sent events, or waits for it whole.
+  static void Respond(std::shared_ptr<RequestSession> session, bool stream,
+                      httplib::Response* response);
 
-  Generation& generation() { return *generation_; }
   ServerState& state() const { return state_; }
 
  protected:
+  // The whole reply, or null when the client left first.
+  virtual nlohmann::json Whole() = 0;
   // Stream hooks: the opening events, then one call per update (the last
   // carries the finish and must end the stream with SendDone). Return false
   // when a write failed.
   virtual bool Open(httplib::DataSink& sink) { return true; }
-  virtual bool Write(const GenerationUpdate& update, httplib::DataSink& sink) { return false; }
+  virtual bool Write(const GenerationUpdate& update, httplib::DataSink& sink) = 0;
+
+  nlohmann::json Usage() const;
+  // Ends a stream whose generation failed: an error event, then [DONE].
+  static bool SendStreamError(const std::string& error, httplib::DataSink& sink);
 
  private:
   bool Pump(httplib::DataSink& sink);

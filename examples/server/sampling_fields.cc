@@ -101,4 +101,11 @@ void CheckModel(const Fields& body, const std::string& served_name) {
         "model", {}, "model_not_found");
 }
 
+void ReadCommonFields(const Fields& body, const Backend& backend, const std::string& served_name,
+                      GenerationSpec* spec, StreamOptions* stream) {
+  CheckModel(body, served_name);
+  *stream = ReadStreamOptions(body);
+  ReadSamplingFields(body, backend, spec);
+}
+
 }  // namespace dsv32_server

@@ -24,4 +24,9 @@ StreamOptions ReadStreamOptions(const Fields& body);
 // The body's "model" must be absent or this server's model name.
 void CheckModel(const Fields& body, const std::string& served_name);
 
+// What both endpoints read first: the model, the stream options, the
+// sampling fields.
+void ReadCommonFields(const Fields& body, const Backend& backend, const std::string& served_name,
+                      GenerationSpec* spec, StreamOptions* stream);
+
 }  // namespace dsv32_server
