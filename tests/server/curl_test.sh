@@ -194,4 +194,5 @@ curl -sS --max-time 10 "$BASE/metrics" > metrics.txt
 grep -q '^dsv32_server_queue_depth 0' metrics.txt || fail "no queue depth in /metrics"
 grep -q '^dsv32_server_rejected_busy_total 1' metrics.txt || fail "the 429 is not counted"
 grep -q '^dsv32_server_rejected_too_large_total 1' metrics.txt || fail "the 413 is not counted"
+finish_server
 echo "all server checks passed"

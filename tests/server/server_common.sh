@@ -9,6 +9,8 @@ fail() {
 }
 
 SERVER_PID=""
+SERVER_LOG=""
+SERVER_STATUS=""
 stop_server() {
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -18,8 +20,20 @@ stop_server() {
     done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
-  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_STATUS=0
+  wait "$SERVER_PID" 2>/dev/null || SERVER_STATUS=$?
   SERVER_PID=""
+}
+
+# finish_server: stops the server and fails unless it shut down cleanly
+# (exit status 0, no sanitizer report).
+finish_server() {
+  stop_server
+  if [[ "$SERVER_STATUS" != 0 ]] || grep -q -E 'Sanitizer|runtime error:' "$SERVER_LOG"; then
+    tail -n 60 "$SERVER_LOG" >&2
+    fail "the server did not shut down cleanly (exit status $SERVER_STATUS)"
+  fi
+  echo "ok: the server shut down cleanly"
 }
 trap stop_server EXIT
 
@@ -27,6 +41,7 @@ trap stop_server EXIT
 # port and print it.
 start_server() {
   local log="$1"
+  SERVER_LOG="$log"
   shift
   "$@" --host 127.0.0.1 --port 0 > "$log" 2>&1 &
   SERVER_PID=$!
