@@ -18,5 +18,5 @@ start_server "$work/server.log" "$server_bin" --model "$model" --tokenizer "$tok
 # Node resolves 'openai' from the script's folder upwards, so the script
 # runs from beside the installed modules.
 cp "$here/openai_client_test.mjs" "$node_dir/"
-timeout 120 node "$node_dir/openai_client_test.mjs" "$BASE" || { cat "$work/server.log" >&2; fail "openai client checks"; }
+timeout 500 node "$node_dir/openai_client_test.mjs" "$BASE" || { cat "$work/server.log" >&2; fail "openai client checks"; }
 finish_server
