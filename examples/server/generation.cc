@@ -1,0 +1,161 @@
+#include "generation.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "api_error.h"
+
+namespace dsv32_server {
+
+namespace {
+
+// The HTTP status of a request the engine refused.
+int SubmitErrorStatus(dsv32_status status) {
+  switch (status) {
+    case DSV32_ERR_INVALID_ARGUMENT:
+    case DSV32_ERR_OUT_OF_RANGE:
+    case DSV32_ERR_OUT_OF_MEMORY:
+      return 400;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace
+
+Generation::Generation(const Backend& backend, GenerationSpec spec)
+    : backend_(backend), spec_(std::move(spec)), stops_(spec_.stop_strings) {
+  n_prompt_ = static_cast<int64_t>(spec_.prompt.size());
+  if (n_prompt_ >= backend_.max_context)
+    throw ApiError(400,
+                   "the prompt has " + std::to_string(n_prompt_) +
+                       " tokens; this server's context limit is " +
+                       std::to_string(backend_.max_context) + " tokens, prompt and output together",
+                   spec_.prompt_field, {}, "context_length_exceeded");
+  const int64_t room = backend_.max_context - n_prompt_;
+  int64_t max_tokens = spec_.max_tokens > 0 ? std::min<int64_t>(spec_.max_tokens, room) : room;
+  if (!backend_.canned.empty())
+    max_tokens = std::min<int64_t>(max_tokens, static_cast<int64_t>(backend_.canned.size()));
+
+  stop_tokens_.insert(spec_.stop_tokens.begin(), spec_.stop_tokens.end());
+  if (spec_.stop_at_eos && backend_.eos_id >= 0) stop_tokens_.insert(backend_.eos_id);
+
+  if (dsv32_token_decoder_create(backend_.tokenizer, spec_.skip_special ? 1 : 0, &decoder_) !=
+      DSV32_OK)
+    throw ApiError(500, std::string("token decoder: ") + dsv32_last_error());
+
+  dsv32_request_params request = dsv32_request_default_params();
+  request.prompt = spec_.prompt.data();
+  request.n_prompt = spec_.prompt.size();
+  request.sampling = &spec_.sampling;
+  request.max_tokens = static_cast<int32_t>(max_tokens);
+  // Canned output decides its own end; otherwise the engine stops at once.
+  const bool canned = !backend_.canned.empty();
+  if (!canned) {
+    request.stop_tokens = spec_.stop_tokens.data();
+    request.n_stop_tokens = spec_.stop_tokens.size();
+  }
+  request.stop_at_eos = spec_.stop_at_eos && !canned ? 1 : 0;
+  request.on_token = &Generation::OnToken;
+  request.user_data = &inbox_;
+  const dsv32_status s = dsv32_engine_submit(backend_.engine, &request, &id_);
+  if (s != DSV32_OK) {
+    const std::string message = dsv32_last_error();
+    dsv32_token_decoder_free(decoder_);
+    throw ApiError(SubmitErrorStatus(s), message);
+  }
+}
+
+Generation::~Generation() {
+  // The callback writes into inbox_, so the request must have ended (its
+  // last callback returned) before this object goes.
+  dsv32_engine_cancel(backend_.engine, id_);
+  dsv32_engine_wait(backend_.engine, id_, -1, nullptr);
+  dsv32_engine_release(backend_.engine, id_);
+  dsv32_token_decoder_free(decoder_);
+}
+
+void Generation::OnToken(const dsv32_token_event* e, void* user_data) {
+  auto* inbox = static_cast<Inbox*>(user_data);
+  Event event{e->token, e->logprob, {e->top, e->top + e->n_top}, e->finished != 0, e->reason};
+  {
+    std::lock_guard lock(inbox->mu);
+    inbox->events.push_back(std::move(event));
+  }
+  inbox->cv.notify_all();
+}
+
+void Generation::Cancel() {
+  if (!engine_done_) dsv32_engine_cancel(backend_.engine, id_);
+}
+
+bool Generation::Next(int timeout_ms, GenerationUpdate* update) {
+  *update = GenerationUpdate{};
+  if (reported_) return false;
+  std::vector<Event> events;
+  {
+    std::unique_lock lock(inbox_.mu);
+    inbox_.cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                       [&] { return !inbox_.events.empty(); });
+    events.swap(inbox_.events);
+  }
+  for (const Event& e : events) Take(e, update);
+  if (finish_ != Finish::kNone) {
+    reported_ = true;
+    return true;
+  }
+  return !update->text.empty() || !update->tokens.empty();
+}
+
+void Generation::Take(const Event& e, GenerationUpdate* update) {
+  if (e.finished) engine_done_ = true;
+  if (finish_ != Finish::kNone) return;
+  if (e.token >= 0) {
+    const int32_t token =
+        backend_.canned.empty() ? e.token : backend_.canned[static_cast<size_t>(n_generated_)];
+    ++n_generated_;
+    if (spec_.logprobs) update->tokens.push_back({token, e.logprob, e.top});
+    const char* piece = nullptr;
+    size_t length = 0;
+    std::string text;
+    if (dsv32_token_decoder_push(decoder_, token, &piece, &length) == DSV32_OK)
+      text.assign(piece, length);
+    if (stops_.Push(text, &update->text)) return End(Finish::kStop, /*flush=*/false, update);
+    if (stop_tokens_.count(token)) return End(Finish::kStop, /*flush=*/true, update);
+  }
+  if (!e.finished) return;
+  switch (e.reason) {
+    case DSV32_FINISH_STOP_TOKEN:
+      return End(Finish::kStop, /*flush=*/true, update);
+    case DSV32_FINISH_MAX_TOKENS:
+    case DSV32_FINISH_CONTEXT_FULL:
+      return End(Finish::kLength, /*flush=*/true, update);
+    case DSV32_FINISH_CANCELLED:
+      return End(Finish::kCancelled, /*flush=*/false, update);
+    default: {
+      dsv32_request_status status{};
+      status.struct_size = sizeof status;
+      dsv32_engine_poll(backend_.engine, id_, &status);
+      update->error = dsv32_last_error();
+      if (update->error.empty()) update->error = "the forward pass failed";
+      return End(Finish::kError, /*flush=*/false, update);
+    }
+  }
+}
+
+void Generation::End(Finish finish, bool flush, GenerationUpdate* update) {
+  finish_ = finish;
+  update->finish = finish;
+  if (flush) {
+    // Releases what the decoder and the stop matcher hold.
+    const char* piece = nullptr;
+    size_t length = 0;
+    std::string rest;
+    if (dsv32_token_decoder_push(decoder_, -1, &piece, &length) == DSV32_OK)
+      rest.assign(piece, length);
+    if (!stops_.Push(rest, &update->text)) stops_.Flush(&update->text);
+  }
+  Cancel();
+}
+
+}  // namespace dsv32_server
