@@ -37,6 +37,10 @@ struct ForwardOptions {
   bool all_logits = true;
   ForwardTrace* trace = nullptr;
   ExpertLoad* expert_load = nullptr;
+  // If set, receives [tokens, hidden]: every new token's residual stream
+  // after the last decoder layer, before the final norm (what the MTP layer
+  // reads). The pass copies it out only when asked.
+  std::vector<float>* last_hidden = nullptr;
 };
 
 // One sequence's share of a batched forward: its new tokens at positions
@@ -84,12 +88,17 @@ class Model {
   Model() = default;
   Status CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
                    int64_t first_position) const;
-  // The second half of a decoder layer over `tokens` rows of h (in place):
-  // post-attention norm, MoE or dense MLP, residual. `routing` receives the
-  // router's choice on MoE layers.
-  void FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
-                   Routing* routing, std::vector<float>* h, std::vector<float>* normed,
-                   std::vector<float>* delta) const;
+  // Attention's view of `tokens` new tokens from first_position on, with
+  // their RoPE angles.
+  AttentionContext NewContext(int64_t tokens, int64_t first_position, AttentionPath path,
+                              ThreadPool* pool) const;
+  // The second half of decoder layer `layer` (weights `lw`) over `tokens`
+  // rows of h (in place): post-attention norm, MoE or dense MLP, residual.
+  // `routing` receives the router's choice on MoE layers; expert_load, if
+  // given, counts it under `layer`.
+  void FeedForward(const LayerWeights& lw, int64_t layer, int64_t tokens, ThreadPool* pool,
+                   ExpertLoad* expert_load, Routing* routing, std::vector<float>* h,
+                   std::vector<float>* normed, std::vector<float>* delta) const;
   ModelConfig config_;
   uint64_t config_hash_ = 0;
   std::unique_ptr<Checkpoint> checkpoint_;
