@@ -84,6 +84,32 @@ class Model {
   Status ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool,
                       ExpertLoad* expert_load) const;
 
+  // Whether the checkpoint has the multi-token-prediction layer
+  // (num_nextn_predict_layers > 0 and its tensors present).
+  bool has_mtp() const { return !weights_.mtp.empty(); }
+  // What a cache for the MTP layer is made from (KvCache, KvPagePool): this
+  // model's config with one layer, the MTP layer's own attention entries.
+  const ModelConfig& mtp_cache_config() const { return mtp_cache_config_; }
+
+  // The MTP layer (the checkpoint's first; V3 and V3.2 have one) over n
+  // positions [first_position, first_position + n) of a sequence. Row i
+  // reads hidden[i], the main model's last hidden state at position
+  // first_position + i (ForwardOptions::last_hidden; when chaining drafts,
+  // the MTP layer's own output instead), and next_tokens[i], the token at the
+  // position after it, and predicts the token after that:
+  //   x      = eh_proj([enorm(embed(next_tokens[i])); hnorm(hidden[i])])
+  //   g      = the MTP decoder layer over x (MLA, indexer, MoE), its entries
+  //            in `cache`, which is made from mtp_cache_config()
+  //   logits = shared_head.head(shared_head.norm(g))
+  // Cache entries from first_position on are replaced, as in Forward.
+  // Writes logits ([n, vocab], or [1, vocab] without all_logits; none when
+  // `logits` is null) and g to options.last_hidden if set; options.trace and
+  // options.expert_load are for the main layers and stay untouched.
+  // Unsupported when the model has no MTP layer.
+  Status ForwardMtp(KvCache* cache, std::span<const int32_t> next_tokens,
+                    std::span<const float> hidden, int64_t first_position, ThreadPool* pool,
+                    const ForwardOptions& options, float* logits) const;
+
  private:
   Model() = default;
   Status CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
@@ -100,6 +126,7 @@ class Model {
                    ExpertLoad* expert_load, Routing* routing, std::vector<float>* h,
                    std::vector<float>* normed, std::vector<float>* delta) const;
   ModelConfig config_;
+  ModelConfig mtp_cache_config_;
   uint64_t config_hash_ = 0;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;
