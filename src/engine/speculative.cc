@@ -8,6 +8,11 @@ namespace dsv32 {
 namespace {
 
 constexpr int32_t kMaxDraftTokens = 16;
+// Steps run a few tokens over a long context: attending in the latent space
+// costs each query what one decoded token costs, where expanding every
+// cached position's keys and values (what kAuto picks for several tokens)
+// would cost a prefill's share.
+constexpr AttentionPath kStepAttention = AttentionPath::kAbsorbed;
 
 int32_t Argmax(const float* x, int64_t n) {
   return static_cast<int32_t>(std::max_element(x, x + n) - x);
@@ -114,6 +119,7 @@ Status SpeculativeDecoder::Draft(int64_t k) {
   drafts_.clear();
   q_.resize(static_cast<size_t>(k));
   ForwardOptions options;
+  options.attention_path = kStepAttention;
   options.all_logits = false;
   options.last_hidden = &mtp_hidden_;
   for (int64_t j = 0; j < k; ++j) {
@@ -203,6 +209,7 @@ Status SpeculativeDecoder::Step(std::vector<int32_t>* out) {
   verify.insert(verify.end(), drafts_.begin(), drafts_.end());
   verify_logits_.resize(verify.size() * static_cast<size_t>(V));
   ForwardOptions options;
+  options.attention_path = kStepAttention;
   options.last_hidden = &verify_hidden_;
   if (Status s = model_->Forward(&cache_, verify, N - 1, pool_, options, verify_logits_.data());
       !s.ok()) {

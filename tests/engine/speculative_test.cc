@@ -162,7 +162,7 @@ void ExpectSameEntries(const KvCache& a, const KvCache& b, int64_t layers) {
 // A step whose second draft is wrong: one draft kept, two rolled back, over
 // a page boundary (64-token pages), in the main cache and the MTP layer's.
 // Both then equal caches that only ever saw the kept tokens, written in
-// passes of the same shapes.
+// passes of the same shapes and attention paths.
 TEST(SpeculativeCacheTest, RejectedDraftsLeaveNoTrace) {
   auto model = testing::RandomModel("tiny-v32.json");
   ASSERT_TRUE(model);
@@ -196,8 +196,10 @@ TEST(SpeculativeCacheTest, RejectedDraftsLeaveNoTrace) {
   o.all_logits = false;
   o.last_hidden = &hidden;
   ASSERT_TRUE(model->Forward(&main, prompt, 0, &pool, o, logits.data()).ok());
+  ForwardOptions step;  // steps attend in the latent space
+  step.attention_path = AttentionPath::kAbsorbed;
   ASSERT_TRUE(
-      model->Forward(&main, std::span(plain).subspan(62, 2), 62, &pool, {}, logits.data()).ok());
+      model->Forward(&main, std::span(plain).subspan(62, 2), 62, &pool, step, logits.data()).ok());
   ExpectSameEntries(decoder.cache(), main, c.num_hidden_layers);
 
   // The MTP layer: positions 0..60 with the prompt's hidden states, then 61.
@@ -210,7 +212,7 @@ TEST(SpeculativeCacheTest, RejectedDraftsLeaveNoTrace) {
   ASSERT_TRUE(model
                   ->ForwardMtp(&mtp, std::span(plain).subspan(62, 1),
                                std::span(hidden).subspan(static_cast<size_t>(61 * H)), 61, &pool,
-                               {}, nullptr)
+                               step, nullptr)
                   .ok());
   ExpectSameEntries(decoder.mtp_cache(), mtp, 1);
   EXPECT_EQ(decoder.cache().pool().used_pages(), 1) << "the page past the boundary is back";
