@@ -41,11 +41,7 @@ Result<SpeculativeDecoder> SpeculativeDecoder::Create(const Model& model,
                                                       const SpeculativeOptions& options,
                                                       ThreadPool* pool) {
   const ModelConfig& c = model.config();
-  if (!model.has_mtp())
-    return Unsupported(
-        "speculative decoding drafts with the checkpoint's MTP layer, and this model has none "
-        "(config.json's num_nextn_predict_layers is " +
-        std::to_string(c.num_nextn_predict_layers) + ")");
+  DSV32_RETURN_IF_ERROR(model.RequireMtp());
   if (options.draft_tokens < 1 || options.draft_tokens > kMaxDraftTokens)
     return InvalidArgument("draft tokens per step must be in [1, " +
                            std::to_string(kMaxDraftTokens) + "], got " +
@@ -84,27 +80,26 @@ Result<int32_t> SpeculativeDecoder::Start(std::span<const int32_t> prompt) {
   options.all_logits = false;
   options.last_hidden = &pending_hidden_;
   DSV32_RETURN_IF_ERROR(model_->Forward(&cache_, prompt, 0, pool_, options, logits.data()));
+  // The MTP layer's prefill: every prompt position but the last, which
+  // reads the token sampled below and runs with the first step's drafts.
+  if (P > 1) {
+    ForwardOptions mtp;
+    mtp.all_logits = false;
+    Status s = model_->ForwardMtp(
+        &mtp_cache_, prompt.subspan(1),
+        std::span(pending_hidden_).first(static_cast<size_t>((P - 1) * H)), 0, pool_, mtp, nullptr);
+    if (!s.ok()) {
+      cache_.Clear();
+      pending_hidden_.clear();
+      return s;
+    }
+    pending_hidden_.erase(pending_hidden_.begin(), pending_hidden_.end() - H);
+  }
   sampler_.ObservePrompt(prompt);
   const int32_t first = sampler_.Sample(logits).token;
   sampler_.Accept(first);
   tokens_.assign(prompt.begin(), prompt.end());
   tokens_.push_back(first);
-  // The MTP layer's prefill: every prompt position but the last, whose
-  // output drafts the next step's first token.
-  if (P > 1) {
-    ForwardOptions mtp;
-    mtp.all_logits = false;
-    Status s = model_->ForwardMtp(
-        &mtp_cache_, std::span(tokens_).subspan(1, P - 1),
-        std::span(pending_hidden_).first(static_cast<size_t>((P - 1) * H)), 0, pool_, mtp, nullptr);
-    if (!s.ok()) {
-      tokens_.clear();
-      cache_.Clear();
-      mtp_cache_.Clear();
-      return s;
-    }
-    pending_hidden_.erase(pending_hidden_.begin(), pending_hidden_.end() - H);
-  }
   return first;
 }
 

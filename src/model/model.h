@@ -87,6 +87,8 @@ class Model {
   // Whether the checkpoint has the multi-token-prediction layer
   // (num_nextn_predict_layers > 0 and its tensors present).
   bool has_mtp() const { return !weights_.mtp.empty(); }
+  // Ok with the MTP layer, else Unsupported saying what is missing.
+  Status RequireMtp() const;
   // What a cache for the MTP layer is made from (KvCache, KvPagePool): this
   // model's config with one layer, the MTP layer's own attention entries.
   const ModelConfig& mtp_cache_config() const { return mtp_cache_config_; }

@@ -9,17 +9,22 @@
 
 namespace dsv32 {
 
+Status Model::RequireMtp() const {
+  if (has_mtp()) return Status::Ok();
+  const ModelConfig& c = config_;
+  return Unsupported("the model has no MTP layer: config.json's num_nextn_predict_layers is " +
+                     std::to_string(c.num_nextn_predict_layers) +
+                     (c.num_nextn_predict_layers > 0
+                          ? " but the checkpoint has no model.layers." +
+                                std::to_string(c.num_hidden_layers) + ".eh_proj.weight"
+                          : ""));
+}
+
 Status Model::ForwardMtp(KvCache* cache, std::span<const int32_t> next_tokens,
                          std::span<const float> hidden, int64_t first_position, ThreadPool* pool,
                          const ForwardOptions& options, float* logits) const {
+  DSV32_RETURN_IF_ERROR(RequireMtp());
   const ModelConfig& c = config_;
-  if (!has_mtp())
-    return Unsupported("the model has no MTP layer: config.json's num_nextn_predict_layers is " +
-                       std::to_string(c.num_nextn_predict_layers) +
-                       (c.num_nextn_predict_layers > 0
-                            ? " but the checkpoint has no model.layers." +
-                                  std::to_string(c.num_hidden_layers) + ".eh_proj.weight"
-                            : ""));
   const auto T = static_cast<int64_t>(next_tokens.size());
   const int64_t H = c.hidden_size;
   DSV32_RETURN_IF_ERROR(CheckStep(*cache, next_tokens, first_position));
