@@ -21,7 +21,7 @@ namespace {
 // Models with an MTP layer: the reference fixtures (weights from the
 // reference tooling) and one written by init-random.
 std::shared_ptr<const Model> LoadModel(const std::string& name) {
-  if (name == "random-v32") return testing::RandomModel("tiny-v32.json");
+  if (name == "random") return testing::RandomModel("tiny-engine-mtp.json");
   static std::map<std::string, std::shared_ptr<const Model>> loaded;
   auto& slot = loaded[name];
   if (slot) return slot;
@@ -130,7 +130,7 @@ TEST_P(GreedySpeculativeTest, SameTokensAsPlainGreedy) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GreedySpeculativeTest,
-                         ::testing::Combine(::testing::Values("tiny-a", "tiny-v3", "random-v32"),
+                         ::testing::Combine(::testing::Values("tiny-a", "tiny-v3", "random"),
                                             ::testing::Values(1, 2, 3)),
                          [](const auto& info) {
                            std::string name = std::get<0>(info.param) + "_k" +
@@ -164,7 +164,7 @@ void ExpectSameEntries(const KvCache& a, const KvCache& b, int64_t layers) {
 // Both then equal caches that only ever saw the kept tokens, written in
 // passes of the same shapes and attention paths.
 TEST(SpeculativeCacheTest, RejectedDraftsLeaveNoTrace) {
-  auto model = testing::RandomModel("tiny-v32.json");
+  auto model = testing::RandomModel("tiny-engine-mtp.json");
   ASSERT_TRUE(model);
   const ModelConfig& c = model->config();
   const int64_t H = c.hidden_size;
@@ -256,7 +256,7 @@ TEST(SpeculativeSamplingTest, RuleKeepsTheTargetDistribution) {
 // Sampling through the decoder: reproducible from a seed, and a draft the
 // target rules out (top-k 1 leaves one token) is never kept.
 TEST(SpeculativeSamplingTest, SeededDecodingRepeatsAndHonoursTruncation) {
-  auto model = testing::RandomModel("tiny-v32.json");
+  auto model = testing::RandomModel("tiny-engine-mtp.json");
   ASSERT_TRUE(model);
   ThreadPool pool(2);
   const std::vector<int32_t> prompt = Prompt(*model, 7);
@@ -294,7 +294,7 @@ TEST(SpeculativeTest, ModelWithoutMtpIsAClearError) {
 }
 
 TEST(SpeculativeTest, BadOptionsAndMisuseAreErrors) {
-  auto model = testing::RandomModel("tiny-v32.json");
+  auto model = testing::RandomModel("tiny-engine-mtp.json");
   ASSERT_TRUE(model);
   ThreadPool pool(1);
   SpeculativeOptions options;
