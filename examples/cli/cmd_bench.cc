@@ -1,17 +1,25 @@
 // dsv32 bench: end-to-end prefill and decode speed on a model directory, and
 // what bounds decode: the weight bytes each token reads.
 //
+// With --speculative K it also decodes the same greedy continuation with K
+// MTP drafts per step and reports that speed and how many drafts the main
+// model accepted.
+//
 // With --json it prints one JSON object (keys prefill_tokens_per_s,
-// decode_tokens_per_s, decode_bytes_per_token, decode_gb_per_s, ...) and
-// nothing else on stdout; tools depend on those keys.
+// decode_tokens_per_s, decode_bytes_per_token, decode_gb_per_s, ...; with
+// --speculative also speculative_decode_tokens_per_s, draft_acceptance_rate,
+// ...) and nothing else on stdout; tools depend on those keys.
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "args.h"
 #include "command.h"
 #include "core/thread_pool.h"
+#include "engine/speculative.h"
 #include "model/model.h"
 #include "model/model_info.h"
 
@@ -20,15 +28,41 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Greedy decoding with MTP drafts from the same prompt: the decode time
+// counts the steps after the prefill, as plain decoding's does.
+struct SpeculativeRun {
+  double decode_s = 0.0;
+  int64_t generated = 0;
+  SpeculativeStats stats;
+  std::vector<int32_t> tokens;
+};
+
+Result<SpeculativeRun> RunSpeculative(SpeculativeDecoder* decoder,
+                                      const std::vector<int32_t>& prompt, int64_t gen_len) {
+  DSV32_RETURN_IF_ERROR(decoder->Start(prompt).status());
+  SpeculativeRun run;
+  const size_t length = prompt.size() + 1 + static_cast<size_t>(gen_len);
+  std::vector<int32_t> out;
+  const auto t0 = Clock::now();
+  while (decoder->tokens().size() < length) DSV32_RETURN_IF_ERROR(decoder->Step(&out));
+  run.decode_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  run.generated = static_cast<int64_t>(out.size());
+  run.stats = decoder->stats();
+  run.tokens = decoder->tokens();
+  return run;
+}
+
 int RunBench(int argc, char** argv) {
-  Args args(argc, argv, {"model", "prompt-len", "gen-len", "threads"}, {"json"});
+  Args args(argc, argv, {"model", "prompt-len", "gen-len", "threads", "speculative"}, {"json"});
   const std::string dir = args.Require("model");
   const int64_t prompt_len = args.Int("prompt-len", 128);
   const int64_t gen_len = args.Int("gen-len", 32);
   const int64_t threads = args.Int("threads", 0);
+  const int64_t speculative = args.Int("speculative", 0);
   if (!args.ok()) return Fail("bench", args.error());
-  if (prompt_len < 1 || gen_len < 1 || threads < 0)
-    return Fail("bench", "--prompt-len and --gen-len must be >= 1, --threads >= 0");
+  if (prompt_len < 1 || gen_len < 1 || threads < 0 || speculative < 0)
+    return Fail("bench",
+                "--prompt-len and --gen-len must be >= 1, --threads and --speculative >= 0");
 
   auto model = Model::Load(dir);
   if (!model.ok()) return Fail("bench", model.status().message());
@@ -36,6 +70,17 @@ int RunBench(int argc, char** argv) {
   if (prompt_len + gen_len > c.max_position_embeddings)
     return Fail("bench", "prompt and generation exceed max_position_embeddings");
   ThreadPool pool(threads ? static_cast<int>(threads) : DefaultThreadCount());
+  std::optional<SpeculativeDecoder> decoder;
+  if (speculative > 0) {
+    SpeculativeOptions so;
+    so.draft_tokens = static_cast<int32_t>(std::min<int64_t>(speculative, INT32_MAX));
+    so.max_context = prompt_len + 1 + gen_len;
+    SamplingParams greedy;
+    greedy.temperature = 0.0f;
+    auto created = SpeculativeDecoder::Create(**model, greedy, so, &pool);
+    if (!created.ok()) return Fail("bench", "--speculative: " + created.status().message());
+    decoder.emplace(std::move(created).value());
+  }
 
   // A fixed pseudo-random prompt: speed does not depend on the ids, but the
   // router's choices do, so keep them reproducible.
@@ -55,6 +100,7 @@ int RunBench(int argc, char** argv) {
   if (!s.ok()) return Fail("bench", s.message());
   const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
 
+  const std::vector<int32_t> prompt = tokens;
   t0 = Clock::now();
   for (int64_t i = 0; i < gen_len; ++i) {
     const auto next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -70,6 +116,19 @@ int RunBench(int argc, char** argv) {
   const int64_t bytes_per_token = DecodeWeightBytesPerToken(c, (*model)->weights());
   const double gbps = decode_tps * static_cast<double>(bytes_per_token) / 1e9;
 
+  SpeculativeRun spec;
+  double spec_tps = 0.0, tokens_per_step = 0.0;
+  bool same = false;
+  if (decoder) {
+    auto run = RunSpeculative(&*decoder, prompt, gen_len);
+    if (!run.ok()) return Fail("bench", "--speculative: " + run.status().message());
+    spec = std::move(run).value();
+    spec_tps = static_cast<double>(spec.generated) / spec.decode_s;
+    tokens_per_step = static_cast<double>(spec.generated) / static_cast<double>(spec.stats.steps);
+    // Greedy either way, so the continuations must agree.
+    same = std::equal(tokens.begin(), tokens.end(), spec.tokens.begin());
+  }
+
   if (args.Has("json")) {
     nlohmann::json j = {{"model", dir},
                         {"threads", pool.size()},
@@ -81,6 +140,15 @@ int RunBench(int argc, char** argv) {
                         {"decode_gb_per_s", gbps},
                         {"prefill_seconds", prefill_s},
                         {"decode_seconds", decode_s}};
+    if (decoder) {
+      j["speculative_draft_tokens"] = speculative;
+      j["speculative_decode_tokens_per_s"] = spec_tps;
+      j["speculative_decode_seconds"] = spec.decode_s;
+      j["speculative_speedup"] = spec_tps / decode_tps;
+      j["draft_acceptance_rate"] = spec.stats.acceptance_rate();
+      j["speculative_tokens_per_step"] = tokens_per_step;
+      j["speculative_matches_plain"] = same;
+    }
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -91,12 +159,22 @@ int RunBench(int argc, char** argv) {
               static_cast<long long>(gen_len), decode_s, decode_tps);
   std::printf("decode reads    %.1f MB of weights per token: %.2f GB/s\n",
               static_cast<double>(bytes_per_token) / 1e6, gbps);
+  if (decoder) {
+    std::printf(
+        "speculative     %lld tokens in %.3f s: %.2f tokens/s (%.2fx), %lld drafts per step\n",
+        static_cast<long long>(spec.generated), spec.decode_s, spec_tps, spec_tps / decode_tps,
+        static_cast<long long>(speculative));
+    std::printf("drafts          %lld of %lld accepted (%.1f%%), %.2f tokens per main pass%s\n",
+                static_cast<long long>(spec.stats.accepted),
+                static_cast<long long>(spec.stats.drafted), 100.0 * spec.stats.acceptance_rate(),
+                tokens_per_step, same ? "" : "; differs from plain greedy decoding");
+  }
   return 0;
 }
 
 DSV32_CLI_COMMAND("bench",
                   "prefill and decode speed (--model DIR [--prompt-len N] [--gen-len M] "
-                  "[--threads T] [--json])",
+                  "[--threads T] [--speculative K] [--json])",
                   RunBench);
 
 }  // namespace

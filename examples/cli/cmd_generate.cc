@@ -1,13 +1,22 @@
 // dsv32 generate: one completion streamed through the engine, with the speed
 // at the end. A text prompt (--prompt) is tokenized and the output streamed
 // as text; token ids (--prompt-ids) print ids unless a tokenizer is named.
+// With --speculative K the completion is decoded on its own with K MTP
+// drafts per step instead (the engine does not draft yet).
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <optional>
 #include <cstdio>
 #include <sstream>
 
 #include "args.h"
 #include "command.h"
+#include "core/thread_pool.h"
 #include "engine/engine.h"
+#include "engine/speculative.h"
 #include "model_loading.h"
+#include "text/stream_decoder.h"
 
 namespace dsv32::cli {
 namespace {
@@ -40,10 +49,74 @@ float Float(Args& args, const std::string& name, float fallback, std::string* er
   }
 }
 
+using Clock = std::chrono::steady_clock;
+
+// The completion through a SpeculativeDecoder: the same output format, and
+// how many drafts were accepted.
+int GenerateSpeculative(const Model& model, const RequestSpec& spec, const Tokenizer* tokenizer,
+                        int64_t draft_tokens, int64_t threads, bool quiet) {
+  ThreadPool pool(threads ? static_cast<int>(threads) : DefaultThreadCount());
+  SpeculativeOptions options;
+  options.draft_tokens = static_cast<int32_t>(std::min<int64_t>(draft_tokens, INT32_MAX));
+  options.max_context = static_cast<int64_t>(spec.prompt.size()) + spec.max_tokens;
+  auto decoder = SpeculativeDecoder::Create(model, spec.sampling, options, &pool);
+  if (!decoder.ok()) return Fail("generate", "--speculative: " + decoder.status().message());
+  const auto t0 = Clock::now();
+  auto first = decoder->Start(spec.prompt);
+  if (!first.ok()) return Fail("generate", first.status().message());
+  const double ttft = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::vector<int32_t> out = {*first};
+  size_t printed = 0;
+  std::optional<StreamDecoder> text;
+  if (tokenizer) text.emplace(*tokenizer);
+  auto stops = [&](int32_t t) {
+    return std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), t) != spec.stop_tokens.end();
+  };
+  // As the engine does: the stop token is the last one emitted.
+  const auto max_tokens = static_cast<size_t>(spec.max_tokens);
+  bool stopped = false;
+  const auto t1 = Clock::now();
+  for (;;) {
+    for (; printed < out.size() && printed < max_tokens && !stopped; ++printed) {
+      if (text) {
+        std::string piece;
+        if (!text->Push(out[printed], &piece).ok()) piece = "\xEF\xBF\xBD";
+        std::fputs(piece.c_str(), stdout);
+      } else {
+        std::printf("%d ", out[printed]);
+      }
+      stopped = stops(out[printed]);
+    }
+    std::fflush(stdout);
+    if (stopped || printed >= max_tokens) break;
+    if (Status s = decoder->Step(&out); !s.ok()) return Fail("generate", s.message());
+  }
+  const double decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
+  if (text) {
+    std::string rest;
+    text->Finish(&rest);
+    std::fputs(rest.c_str(), stdout);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  if (!quiet) {
+    const SpeculativeStats& st = decoder->stats();
+    std::fprintf(stderr,
+                 "%zu tokens, time to first token %.3f s, %.2f tokens/s after it; %lld of %lld "
+                 "drafts accepted (%.1f%%) in %lld steps of %lld\n",
+                 printed, ttft,
+                 printed > 1 && decode_s > 0 ? static_cast<double>(printed - 1) / decode_s : 0.0,
+                 static_cast<long long>(st.accepted), static_cast<long long>(st.drafted),
+                 100.0 * st.acceptance_rate(), static_cast<long long>(st.steps),
+                 static_cast<long long>(draft_tokens));
+  }
+  return 0;
+}
+
 int RunGenerate(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "prompt-ids", "prompt", "tokenizer", "max-tokens", "temperature", "top-p",
-             "top-k", "seed", "threads", "export-kv", "import-kv"},
+             "top-k", "seed", "threads", "export-kv", "import-kv", "speculative"},
             {"quiet"});
   const std::string dir = args.Require("model");
   const auto prompt_ids = args.Get("prompt-ids");
@@ -51,6 +124,7 @@ int RunGenerate(int argc, char** argv) {
   const int64_t max_tokens = args.Int("max-tokens", 32);
   const int64_t threads = args.Int("threads", 0);
   const bool quiet = args.Has("quiet");
+  const int64_t speculative = args.Int("speculative", 0);
   if (!args.ok()) return Fail("generate", args.error());
   if (prompt_ids.has_value() == prompt_text.has_value())
     return Fail("generate", "give either --prompt TEXT or --prompt-ids 1,2,3");
@@ -79,13 +153,15 @@ int RunGenerate(int argc, char** argv) {
   spec.sampling.top_k = static_cast<int32_t>(args.Int("top-k", spec.sampling.top_k));
   spec.sampling.seed = args.Int("seed", -1);
   if (!error.empty() || !args.ok()) return Fail("generate", error.empty() ? args.error() : error);
-  if (max_tokens < 1 || threads < 0)
-    return Fail("generate", "--max-tokens must be >= 1 and --threads >= 0");
+  if (max_tokens < 1 || threads < 0 || speculative < 0)
+    return Fail("generate", "--max-tokens must be >= 1, --threads and --speculative >= 0");
   spec.max_tokens = static_cast<int32_t>(max_tokens);
   spec.kv_export_path = args.Get("export-kv").value_or("");
   spec.kv_import_path = args.Get("import-kv").value_or("");
   if ((*model)->config().eos_token_id >= 0)
     spec.stop_tokens.push_back(static_cast<int32_t>((*model)->config().eos_token_id));
+  if (speculative > 0)
+    return GenerateSpeculative(**model, spec, tokenizer.get(), speculative, threads, quiet);
   const bool text = tokenizer != nullptr;
   spec.on_token = [text](const TokenEvent& e) {
     if (text)
@@ -123,7 +199,8 @@ int RunGenerate(int argc, char** argv) {
 DSV32_CLI_COMMAND("generate",
                   "stream a completion: --model DIR (--prompt TEXT | --prompt-ids 1,2,3) "
                   "[--tokenizer DIR] [--max-tokens N] [--temperature T] [--top-p P] [--top-k K] "
-                  "[--seed S] [--threads N] [--export-kv FILE] [--import-kv FILE] [--quiet]",
+                  "[--seed S] [--threads N] [--export-kv FILE] [--import-kv FILE] "
+                  "[--speculative K] [--quiet]",
                   RunGenerate);
 
 }  // namespace

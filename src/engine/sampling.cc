@@ -76,7 +76,7 @@ struct LogSoftmax {
 
 }  // namespace
 
-SampledToken Sampler::Sample(std::span<const float> logits) {
+void Sampler::Penalize(std::span<const float> logits) {
   const auto n = static_cast<int32_t>(logits.size());
   work_.assign(logits.begin(), logits.end());
   for (int32_t t : seen_) {
@@ -89,60 +89,70 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
     work_[static_cast<size_t>(t)] -=
         params_.presence_penalty + params_.frequency_penalty * static_cast<float>(count);
   }
+}
 
+size_t Sampler::Candidates() {
+  // Candidates best first; truncation keeps a prefix of this order.
+  order_.resize(work_.size());
+  std::iota(order_.begin(), order_.end(), 0);
+  auto better = [&](int32_t a, int32_t b) {
+    return work_[static_cast<size_t>(a)] > work_[static_cast<size_t>(b)] ||
+           (work_[static_cast<size_t>(a)] == work_[static_cast<size_t>(b)] && a < b);
+  };
+  size_t keep = order_.size();
+  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
+    keep = static_cast<size_t>(params_.top_k);
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(keep), order_.end(),
+                      better);
+  } else {
+    std::sort(order_.begin(), order_.end(), better);
+  }
+  const double inv_t = 1.0 / params_.temperature;
+  const double best = work_[static_cast<size_t>(order_[0])];
+  probs_.resize(keep);
+  double sum = 0.0;
+  for (size_t i = 0; i < keep; ++i) {
+    probs_[i] = std::exp((work_[static_cast<size_t>(order_[i])] - best) * inv_t);
+    sum += probs_[i];
+  }
+  for (double& p : probs_) p /= sum;
+  // min-p: drop tokens less likely than min_p times the best one.
+  if (params_.min_p > 0.0f) {
+    const double floor = params_.min_p * probs_[0];
+    size_t k = 1;
+    while (k < keep && probs_[k] >= floor) ++k;
+    keep = k;
+  }
+  // top-p: the smallest prefix whose mass reaches top_p.
+  if (params_.top_p < 1.0f) {
+    double mass = 0.0;
+    size_t k = 0;
+    while (k < keep) {
+      mass += probs_[k++];
+      if (mass >= params_.top_p) break;
+    }
+    keep = k;
+  }
+  return keep;
+}
+
+double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+SampledToken Sampler::Sample(std::span<const float> logits) {
+  Penalize(logits);
   SampledToken out;
   if (params_.temperature == 0.0f) {
     // Greedy: the first of the best, so ties resolve the same way every time.
     out.token = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   } else {
-    // Candidates best first; truncation keeps a prefix of this order.
-    order_.resize(logits.size());
-    std::iota(order_.begin(), order_.end(), 0);
-    auto better = [&](int32_t a, int32_t b) {
-      return work_[static_cast<size_t>(a)] > work_[static_cast<size_t>(b)] ||
-             (work_[static_cast<size_t>(a)] == work_[static_cast<size_t>(b)] && a < b);
-    };
-    size_t keep = order_.size();
-    if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
-      keep = static_cast<size_t>(params_.top_k);
-      std::partial_sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(keep), order_.end(),
-                        better);
-    } else {
-      std::sort(order_.begin(), order_.end(), better);
-    }
-    const double inv_t = 1.0 / params_.temperature;
-    const double best = work_[static_cast<size_t>(order_[0])];
-    std::vector<double> probs(keep);
-    double sum = 0.0;
-    for (size_t i = 0; i < keep; ++i) {
-      probs[i] = std::exp((work_[static_cast<size_t>(order_[i])] - best) * inv_t);
-      sum += probs[i];
-    }
-    for (double& p : probs) p /= sum;
-    // min-p: drop tokens less likely than min_p times the best one.
-    if (params_.min_p > 0.0f) {
-      const double floor = params_.min_p * probs[0];
-      size_t k = 1;
-      while (k < keep && probs[k] >= floor) ++k;
-      keep = k;
-    }
-    // top-p: the smallest prefix whose mass reaches top_p.
-    if (params_.top_p < 1.0f) {
-      double mass = 0.0;
-      size_t k = 0;
-      while (k < keep) {
-        mass += probs[k++];
-        if (mass >= params_.top_p) break;
-      }
-      keep = k;
-    }
+    const size_t keep = Candidates();
     double total = 0.0;
-    for (size_t i = 0; i < keep; ++i) total += probs[i];
-    const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
+    for (size_t i = 0; i < keep; ++i) total += probs_[i];
+    const double u = Uniform() * total;
     double acc = 0.0;
     out.token = order_[keep - 1];
     for (size_t i = 0; i < keep; ++i) {
-      acc += probs[i];
+      acc += probs_[i];
       if (u < acc) {
         out.token = order_[i];
         break;
@@ -165,6 +175,35 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
       out.top.push_back({ids[i], log_softmax(logits[static_cast<size_t>(ids[i])])});
   }
   return out;
+}
+
+void Sampler::Distribution(std::span<const float> logits, std::vector<double>* probs) {
+  Penalize(logits);
+  probs->assign(logits.size(), 0.0);
+  if (params_.temperature == 0.0f) {
+    (*probs)[static_cast<size_t>(std::max_element(work_.begin(), work_.end()) - work_.begin())] =
+        1.0;
+    return;
+  }
+  const size_t keep = Candidates();
+  double total = 0.0;
+  for (size_t i = 0; i < keep; ++i) total += probs_[i];
+  for (size_t i = 0; i < keep; ++i) (*probs)[static_cast<size_t>(order_[i])] = probs_[i] / total;
+}
+
+int32_t Sampler::Draw(std::span<const double> probs) {
+  double total = 0.0;
+  for (double p : probs) total += p;
+  const double u = Uniform() * total;
+  double acc = 0.0;
+  int32_t last = 0;
+  for (size_t i = 0; i < probs.size(); ++i) {
+    if (probs[i] <= 0.0) continue;
+    acc += probs[i];
+    last = static_cast<int32_t>(i);
+    if (u < acc) return last;
+  }
+  return last;  // rounding left u at the very top
 }
 
 }  // namespace dsv32

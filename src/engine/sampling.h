@@ -57,13 +57,32 @@ class Sampler {
 
   SampledToken Sample(std::span<const float> logits);
 
+  // The distribution Sample draws from for these logits, over the whole
+  // vocabulary: penalties, temperature and truncation applied, zero outside
+  // what truncation keeps, summing to 1 (all on the best token when greedy).
+  // Speculative decoding compares the target's and the draft's with it.
+  void Distribution(std::span<const float> logits, std::vector<double>* probs);
+  // A token drawn from `probs` (non-negative, positive sum, normalized or
+  // not) with this sampler's random stream.
+  int32_t Draw(std::span<const double> probs);
+  // A uniform value in [0, 1) from the same stream.
+  double Uniform();
+
  private:
+  // work_ = logits with the repetition, presence and frequency penalties.
+  void Penalize(std::span<const float> logits);
+  // After Penalize, when sampling: order_ gets the candidates best first
+  // and probs_ their probabilities after temperature; returns how many of
+  // them top-k, min-p and top-p keep.
+  size_t Candidates();
+
   SamplingParams params_;
   std::mt19937_64 rng_;
   std::unordered_set<int32_t> seen_;
   std::unordered_map<int32_t, int32_t> generated_counts_;
   std::vector<float> work_;
   std::vector<int32_t> order_;
+  std::vector<double> probs_;
 };
 
 }  // namespace dsv32

@@ -38,7 +38,6 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
   }
 
   const int64_t H = c.hidden_size;
-  const int64_t half_rope = c.qk_rope_head_dim / 2;
   std::vector<AttentionContext> contexts(steps.size());
   std::vector<MlaSequence> seqs(steps.size());
   std::vector<float> h(static_cast<size_t>(T * H));
@@ -46,19 +45,10 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
   for (size_t s = 0; s < steps.size(); ++s) {
     const SequenceStep& step = steps[s];
     const auto n = static_cast<int64_t>(step.tokens.size());
-    AttentionContext& ctx = contexts[s];
-    ctx.config = &c;
-    ctx.rope = rope_.get();
-    ctx.pool = pool;
-    ctx.tokens = n;
-    ctx.first_position = step.first_position;
-    ctx.cos.resize(static_cast<size_t>(n * half_rope));
-    ctx.sin.resize(static_cast<size_t>(n * half_rope));
-    for (int64_t i = 0; i < n; ++i) {
-      rope_->Angles(step.first_position + i, &ctx.cos[i * half_rope], &ctx.sin[i * half_rope]);
+    contexts[s] = NewContext(n, step.first_position, AttentionPath::kAuto, pool);
+    for (int64_t i = 0; i < n; ++i)
       DequantizeRow(weights_.embed_tokens, step.tokens[static_cast<size_t>(i)], &h[(row + i) * H]);
-    }
-    seqs[s] = {&ctx, step.cache, nullptr};
+    seqs[s] = {&contexts[s], step.cache, nullptr};
     row += n;
   }
 
@@ -71,7 +61,7 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
     Routing routing;
-    FeedForward(l, T, pool, expert_load, &routing, &h, &normed, &delta);
+    FeedForward(lw, l, T, pool, expert_load, &routing, &h, &normed, &delta);
   }
 
   // Only the rows whose logits someone wants go through lm_head, together.

@@ -34,11 +34,16 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir,
   model->weights_ = std::move(weights).value();
   constexpr float kBound = 0.3f;
   report(kBound);
-  const size_t layers = model->weights_.layers.size();
-  for (size_t l = 0; l < layers; ++l) {
-    DSV32_RETURN_IF_ERROR(PrepareAbsorbedWeights(&model->weights_.layers[l].self_attn));
-    report(kBound + (1.0f - kBound) * static_cast<float>(l + 1) / static_cast<float>(layers));
+  std::vector<LayerWeights*> layers;
+  for (LayerWeights& layer : model->weights_.layers) layers.push_back(&layer);
+  for (MtpWeights& mtp : model->weights_.mtp) layers.push_back(&mtp.layer);
+  for (size_t l = 0; l < layers.size(); ++l) {
+    DSV32_RETURN_IF_ERROR(PrepareAbsorbedWeights(&layers[l]->self_attn));
+    report(kBound +
+           (1.0f - kBound) * static_cast<float>(l + 1) / static_cast<float>(layers.size()));
   }
+  model->mtp_cache_config_ = model->config_;
+  model->mtp_cache_config_.num_hidden_layers = 1;
   model->rope_ = std::make_unique<Rope>(model->config_);
   report(1.0f);
   return model;
@@ -60,12 +65,28 @@ Status Model::CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
   return Status::Ok();
 }
 
-void Model::FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
-                        Routing* routing, std::vector<float>* h, std::vector<float>* normed,
-                        std::vector<float>* delta) const {
+AttentionContext Model::NewContext(int64_t tokens, int64_t first_position, AttentionPath path,
+                                   ThreadPool* pool) const {
+  AttentionContext ctx;
+  ctx.config = &config_;
+  ctx.rope = rope_.get();
+  ctx.pool = pool;
+  ctx.path = path;
+  ctx.tokens = tokens;
+  ctx.first_position = first_position;
+  const int64_t half_rope = config_.qk_rope_head_dim / 2;
+  ctx.cos.resize(static_cast<size_t>(tokens * half_rope));
+  ctx.sin.resize(static_cast<size_t>(tokens * half_rope));
+  for (int64_t i = 0; i < tokens; ++i)
+    rope_->Angles(first_position + i, &ctx.cos[i * half_rope], &ctx.sin[i * half_rope]);
+  return ctx;
+}
+
+void Model::FeedForward(const LayerWeights& lw, int64_t layer, int64_t tokens, ThreadPool* pool,
+                        ExpertLoad* expert_load, Routing* routing, std::vector<float>* h,
+                        std::vector<float>* normed, std::vector<float>* delta) const {
   const ModelConfig& c = config_;
   const int64_t H = c.hidden_size;
-  const LayerWeights& lw = weights_.layers[static_cast<size_t>(layer)];
   for (int64_t i = 0; i < tokens; ++i)
     RmsNorm(&(*h)[i * H], lw.post_attention_layernorm.data(), H, c.rms_norm_eps,
             &(*normed)[i * H]);
@@ -90,18 +111,7 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
   }
 
   const int64_t H = c.hidden_size;
-  AttentionContext ctx;
-  ctx.config = &c;
-  ctx.rope = rope_.get();
-  ctx.pool = pool;
-  ctx.path = options.attention_path;
-  ctx.tokens = T;
-  ctx.first_position = first_position;
-  const int64_t half_rope = c.qk_rope_head_dim / 2;
-  ctx.cos.resize(static_cast<size_t>(T * half_rope));
-  ctx.sin.resize(static_cast<size_t>(T * half_rope));
-  for (int64_t i = 0; i < T; ++i)
-    rope_->Angles(first_position + i, &ctx.cos[i * half_rope], &ctx.sin[i * half_rope]);
+  const AttentionContext ctx = NewContext(T, first_position, options.attention_path, pool);
 
   std::vector<float> h(static_cast<size_t>(T * H));
   for (int64_t i = 0; i < T; ++i)
@@ -127,7 +137,7 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
 
     Routing routing;
-    FeedForward(l, T, pool, options.expert_load, &routing, &h, &normed, &delta);
+    FeedForward(lw, l, T, pool, options.expert_load, &routing, &h, &normed, &delta);
     if (trace && lw.is_moe) {
       trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
       trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
@@ -135,6 +145,7 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
     if (trace) trace->hidden[static_cast<size_t>(l)] = h;
   }
   cache->SetLength(first_position + T);
+  if (options.last_hidden) *options.last_hidden = h;
 
   const int64_t first_row = options.all_logits ? 0 : T - 1;
   const int64_t rows = T - first_row;

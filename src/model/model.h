@@ -37,6 +37,10 @@ struct ForwardOptions {
   bool all_logits = true;
   ForwardTrace* trace = nullptr;
   ExpertLoad* expert_load = nullptr;
+  // If set, receives [tokens, hidden]: every new token's residual stream
+  // after the last decoder layer, before the final norm (what the MTP layer
+  // reads). The pass copies it out only when asked.
+  std::vector<float>* last_hidden = nullptr;
 };
 
 // One sequence's share of a batched forward: its new tokens at positions
@@ -80,17 +84,51 @@ class Model {
   Status ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool,
                       ExpertLoad* expert_load) const;
 
+  // Whether the checkpoint has the multi-token-prediction layer
+  // (num_nextn_predict_layers > 0 and its tensors present).
+  bool has_mtp() const { return !weights_.mtp.empty(); }
+  // Ok with the MTP layer, else Unsupported saying what is missing.
+  Status RequireMtp() const;
+  // What a cache for the MTP layer is made from (KvCache, KvPagePool): this
+  // model's config with one layer, the MTP layer's own attention entries.
+  const ModelConfig& mtp_cache_config() const { return mtp_cache_config_; }
+
+  // The MTP layer (the checkpoint's first; V3 and V3.2 have one) over n
+  // positions [first_position, first_position + n) of a sequence. Row i
+  // reads hidden[i], the main model's last hidden state at position
+  // first_position + i (ForwardOptions::last_hidden; when chaining drafts,
+  // the MTP layer's own output instead), and next_tokens[i], the token at the
+  // position after it, and predicts the token after that:
+  //   x      = eh_proj([enorm(embed(next_tokens[i])); hnorm(hidden[i])])
+  //   g      = the MTP decoder layer over x (MLA, indexer, MoE), its entries
+  //            in `cache`, which is made from mtp_cache_config()
+  //   logits = shared_head.head(shared_head.norm(g))
+  // Cache entries from first_position on are replaced, as in Forward.
+  // Writes logits ([n, vocab], or [1, vocab] without all_logits; none when
+  // `logits` is null) and g to options.last_hidden if set; options.trace and
+  // options.expert_load are for the main layers and stay untouched.
+  // Unsupported when the model has no MTP layer.
+  Status ForwardMtp(KvCache* cache, std::span<const int32_t> next_tokens,
+                    std::span<const float> hidden, int64_t first_position, ThreadPool* pool,
+                    const ForwardOptions& options, float* logits) const;
+
  private:
   Model() = default;
   Status CheckStep(const KvCache& cache, std::span<const int32_t> tokens,
                    int64_t first_position) const;
-  // The second half of a decoder layer over `tokens` rows of h (in place):
-  // post-attention norm, MoE or dense MLP, residual. `routing` receives the
-  // router's choice on MoE layers.
-  void FeedForward(int64_t layer, int64_t tokens, ThreadPool* pool, ExpertLoad* expert_load,
-                   Routing* routing, std::vector<float>* h, std::vector<float>* normed,
-                   std::vector<float>* delta) const;
+  // Attention's view of `tokens` new tokens from first_position on, with
+  // their RoPE angles.
+  AttentionContext NewContext(int64_t tokens, int64_t first_position, AttentionPath path,
+                              ThreadPool* pool) const;
+  // The second half of decoder layer `layer` (weights `lw`) over `tokens`
+  // rows of h (in place): post-attention norm, MoE or dense MLP, residual.
+  // `routing` receives the router's choice on MoE layers; expert_load, if
+  // given, counts it under `layer`.
+  void FeedForward(const LayerWeights& lw, int64_t layer, int64_t tokens, ThreadPool* pool,
+                   ExpertLoad* expert_load, Routing* routing, std::vector<float>* h,
+                   std::vector<float>* normed, std::vector<float>* delta) const;
   ModelConfig config_;
+  ModelConfig mtp_cache_config_;
   uint64_t config_hash_ = 0;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;

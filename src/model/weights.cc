@@ -143,7 +143,7 @@ class Binder {
     return l;
   }
 
-  Result<MtpWeights> Mtp(int64_t index) {
+  Result<MtpWeights> Mtp(int64_t index, const ModelWeights& main) {
     const std::string prefix = "model.layers." + std::to_string(index);
     const int64_t h = c_.hidden_size;
     MtpWeights m;
@@ -151,10 +151,14 @@ class Binder {
     DSV32_ASSIGN_OR_RETURN(m.hnorm, Vector(prefix + ".hnorm.weight", h));
     DSV32_ASSIGN_OR_RETURN(m.eh_proj, Matrix(prefix + ".eh_proj", h, 2 * h));
     DSV32_ASSIGN_OR_RETURN(m.shared_head_norm, Vector(prefix + ".shared_head.norm.weight", h));
-    DSV32_ASSIGN_OR_RETURN(m.shared_head_head,
-                           Matrix(prefix + ".shared_head.head", c_.vocab_size, h));
+    m.embed_tokens = main.embed_tokens;
     if (ckpt_.Has(prefix + ".embed_tokens.weight")) {
       DSV32_ASSIGN_OR_RETURN(m.embed_tokens, Matrix(prefix + ".embed_tokens", c_.vocab_size, h));
+    }
+    m.shared_head_head = main.lm_head;
+    if (ckpt_.Has(prefix + ".shared_head.head.weight")) {
+      DSV32_ASSIGN_OR_RETURN(m.shared_head_head,
+                             Matrix(prefix + ".shared_head.head", c_.vocab_size, h));
     }
     DSV32_ASSIGN_OR_RETURN(m.layer, Layer(index));
     return m;
@@ -194,7 +198,7 @@ Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& ch
     const int64_t index = config.num_hidden_layers + i;
     // Many redistributed checkpoints drop the MTP module; it is optional.
     if (!checkpoint.Has("model.layers." + std::to_string(index) + ".eh_proj.weight")) break;
-    auto mtp = b.Mtp(index);
+    auto mtp = b.Mtp(index, w);
     if (!mtp.ok()) return mtp.status().WithContext("MTP layer " + std::to_string(index));
     w.mtp.push_back(std::move(mtp).value());
   }

@@ -23,14 +23,17 @@ struct LayerWeights {
   MoeWeights moe;  // MoE layers
 };
 
-// The multi-token-prediction module (model.layers.{num_hidden_layers}.*):
-// loaded and checked so speculative decoding can use it.
+// The multi-token-prediction module (model.layers.{num_hidden_layers}.*),
+// which speculative decoding drafts with (Model::ForwardMtp).
 struct MtpWeights {
   std::vector<float> enorm, hnorm;
-  QuantMatrix eh_proj;  // [hidden, 2 * hidden]
+  QuantMatrix eh_proj;  // [hidden, 2 * hidden], input [enorm(embedding); hnorm(hidden)]
   std::vector<float> shared_head_norm;
+  // The module's own copies where the checkpoint stores them, else the main
+  // model's embed_tokens and lm_head (the released weights store copies of
+  // exactly those).
+  QuantMatrix embed_tokens;      // [vocab, hidden]
   QuantMatrix shared_head_head;  // [vocab, hidden]
-  std::optional<QuantMatrix> embed_tokens;
   LayerWeights layer;
 };
 

@@ -119,6 +119,52 @@ TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   }
 }
 
+// --speculative adds its own keys and keeps the contract's.
+TEST_F(CliTest, BenchSpeculativeAddsKeys) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-v32.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("bench --model " + model +
+            " --prompt-len 16 --gen-len 6 --threads 1 --speculative 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  for (const char* key : {"prefill_tokens_per_s", "decode_tokens_per_s", "decode_bytes_per_token",
+                          "speculative_decode_tokens_per_s"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j[key].get<double>(), 0.0) << key;
+  }
+  ASSERT_TRUE(j.contains("draft_acceptance_rate"));
+  EXPECT_GE(j["draft_acceptance_rate"].get<double>(), 0.0);
+  EXPECT_LE(j["draft_acceptance_rate"].get<double>(), 1.0);
+  EXPECT_EQ(j["speculative_draft_tokens"], 2);
+  EXPECT_EQ(j["speculative_matches_plain"], true);
+
+  r = Dsv32("generate --model " + model +
+            " --prompt-ids 5,6,7 --max-tokens 9 --temperature 0 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const CommandRun spec =
+      Dsv32("generate --model " + model +
+            " --prompt-ids 5,6,7 --max-tokens 9 --temperature 0 --speculative 3");
+  ASSERT_EQ(spec.exit_code, 0) << spec.output;
+  EXPECT_EQ(r.output.substr(0, r.output.find('\n')), spec.output.substr(0, spec.output.find('\n')))
+      << "greedy output does not depend on drafting";
+  EXPECT_NE(spec.output.find("drafts accepted"), std::string::npos) << spec.output;
+
+  // A model without the MTP layer cannot draft.
+  const std::string v3 = Path("v3");
+  r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+            "/configs/tiny-v3.json --out " + v3 + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const std::string& command : {"bench --model " + v3 + " --prompt-len 4 --gen-len 2",
+                                     "generate --model " + v3 + " --prompt-ids 1,2"}) {
+    r = Dsv32(command + " --speculative 1");
+    EXPECT_NE(r.exit_code, 0) << command;
+    EXPECT_NE(r.output.find("num_nextn_predict_layers is 0"), std::string::npos) << r.output;
+  }
+}
+
 TEST_F(CliTest, GenerateStreamsTokenIds) {
   const std::string model = Path("model");
   CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +

@@ -178,5 +178,41 @@ TEST(SamplingTest, GenerationConfigGivesDefaults) {
   fs::remove_all(dir);
 }
 
+// Distribution is the law Sample draws from, after penalties, temperature
+// and truncation; Draw follows any given weights.
+TEST(SamplingTest, DistributionIsWhatSampleDrawsFrom) {
+  SamplingParams p;
+  p.seed = 11;
+  p.temperature = 0.7f;
+  p.top_k = 4;
+  p.top_p = 0.9f;
+  p.presence_penalty = 0.5f;
+  const std::vector<float> logits = FromProbs({0.05, 0.3, 0.2, 0.25, 0.15, 0.05});
+  Sampler s(p);
+  s.Accept(1);
+  std::vector<double> probs;
+  s.Distribution(logits, &probs);
+  ASSERT_EQ(probs.size(), logits.size());
+  double total = 0.0;
+  for (double v : probs) total += v;
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  EXPECT_EQ(probs[0], 0.0) << "outside top-k";
+  EXPECT_EQ(probs[5], 0.0);
+  std::vector<int> sampled(logits.size()), drawn(logits.size());
+  const int n = 40000;
+  for (int i = 0; i < n; ++i) {
+    ++sampled[static_cast<size_t>(s.Sample(logits).token)];
+    ++drawn[static_cast<size_t>(s.Draw(probs))];
+  }
+  for (size_t t = 0; t < probs.size(); ++t) {
+    EXPECT_NEAR(static_cast<double>(sampled[t]) / n, probs[t], 0.01) << "token " << t;
+    EXPECT_NEAR(static_cast<double>(drawn[t]) / n, probs[t], 0.01) << "token " << t;
+  }
+
+  Sampler greedy(Greedy());
+  greedy.Distribution(std::vector<float>{0.5f, 3.0f, 3.0f, -1.0f}, &probs);
+  EXPECT_EQ(probs, (std::vector<double>{0.0, 1.0, 0.0, 0.0}));
+}
+
 }  // namespace
 }  // namespace dsv32

@@ -60,12 +60,16 @@ class GoldenTest : public ::testing::TestWithParam<std::string> {
 TEST_P(GoldenTest, FullForwardMatchesLogitsHiddenStatesAndSelections) {
   KvCache cache(config(), 0);
   ForwardTrace trace;
+  std::vector<float> last_hidden;
   ForwardOptions options;
   options.trace = &trace;
+  options.last_hidden = &last_hidden;
   std::vector<float> logits(tokens_.size() * static_cast<size_t>(vocab()));
   ASSERT_TRUE(model_->Forward(&cache, tokens_, 0, &pool_, options, logits.data()).ok());
   ExpectRowsClose(logits, "full_logits", vocab());
   ExpectRowsClose(trace.final_norm, "final_norm", config().hidden_size);
+  // The hidden states handed back for the MTP layer are the last layer's.
+  EXPECT_EQ(last_hidden, trace.hidden.back());
 
   for (int64_t l = 0; l < config().num_hidden_layers; ++l) {
     const std::string layer = std::to_string(l);
