@@ -15,17 +15,10 @@
 #include "model/golden.h"
 #include "model/model.h"
 #include "parallel/rank_weights.h"
+#include "quant/test_matrices.h"
 
 namespace dsv32 {
 namespace {
-
-std::vector<float> RandomVector(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = normal(rng);
-  return v;
-}
 
 class IndexerReduceTest : public ::testing::Test {
  protected:
@@ -79,7 +72,8 @@ TEST_F(IndexerReduceTest, HalvesCompletedByEachOtherSelectAsTheWholeIndexer) {
   const int64_t T = 3 * c.index_topk;
   ASSERT_TRUE(c.q_lora_rank.has_value());
   const int64_t H = c.hidden_size, rank = *c.q_lora_rank;
-  const std::vector<float> x = RandomVector(T * H, 1), q_latent = RandomVector(T * rank, 2);
+  std::mt19937 rng(1);
+  const std::vector<float> x = RandomVector(T * H, rng), q_latent = RandomVector(T * rank, rng);
   KvCache whole_cache(c, T), half_caches[2] = {KvCache(c, T), KvCache(c, T)};
   for (KvCache* cache : {&whole_cache, &half_caches[0], &half_caches[1]})
     ASSERT_TRUE(cache->Reserve(T, 0).ok());
