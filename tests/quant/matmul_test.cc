@@ -74,7 +74,8 @@ void ExpectMatches(const Kernel& kernel, const std::vector<int64_t>& token_count
   }
 }
 
-const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 8, 9, 12};
+// Every token group size of MatVec (one to eight) and splits into several.
+const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17};
 const std::vector<int64_t> kManyTokens = {1, 9, 33, 77};
 
 class MatMulTest : public hwy::TestWithParamTarget {};
