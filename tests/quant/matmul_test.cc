@@ -112,6 +112,9 @@ TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
   std::vector<float> y(6, -1.0f);
   MatMul(w, nullptr, 2, y.data(), nullptr);
   EXPECT_EQ(y, std::vector<float>(6, 0.0f));
+  std::vector<float> y_tiled(3 * 20, -1.0f);
+  MatMulTiled(w, nullptr, 20, y_tiled.data(), nullptr);
+  EXPECT_EQ(y_tiled, std::vector<float>(3 * 20, 0.0f));
 }
 
 TEST_P(MatMulTest, MatMulOnTwoThreadsMatchesReference) {
