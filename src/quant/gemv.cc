@@ -177,6 +177,41 @@ struct Activations {
   int64_t groups;
 };
 
+// extra[i][t] += scale * W[r0 + i, k0..k1) . x[t][k0..k1) by scalar decode,
+// for the columns of a segment past its last whole step.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void AddScalarTail(const Rows& w, int64_t r0, int64_t seg, int64_t k0, int64_t k1,
+                              const float* const* x, float (&extra)[kRows][kTokens]) {
+  for (int i = 0; i < kRows && k0 < k1; ++i) {
+    const float scale = w.Scale(r0 + i, seg);
+    for (int t = 0; t < kTokens; ++t) {
+      float tail = 0.0f;
+      for (int64_t k = k0; k < k1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
+      extra[i][t] += tail * scale;
+    }
+  }
+}
+
+// Writes (when c0 is 0, less the zero points' correction) or adds the sums
+// of rows r0 + i and tokens t0 + t to y.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void StoreSums(const Rows& w, const VF (&acc)[kRows][kTokens],
+                          const float (&extra)[kRows][kTokens], int64_t c0, const Activations& a,
+                          int64_t r0, int64_t t0, float* y, int64_t y_stride) {
+  const DF df;
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      float& out = y[(t0 + t) * y_stride + r0 + i];
+      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
+      if (c0 == 0) {
+        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
+      } else {
+        out += sum;
+      }
+    }
+  }
+}
+
 // Adds W[r0 + i, c0..c1) . x[t0 + t, c0..c1) to y[t0 + t, r0 + i] for
 // i < kRows, t < kTokens (writes it when c0 is 0). Per segment, two vector
 // accumulators per row and token (two chains hide the FMA latency), folded
@@ -239,27 +274,9 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
   // loop above so its accumulators stay in registers.
   for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
     const int64_t s1 = std::min(c1, s0 + segment);
-    const int64_t steps_end = w.StepsEnd(df, s0, s1);
-    for (int i = 0; i < kRows && steps_end < s1; ++i) {
-      const float scale = w.Scale(r0 + i, seg);
-      for (int t = 0; t < kTokens; ++t) {
-        float tail = 0.0f;
-        for (int64_t k = steps_end; k < s1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
-        extra[i][t] += tail * scale;
-      }
-    }
+    AddScalarTail(w, r0, seg, w.StepsEnd(df, s0, s1), s1, x, extra);
   }
-  for (int i = 0; i < kRows; ++i) {
-    for (int t = 0; t < kTokens; ++t) {
-      float& out = y[(t0 + t) * y_stride + r0 + i];
-      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
-      if (c0 == 0) {
-        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
-      } else {
-        out += sum;
-      }
-    }
-  }
+  StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
 }
 
 // The same sums for three to eight tokens, where the FMAs per weight
@@ -311,26 +328,9 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
         }
       }
     }
-    for (int i = 0; i < kRows && steps_end < s1; ++i) {
-      const float s = w.Scale(r0 + i, seg);
-      for (int t = 0; t < kTokens; ++t) {
-        float tail = 0.0f;
-        for (int64_t k = steps_end; k < s1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
-        extra[i][t] += tail * s;
-      }
-    }
+    AddScalarTail(w, r0, seg, steps_end, s1, x, extra);
   }
-  for (int i = 0; i < kRows; ++i) {
-    for (int t = 0; t < kTokens; ++t) {
-      float& out = y[(t0 + t) * y_stride + r0 + i];
-      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
-      if (c0 == 0) {
-        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
-      } else {
-        out += sum;
-      }
-    }
-  }
+  StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
 }
 
 // Up to four tokens share four rows' decoded weights; five to eight, two.
