@@ -285,6 +285,9 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   using namespace dsv32;
   std::printf("kernel target: %s\n", ChosenKernelTarget());
+  // An OpenBLAS older than the CPU falls back to generic kernels (Prescott),
+  // which makes the comparison meaningless; OPENBLAS_CORETYPE picks a core.
+  std::printf("openblas core: %s\n", openblas_get_corename());
   for (int t = 1; t <= kMaxThreads; ++t) {
     g_read_bandwidth[t] = MeasureReadBandwidth(t, kBandwidthBytes);
     g_fma_peak[t] = MeasureFmaPeak(t);

@@ -42,6 +42,8 @@ struct RowsBase {
     *k1 = k + static_cast<int64_t>(hn::Lanes(df));
   }
   float Scale(int64_t, int64_t) const { return 1.0f; }
+  // Whether Scale() is anything but 1, so a decoded weight needs it.
+  static constexpr bool kScaled = false;
   float Correction(int64_t, const float*) const { return 0.0f; }
 };
 
@@ -86,6 +88,7 @@ struct Fp8Rows : RowsBase {
   int64_t scale_cols;
   int64_t Segment() const { return block_cols; }
   int64_t Granule() const { return block_cols; }
+  static constexpr bool kScaled = true;
   const void* Bytes(int64_t r, int64_t k) const { return fp8 + r * cols + k; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const uint8_t* p = fp8 + r * cols + k;
@@ -174,6 +177,41 @@ struct Activations {
   int64_t groups;
 };
 
+// extra[i][t] += scale * W[r0 + i, k0..k1) . x[t][k0..k1) by scalar decode,
+// for the columns of a segment past its last whole step.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void AddScalarTail(const Rows& w, int64_t r0, int64_t seg, int64_t k0, int64_t k1,
+                              const float* const* x, float (&extra)[kRows][kTokens]) {
+  for (int i = 0; i < kRows && k0 < k1; ++i) {
+    const float scale = w.Scale(r0 + i, seg);
+    for (int t = 0; t < kTokens; ++t) {
+      float tail = 0.0f;
+      for (int64_t k = k0; k < k1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
+      extra[i][t] += tail * scale;
+    }
+  }
+}
+
+// Writes (when c0 is 0, less the zero points' correction) or adds the sums
+// of rows r0 + i and tokens t0 + t to y.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void StoreSums(const Rows& w, const VF (&acc)[kRows][kTokens],
+                          const float (&extra)[kRows][kTokens], int64_t c0, const Activations& a,
+                          int64_t r0, int64_t t0, float* y, int64_t y_stride) {
+  const DF df;
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      float& out = y[(t0 + t) * y_stride + r0 + i];
+      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
+      if (c0 == 0) {
+        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
+      } else {
+        out += sum;
+      }
+    }
+  }
+}
+
 // Adds W[r0 + i, c0..c1) . x[t0 + t, c0..c1) to y[t0 + t, r0 + i] for
 // i < kRows, t < kTokens (writes it when c0 is 0). Per segment, two vector
 // accumulators per row and token (two chains hide the FMA latency), folded
@@ -236,55 +274,127 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
   // loop above so its accumulators stay in registers.
   for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
     const int64_t s1 = std::min(c1, s0 + segment);
-    const int64_t steps_end = w.StepsEnd(df, s0, s1);
-    for (int i = 0; i < kRows && steps_end < s1; ++i) {
-      const float scale = w.Scale(r0 + i, seg);
-      for (int t = 0; t < kTokens; ++t) {
-        float tail = 0.0f;
-        for (int64_t k = steps_end; k < s1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
-        extra[i][t] += tail * scale;
-      }
-    }
+    AddScalarTail(w, r0, seg, w.StepsEnd(df, s0, s1), s1, x, extra);
   }
+  StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
+}
+
+// The same sums for three to eight tokens, where the FMAs per weight
+// outnumber the decode work: each step of weights is decoded once, scaled
+// and multiplied into every token, with one accumulator per row and token
+// (there are enough of them to hide the FMA latency). Rows are decoded
+// first and the tokens' activations loaded one token at a time, so kRows
+// rows of kTokens accumulators fit in the registers.
+template <int kRows, int kTokens, class Rows>
+HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
+                                int64_t r0, int64_t t0, float* y, int64_t y_stride) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const float* x[kTokens];
+  for (int t = 0; t < kTokens; ++t) x[t] = a.x + (t0 + t) * a.stride;
+
+  VF acc[kRows][kTokens];
+  float extra[kRows][kTokens];
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) {
-      float& out = y[(t0 + t) * y_stride + r0 + i];
-      const float sum = hn::GetLane(hn::SumOfLanes(df, acc[i][t])) + extra[i][t];
-      if (c0 == 0) {
-        out = a.sums ? sum - w.Correction(r0 + i, a.sums + (t0 + t) * a.groups) : sum;
-      } else {
-        out += sum;
-      }
+      acc[i][t] = hn::Zero(df);
+      extra[i][t] = 0.0f;
     }
   }
+  const int64_t segment = w.Segment();
+  for (int64_t s0 = c0, seg = c0 / segment; s0 < c1; s0 += segment, ++seg) {
+    const int64_t s1 = std::min(c1, s0 + segment);
+    const int64_t steps_end = w.StepsEnd(df, s0, s1);
+    VF scale[kRows];
+    for (int i = 0; i < kRows; ++i) scale[i] = hn::Set(df, w.Scale(r0 + i, seg));
+    for (int64_t k = s0; k < steps_end; k += 2 * lanes) {
+      int64_t k0, k1;
+      Rows::Columns(df, k, &k0, &k1);
+      VF w0[kRows], w1[kRows];
+      for (int i = 0; i < kRows; ++i) {
+        hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
+        w.Decode(df, r0 + i, k, &w0[i], &w1[i]);
+        if constexpr (Rows::kScaled) {
+          w0[i] = hn::Mul(w0[i], scale[i]);
+          w1[i] = hn::Mul(w1[i], scale[i]);
+        }
+      }
+      for (int t = 0; t < kTokens; ++t) {
+        const VF x0 = hn::LoadU(df, x[t] + k0);
+        const VF x1 = hn::LoadU(df, x[t] + k1);
+        for (int i = 0; i < kRows; ++i) {
+          acc[i][t] = hn::MulAdd(w0[i], x0, acc[i][t]);
+          acc[i][t] = hn::MulAdd(w1[i], x1, acc[i][t]);
+        }
+      }
+    }
+    AddScalarTail(w, r0, seg, steps_end, s1, x, extra);
+  }
+  StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
 }
 
-template <int kRows, class Rows>
-HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r,
-                           int64_t t0, int64_t count, float* y, int64_t y_stride) {
+// Up to four tokens share four rows' decoded weights; five to eight, two.
+template <int kTokens, class Rows>
+HWY_INLINE void MultiTokenRows(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
+                               int64_t r, int64_t r_end, int64_t t0, float* y, int64_t y_stride) {
+  constexpr int kRows = kTokens <= 4 ? 4 : 2;
+  for (; r + kRows <= r_end; r += kRows) {
+    MultiTokenBlock<kRows, kTokens>(w, c0, c1, a, r, t0, y, y_stride);
+  }
+  for (; r < r_end; ++r) MultiTokenBlock<1, kTokens>(w, c0, c1, a, r, t0, y, y_stride);
+}
+
+template <class Rows>
+HWY_INLINE void MultiTokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
+                                int64_t r, int64_t r_end, int64_t t0, int64_t count, float* y,
+                                int64_t y_stride) {
   switch (count) {
-    case 1:
-      return RowBlock<kRows, 1>(w, c0, c1, a, r, t0, y, y_stride);
-    case 2:
-      return RowBlock<kRows, 2>(w, c0, c1, a, r, t0, y, y_stride);
     case 3:
-      return RowBlock<kRows, 3>(w, c0, c1, a, r, t0, y, y_stride);
+      MultiTokenRows<3>(w, c0, c1, a, r, r_end, t0, y, y_stride);
+      return;
+    case 4:
+      MultiTokenRows<4>(w, c0, c1, a, r, r_end, t0, y, y_stride);
+      return;
+    case 5:
+      MultiTokenRows<5>(w, c0, c1, a, r, r_end, t0, y, y_stride);
+      return;
+    case 6:
+      MultiTokenRows<6>(w, c0, c1, a, r, r_end, t0, y, y_stride);
+      return;
+    case 7:
+      MultiTokenRows<7>(w, c0, c1, a, r, r_end, t0, y, y_stride);
+      return;
     default:
-      return RowBlock<kRows, 4>(w, c0, c1, a, r, t0, y, y_stride);
+      MultiTokenRows<8>(w, c0, c1, a, r, r_end, t0, y, y_stride);
+      return;
   }
 }
 
-// Rows are taken kRowChunk at a time and their columns in blocks whose
-// activations (for four tokens) fit in 16 KiB, so each block of x is read
-// from L1 by every row of the chunk rather than from L2 by every row.
+// One or two tokens.
+template <int kRows, class Rows>
+HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r,
+                           int64_t count, float* y, int64_t y_stride) {
+  if (count == 1) return RowBlock<kRows, 1>(w, c0, c1, a, r, 0, y, y_stride);
+  return RowBlock<kRows, 2>(w, c0, c1, a, r, 0, y, y_stride);
+}
+
+// Rows are taken kRowChunk at a time and, past two tokens, their columns in
+// blocks whose activations (for the up to eight tokens of a group) fit in
+// 16 KiB, so each block of x is read from L1 by every row of the chunk
+// rather than from L2 by every row.
 constexpr int64_t kRowChunk = 16;
 constexpr int64_t kBlockFloats = 4096;
+constexpr int64_t kMaxGroupTokens = 8;
 
 template <class Rows>
 void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
          ThreadPool* pool) {
   const int64_t granule = w.Granule();
-  const int64_t target = kBlockFloats / std::min<int64_t>(tokens, 4);
+  // Tokens are split into as few groups of at most eight as there can be,
+  // of even sizes; each group decodes the weights once.
+  const int64_t groups = (tokens + kMaxGroupTokens - 1) / kMaxGroupTokens;
+  const int64_t group_tokens = (tokens + groups - 1) / groups;
+  const int64_t target = kBlockFloats / group_tokens;
   // One or two tokens read little of x per weight byte, and whole rows keep
   // the weight streams long for the prefetchers.
   const int64_t block = tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
@@ -293,21 +403,22 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
       const int64_t chunk_end = std::min(end, chunk + kRowChunk);
       for (int64_t c0 = 0; c0 < cols; c0 += block) {
         const int64_t c1 = std::min(cols, c0 + block);
-        int64_t r = chunk;
+        if (tokens > 2) {
+          for (int64_t t0 = 0, g = 0; g < groups; ++g) {
+            const int64_t count = (tokens - t0) / (groups - g);
+            MultiTokenGroup(w, c0, c1, a, chunk, chunk_end, t0, count, y, rows);
+            t0 += count;
+          }
+          continue;
+        }
         // Several rows at once give one or two tokens enough independent
-        // work and more weight streams in flight; with more tokens one row
-        // already has the work.
+        // work and more weight streams in flight.
+        int64_t r = chunk;
         if (tokens == 1) {
           for (; r + 4 <= chunk_end; r += 4) RowBlock<4, 1>(w, c0, c1, a, r, 0, y, rows);
         }
-        if (tokens <= 2) {
-          for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, 0, tokens, y, rows);
-        }
-        for (; r < chunk_end; ++r) {
-          for (int64_t t0 = 0; t0 < tokens; t0 += 4) {
-            TokenGroup<1>(w, c0, c1, a, r, t0, std::min<int64_t>(4, tokens - t0), y, rows);
-          }
-        }
+        for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, tokens, y, rows);
+        for (; r < chunk_end; ++r) TokenGroup<1>(w, c0, c1, a, r, tokens, y, rows);
       }
     }
   };

@@ -15,8 +15,9 @@ class ThreadPool;
 // table. Both are exact; the benchmark compares their speed.
 enum class Fp8Decode { kBits, kTable };
 
-// Decode kernel: streams W once, each decoded weight used for every token.
-// Best for a handful of tokens. Rows are split over the pool.
+// Decode kernel: streams W once, each decoded weight used for every token of
+// a group of up to eight. Best for a handful of tokens. Rows are split over
+// the pool.
 void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
             Fp8Decode fp8_decode = Fp8Decode::kBits);
 

@@ -74,7 +74,8 @@ void ExpectMatches(const Kernel& kernel, const std::vector<int64_t>& token_count
   }
 }
 
-const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 8, 9, 12};
+// Every token group size of MatVec (one to eight) and splits into several.
+const std::vector<int64_t> kFewTokens = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17};
 const std::vector<int64_t> kManyTokens = {1, 9, 33, 77};
 
 class MatMulTest : public hwy::TestWithParamTarget {};
@@ -111,6 +112,9 @@ TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
   std::vector<float> y(6, -1.0f);
   MatMul(w, nullptr, 2, y.data(), nullptr);
   EXPECT_EQ(y, std::vector<float>(6, 0.0f));
+  std::vector<float> y_tiled(3 * 20, -1.0f);
+  MatMulTiled(w, nullptr, 20, y_tiled.data(), nullptr);
+  EXPECT_EQ(y_tiled, std::vector<float>(3 * 20, 0.0f));
 }
 
 TEST_P(MatMulTest, MatMulOnTwoThreadsMatchesReference) {
