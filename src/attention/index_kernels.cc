@@ -268,10 +268,6 @@ bool IndexKernelsUseAvx512Bf16() {
 #endif
 }
 
-IndexPrecision IndexPrecisionFor(const KvFieldFormat& f) {
-  return f.dtype == DType::kF8E4M3 && f.dim % 2 == 0 ? IndexPrecision::kBf16 : IndexPrecision::kF32;
-}
-
 IndexQuery::IndexQuery(const float* q, const float* head_weights, int64_t heads_in, int64_t dim_in,
                        float scale, IndexPrecision precision_in)
     : precision(precision_in),

@@ -8,15 +8,23 @@
 // read in their cached row layout with no transpose.
 //
 // Two precisions:
-//   kF32   q and keys in f32, each dot summed in dim order: the f32 cache's
-//          path, which the golden tests hold to the reference.
+//   kF32   q and keys in f32, each dot summed in dim order. What the forward
+//          uses for every cache: f32 and bf16 keys are read as stored (bf16
+//          widened), E4M3 keys widened exactly without their scale, which
+//          multiplies the score instead (one scale per key).
 //   kBf16  q rounded to bf16 and keys read as bf16 (E4M3 keys are exact in
 //          bf16; other keys are rounded), each pair of dims (2i, 2i+1)
 //          added to the f32 sum odd first, exactly as AVX512-BF16's
 //          vdpbf16ps does. CPUs with AVX512-BF16 run that instruction; the
 //          others run f32 FMAs in the same order, which give the same sums
 //          (the products of two bf16 values are exact in f32). DeepSeek's
-//          own kernel rounds q and k to FP8, coarser than this.
+//          own kernel rounds q and k to FP8, coarser than this. Opt-in
+//          (IndexerScores' precision argument; attention_bench compares
+//          both): on the Xeon this was measured on, vdpbf16ps issues at a
+//          quarter of the FMA rate, so its 32 multiply-adds per instruction
+//          come out at half the f32 speed; and with bf16 keys it doubles the
+//          rounding of each score, which moved the bf16 cache's tiny-a
+//          logits past the bounds of KvModelTest.Bf16AndFp8CachesStayCloseToF32.
 #pragma once
 
 #include <cstdint>
@@ -27,14 +35,6 @@
 namespace dsv32 {
 
 enum class IndexPrecision { kF32, kBf16 };
-
-// kBf16 for E4M3 keys, whose own rounding is far coarser than bf16's; kF32
-// for f32 and bf16 keys. A bf16 q with bf16 keys doubles the rounding of
-// each score, and on the random tiny-a fixture that moved the bf16 cache's
-// logits (median row error 4.9e-3 -> 2.6e-2, top-1 agreement 94% -> 88%,
-// KvModelTest.Bf16AndFp8CachesStayCloseToF32) past the bounds that cache
-// is held to; with E4M3 keys the same test does not move.
-IndexPrecision IndexPrecisionFor(const KvFieldFormat& f);
 
 // Heads are padded to a multiple of this in IndexQuery.
 inline constexpr int64_t kIndexHeadPad = 16;

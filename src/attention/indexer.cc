@@ -52,10 +52,6 @@ IndexQuery MakeQuery(const KvCache& cache, const float* q, const float* head_wei
   return IndexQuery(q, head_weights, heads, cache.index_dim(), ScoreScale(cache), precision);
 }
 
-IndexPrecision PrecisionOf(const KvCache& cache) {
-  return IndexPrecisionFor(cache.format().field(KvField::kIndexKey));
-}
-
 // Scores of one query against index keys of pages [page_begin, page_end),
 // one page at a time (read in place where the layout allows).
 void ScorePages(const KvCache& cache, int64_t layer, const IndexQuery& query, int64_t page_begin,
@@ -83,7 +79,7 @@ constexpr int64_t kKeyChunk = 1024;
 
 void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
                    int64_t heads, int64_t visible, ThreadPool* pool, float* scores) {
-  IndexerScores(cache, layer, q, head_weights, heads, visible, PrecisionOf(cache), pool, scores);
+  IndexerScores(cache, layer, q, head_weights, heads, visible, IndexPrecision::kF32, pool, scores);
 }
 
 void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
@@ -116,7 +112,7 @@ void IndexerSelectCausal(const KvCache& cache, int64_t layer, const float* q,
   const int64_t P = cache.page_tokens();
   const int64_t chunk = std::max(P, kKeyChunk / P * P);
   auto run = [&](int64_t begin, int64_t end) {
-    IndexKeyReader reader(f, PrecisionOf(cache), chunk);
+    IndexKeyReader reader(f, IndexPrecision::kF32, chunk);
     std::vector<float> scores;
     for (int64_t j = begin; j < end; ++j) {
       // Blocks alternate from both ends, so that each thread's contiguous
@@ -129,7 +125,7 @@ void IndexerSelectCausal(const KvCache& cache, int64_t layer, const float* q,
       std::vector<IndexQuery> queries;
       for (int64_t i = i0; i < i1; ++i)
         queries.push_back(MakeQuery(cache, q + i * heads * dim, head_weights + i * heads, heads,
-                                    PrecisionOf(cache)));
+                                    IndexPrecision::kF32));
       for (int64_t c0 = 0; c0 < longest; c0 += chunk) {
         const int64_t c1 = std::min(longest, c0 + chunk);
         reader.Clear();

@@ -45,8 +45,7 @@ void IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int64_
 // pages when given.
 void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
                    int64_t heads, int64_t visible, ThreadPool* pool, float* scores);
-// The same in a given precision (the one above: IndexPrecisionFor the
-// cache's index keys).
+// The same in a given precision (the one above: kF32).
 void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
                    int64_t heads, int64_t visible, IndexPrecision precision, ThreadPool* pool,
                    float* scores);
