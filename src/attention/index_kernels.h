@@ -66,7 +66,8 @@ struct IndexKeys {
 // Reads cached index keys (planes of one field, a page at a time) into
 // IndexKeys for a precision: f32 rows in place, E4M3 decoded, bf16 rows in
 // place when the CPU multiplies bf16 and widened otherwise. Appended pages
-// are consecutive positions; keys() stays valid until the next Clear.
+// are consecutive positions, at most max_rows between two Clears; keys()
+// stays valid until the next Clear.
 class IndexKeyReader {
  public:
   IndexKeyReader(const KvFieldFormat& f, IndexPrecision precision, int64_t max_rows);
