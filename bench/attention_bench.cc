@@ -2,16 +2,25 @@
 // indexer 64 heads x 128, index_topk 2048) with random FP8 weights and an
 // fp8_ds_mla cache filled with random entries:
 //   BM_Decode/<context>/<dsa>     one decoded token through the whole layer
-//   BM_IndexerScan/<context>      the indexer's O(L) scan alone (bytes/s)
+//   BM_IndexerScan/<context>/<threads>  the indexer's O(L) scan and top-k
+//                                 alone: GB/s of keys against the read
+//                                 bandwidth, GFLOP/s against the FMA peak
+//                                 (both measured first), and the top-k's
+//                                 overlap with an f32 scan
+//   BM_TopK/<context>             the top-k selection alone
 //   BM_AttentionCore/<context>/<dsa>  attention over the latents alone
-//   BM_PrefillIndexer/<tokens>    prefill's top-k selection for every token
+//   BM_PrefillIndexer/<tokens>/<threads>  prefill's top-k selection for
+//                                 every token
 //   BM_PrefillAttention/<tokens>/<dsa>  prefill's attention per token
 // The 32K prefill points are registered only with DSV32_BENCH_LONG=1.
 // BM_Decode includes the layer's projections, whose cost is that of
 // quant/matmul, the same at every context length.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -21,6 +30,7 @@
 #include "attention/mla_attention.h"
 #include "core/config.h"
 #include "core/thread_pool.h"
+#include "machine_peak.h"
 
 namespace dsv32 {
 namespace {
@@ -157,20 +167,84 @@ void BM_Decode(benchmark::State& state) {
   }
 }
 
+double g_read_bandwidth[3], g_fma_peak[3];  // by thread count, measured in main
+double g_fma_peak_cpu;                      // per second of one thread's CPU time
+
+ThreadPool& Pool(int threads) {
+  static ThreadPool* pools[3] = {nullptr, new ThreadPool(1), new ThreadPool(2)};
+  return *pools[threads];
+}
+
+// Bytes of keys read against the measured read bandwidth, and the
+// 2 * heads * dim flops per key against the FMA peak, for `keys` keys per
+// iteration on `threads` threads. cpu_GFLOP/s and pct_of_cpu_peak: the same flops per second of CPU
+// time (all threads) against the FMA peak per CPU second, which says how well the kernel uses a
+// core while it runs even when other processes share it.
+void SetScanCounters(benchmark::State& state, const KvCache& cache, double keys, int threads,
+                     double cpu_seconds) {
+  const ModelConfig& c = TheLayer().config;
+  const double bytes = keys * static_cast<double>(cache.format().field(KvField::kIndexKey).bytes());
+  const double flops = keys * 2.0 * static_cast<double>(c.index_n_heads * c.index_head_dim);
+  using C = benchmark::Counter;
+  state.counters["GB/s"] = C(bytes / 1e9, C::kIsIterationInvariantRate);
+  state.counters["pct_of_bw"] =
+      C(100.0 * bytes / g_read_bandwidth[threads], C::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = C(flops / 1e9, C::kIsIterationInvariantRate);
+  state.counters["pct_of_peak"] =
+      C(100.0 * flops / g_fma_peak[threads], C::kIsIterationInvariantRate);
+  const double per_cpu_second =
+      flops * static_cast<double>(state.iterations()) / std::max(cpu_seconds, 1e-9);
+  state.counters["cpu_GFLOP/s"] = per_cpu_second / 1e9;
+  state.counters["pct_of_cpu_peak"] = 100.0 * per_cpu_second / g_fma_peak_cpu;
+}
+
+// The share of the top index_topk positions of the bf16 scan that the f32
+// scan also picks.
+double TopKOverlapWithF32(const KvCache& cache, const std::vector<float>& q,
+                          const std::vector<float>& w, int64_t L) {
+  const ModelConfig& c = TheLayer().config;
+  std::vector<float> scores(static_cast<size_t>(L)), exact(scores.size());
+  IndexerScores(cache, 0, q.data(), w.data(), c.index_n_heads, L, IndexPrecision::kBf16, &Pool(2),
+                scores.data());
+  IndexerScores(cache, 0, q.data(), w.data(), c.index_n_heads, L, IndexPrecision::kF32, &Pool(2),
+                exact.data());
+  const std::vector<int32_t> a = TopKPositions(scores.data(), L, c.index_topk);
+  const std::vector<int32_t> b = TopKPositions(exact.data(), L, c.index_topk);
+  std::vector<int32_t> both;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+  return static_cast<double>(both.size()) / static_cast<double>(a.size());
+}
+
+// The decode scan of one query over L cached keys and its top-k, in f32
+// (the forward's precision) or, with <bf16> = 1, with a bf16 q
+// (vdpbf16ps where the CPU has AVX512-BF16), whose top-k is compared with
+// the f32 one.
 void BM_IndexerScan(benchmark::State& state) {
   Layer& layer = TheLayer();
   const ModelConfig& c = layer.config;
   const int64_t L = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  const IndexPrecision precision = state.range(2) ? IndexPrecision::kBf16 : IndexPrecision::kF32;
   KvCache cache = layer.Cache(L, L);
   const std::vector<float> q = RandomVector(c.index_n_heads * c.index_head_dim, 5);
   const std::vector<float> w = RandomVector(c.index_n_heads, 6);
   std::vector<float> scores(static_cast<size_t>(L));
+  const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
-    IndexerScores(cache, 0, q.data(), w.data(), c.index_n_heads, L, &layer.pool, scores.data());
+    IndexerScores(cache, 0, q.data(), w.data(), c.index_n_heads, L, precision, &Pool(threads),
+                  scores.data());
     benchmark::DoNotOptimize(TopKPositions(scores.data(), L, c.index_topk));
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * L *
-                          cache.format().field(KvField::kIndexKey).bytes());
+  SetScanCounters(state, cache, static_cast<double>(L), threads, ProcessCpuSeconds() - cpu_start);
+  if (state.range(2)) state.counters["topk_overlap_f32"] = TopKOverlapWithF32(cache, q, w, L);
+}
+
+// The decode's top-k alone over L random scores.
+void BM_TopK(benchmark::State& state) {
+  const int64_t L = state.range(0);
+  const std::vector<float> scores = RandomVector(L, 8);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(TopKPositions(scores.data(), L, TheLayer().config.index_topk));
 }
 
 void BM_AttentionCore(benchmark::State& state) {
@@ -203,27 +277,31 @@ void BM_AttentionCore(benchmark::State& state) {
 }
 
 // Prefill's selection: the indexer scores every query of a T-token prompt
-// against its causal prefix and keeps the top index_topk, one query per
-// thread at a time (memory O(T) per thread, never [T, T]).
+// against its causal prefix and keeps the top index_topk
+// (IndexerSelectCausal: blocks of queries against chunks of keys, memory
+// O(block x T) per thread, never [T, T]).
 void BM_PrefillIndexer(benchmark::State& state) {
   Layer& layer = TheLayer();
   const ModelConfig& c = layer.config;
   const int64_t T = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
   KvCache cache = layer.Cache(T, T);
-  const std::vector<float> q = RandomVector(c.index_n_heads * c.index_head_dim, 5);
-  const std::vector<float> w = RandomVector(c.index_n_heads, 6);
+  const std::vector<float> q = RandomVector(T * c.index_n_heads * c.index_head_dim, 5);
+  const std::vector<float> w = RandomVector(T * c.index_n_heads, 6);
+  std::vector<std::vector<int32_t>> selected;
+  const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
-    layer.pool.ParallelFor(T, 16, [&](int64_t begin, int64_t end) {
-      std::vector<float> scores(static_cast<size_t>(T));
-      for (int64_t i = begin; i < end; ++i) {
-        IndexerScores(cache, 0, q.data(), w.data(), c.index_n_heads, i + 1, nullptr, scores.data());
-        benchmark::DoNotOptimize(TopKPositions(scores.data(), i + 1, c.index_topk));
-      }
-    });
+    IndexerSelectCausal(cache, 0, q.data(), w.data(), c.index_n_heads, 0, T, c.index_topk,
+                        &Pool(threads), &selected);
+    benchmark::DoNotOptimize(selected.data());
   }
   state.counters["tokens_per_s"] =
       benchmark::Counter(static_cast<double>(T * static_cast<int64_t>(state.iterations())),
                          benchmark::Counter::kIsRate);
+  // Queries that see no more than index_topk positions are not scored.
+  double keys = 0.0;
+  for (int64_t i = c.index_topk; i < T; ++i) keys += static_cast<double>(i + 1);
+  SetScanCounters(state, cache, keys, threads, ProcessCpuSeconds() - cpu_start);
 }
 
 // Prefill's attention per token, measured on kSampled queries spread evenly
@@ -277,13 +355,17 @@ BENCHMARK(BM_AttentionCore)
     ->Iterations(3)
     ->UseRealTime();
 BENCHMARK(BM_IndexerScan)
-    ->Arg(1 << 10)
-    ->Arg(1 << 12)
+    ->ArgNames({"context", "threads", "bf16"})
+    ->ArgsProduct({{1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 17}, {1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->UseRealTime();
+
+BENCHMARK(BM_TopK)
     ->Arg(1 << 14)
-    ->Arg(1 << 16)
     ->Arg(1 << 17)
     ->Unit(benchmark::kMillisecond)
-    ->Iterations(5)
+    ->MinTime(0.2)
     ->UseRealTime();
 
 const bool kPrefillRegistered = [] {
@@ -292,7 +374,7 @@ const bool kPrefillRegistered = [] {
     lengths.push_back(32768);
   for (int64_t T : lengths) {
     benchmark::RegisterBenchmark("BM_PrefillIndexer", BM_PrefillIndexer)
-        ->Arg(T)
+        ->Args({T, 2})
         ->Unit(benchmark::kMillisecond)
         ->Iterations(1)
         ->UseRealTime();
@@ -309,4 +391,24 @@ const bool kPrefillRegistered = [] {
 }  // namespace
 }  // namespace dsv32
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  using namespace dsv32;
+  std::printf("indexer: %s\n", IndexKernelsUseAvx512Bf16()
+                                   ? "fp8 keys through AVX512-BF16 (vdpbf16ps)"
+                                   : "fp8 keys through f32 FMA");
+  for (int t = 1; t <= 2; ++t) {
+    g_read_bandwidth[t] = MeasureReadBandwidth(t, size_t{1} << 30);
+    g_fma_peak[t] = MeasureFmaPeak(t);
+    std::printf(
+        "threads %d: read bandwidth %.2f GB/s (1 GiB read-sum), f32 FMA peak %.1f GFLOP/s\n", t,
+        g_read_bandwidth[t] / 1e9, g_fma_peak[t] / 1e9);
+  }
+  g_fma_peak_cpu = MeasureFmaPeakPerCpuSecond();
+  std::printf("one thread: f32 FMA peak %.1f GFLOP/s of CPU time\n", g_fma_peak_cpu / 1e9);
+  std::fflush(stdout);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

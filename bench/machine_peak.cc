@@ -1,5 +1,7 @@
 #include "machine_peak.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -102,6 +104,27 @@ double MeasureFmaPeak(int threads) {
   double total = 0.0;
   for (double f : flops) total += f;
   return total / seconds;
+}
+
+double MeasureFmaPeakPerCpuSecond() {
+  double best = 0.0;
+  for (int pass = 0; pass < 3; ++pass) {
+    timespec a, b;
+    float sink;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    const double flops = HWY_DYNAMIC_DISPATCH(FmaLoop)(50'000'000, 1.0f, &sink);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    const double seconds =
+        static_cast<double>(b.tv_sec - a.tv_sec) + 1e-9 * (b.tv_nsec - a.tv_nsec);
+    best = std::max(best, flops / seconds);
+  }
+  return best;
+}
+
+double ProcessCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 }  // namespace dsv32

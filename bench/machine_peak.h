@@ -15,4 +15,12 @@ double MeasureReadBandwidth(int threads, std::size_t bytes);
 // running independent FMA chains on the widest vectors Highway picks.
 double MeasureFmaPeak(int threads);
 
+// The same FMA chains on one thread, in flops per second of that thread's
+// CPU time: what one core gives while it runs, which other processes on a
+// shared machine change far less than the wall-clock figures.
+double MeasureFmaPeakPerCpuSecond();
+
+// CPU time of the whole process (every thread) in seconds.
+double ProcessCpuSeconds();
+
 }  // namespace dsv32

@@ -140,30 +140,6 @@ void WeightedSumImpl(const float* p, const float* rows, int64_t count, int64_t s
   }
 }
 
-void IndexScoresImpl(const float* keys_t, int64_t rows, int64_t dim, const float* q, const float* w,
-                     int64_t heads, float scale, float* out) {
-  const hn::ScalableTag<float> d;
-  const auto N = static_cast<int64_t>(hn::Lanes(d));
-  const auto zero = hn::Zero(d);
-  // Page-sized blocks: one head's dots at a time, then ReLU and the head's
-  // weight folded into the running sum.
-  float dots[256];
-  for (int64_t r0 = 0; r0 < rows; r0 += 256) {
-    const int64_t n = std::min<int64_t>(256, rows - r0);
-    float* o = out + r0;
-    std::fill(o, o + n, 0.0f);
-    for (int64_t h = 0; h < heads; ++h) {
-      DotTransposedImpl(keys_t + r0, rows, n, dim, q + h * dim, dots);
-      const auto wh = hn::Set(d, w[h] * scale);
-      int64_t r = 0;
-      for (; r + N <= n; r += N)
-        hn::StoreU(hn::MulAdd(wh, hn::Max(hn::LoadU(d, dots + r), zero), hn::LoadU(d, o + r)), d,
-                   o + r);
-      for (; r < n; ++r) o[r] += w[h] * scale * std::max(dots[r], 0.0f);
-    }
-  }
-}
-
 }  // namespace HWY_NAMESPACE
 }  // namespace dsv32
 HWY_AFTER_NAMESPACE();
@@ -176,7 +152,6 @@ HWY_EXPORT(AxpyImpl);
 HWY_EXPORT(ScaleImpl);
 HWY_EXPORT(DotRowsImpl);
 HWY_EXPORT(Bf16ToF32Impl);
-HWY_EXPORT(IndexScoresImpl);
 HWY_EXPORT(DotTransposedImpl);
 HWY_EXPORT(WeightedSumImpl);
 
@@ -188,25 +163,6 @@ void KernelDotTransposed(const float* keys_t, int64_t rows, int64_t dim, const f
 void KernelWeightedSum(const float* p, const float* rows, int64_t count, int64_t stride, int64_t n,
                        float* acc) {
   HWY_DYNAMIC_DISPATCH(WeightedSumImpl)(p, rows, count, stride, n, acc);
-}
-
-void KernelIndexScores(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                       const float* w, int64_t heads, float scale, float* out) {
-  HWY_DYNAMIC_DISPATCH(IndexScoresImpl)(keys_t, rows, dim, q, w, heads, scale, out);
-}
-
-void IndexScoresReference(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                          const float* w, int64_t heads, float scale, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
-    float s = 0.0f;
-    for (int64_t h = 0; h < heads; ++h) {
-      float a = 0.0f;
-      for (int64_t k = 0; k < dim; ++k) a += q[h * dim + k] * keys_t[k * rows + r];
-      a *= scale;
-      if (a > 0.0f) s += w[h] * a;
-    }
-    out[r] = s;
-  }
 }
 
 void Transpose(const float* in, int64_t rows, int64_t dim, float* out) {

@@ -19,15 +19,6 @@ void KernelScale(float a, float* y, int64_t n);
 // out[r] = dot(rows[r * stride .. + n], x) for r in [0, count)
 void KernelDotRows(const float* rows, int64_t stride, int64_t count, const float* x, int64_t n,
                    float* out);
-// The indexer's score of `rows` keys stored transposed (keys_t is
-// [dim, rows]: value d of key r at d * rows + r) against one query q
-// [heads, dim]: out[r] = sum_h w[h] * ReLU(scale * q[h] . key_r). Lanes run
-// over keys, so no horizontal sums are needed.
-void KernelIndexScores(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                       const float* w, int64_t heads, float scale, float* out);
-// The scalar definition of KernelIndexScores.
-void IndexScoresReference(const float* keys_t, int64_t rows, int64_t dim, const float* q,
-                          const float* w, int64_t heads, float scale, float* out);
 // out[r] = q . key_r for keys stored transposed (keys_t is [dim, rows]).
 void KernelDotTransposed(const float* keys_t, int64_t rows, int64_t dim, const float* q,
                          float* out);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "attention/attention_context.h"
+#include "attention/index_kernels.h"
 #include "attention/kv_cache.h"
 #include "quant/matrix.h"
 
@@ -49,12 +50,28 @@ Status IndexerForward(const AttentionContext& ctx, const IndexerWeights& w, int6
 
 // Index scores of one query (q: [heads, index_head_dim] after RoPE;
 // head_weights: [heads], scaled) against cached positions [0, visible) of
-// `layer`. Split over `pool` by pages when given.
+// `layer`, a page at a time through index_kernels. Split over `pool` by
+// pages when given.
 void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
                    int64_t heads, int64_t visible, ThreadPool* pool, float* scores);
+// The same in a given precision (the one above: kF32).
+void IndexerScores(const KvCache& cache, int64_t layer, const float* q, const float* head_weights,
+                   int64_t heads, int64_t visible, IndexPrecision precision, ThreadPool* pool,
+                   float* scores);
+
+// The selection of prefill: for each of `tokens` queries at positions
+// first_position + i (q: [tokens, heads, index_head_dim], head_weights:
+// [tokens, heads]), the top `topk` of its causal prefix, ascending. Queries
+// are scored in blocks against chunks of keys, so memory stays bounded by
+// the block size times the context; blocks are spread over `pool`.
+void IndexerSelectCausal(const KvCache& cache, int64_t layer, const float* q,
+                         const float* head_weights, int64_t heads, int64_t first_position,
+                         int64_t tokens, int64_t topk, ThreadPool* pool,
+                         std::vector<std::vector<int32_t>>* selected);
 
 // Picks the `k` highest scores (ties to the lower position) and returns
-// their positions ascending. `scores[t]` is the score of position t.
+// their positions ascending. `scores[t]` is the score of position t;
+// `scores` may be null when count <= k (every position is picked).
 std::vector<int32_t> TopKPositions(const float* scores, int64_t count, int64_t k);
 
 }  // namespace dsv32

@@ -77,23 +77,6 @@ TEST_F(KernelTargets, TransposedDotsAndWeightedSumsMatchScalar) {
   });
 }
 
-TEST_F(KernelTargets, IndexScoresMatchScalar) {
-  ForEachTarget([] {
-    for (int64_t rows : {1, 7, 16, 64, 100}) {
-      const int64_t dim = 24, heads = 5;
-      const auto keys = Random(static_cast<size_t>(rows * dim), 5);
-      const auto q = Random(static_cast<size_t>(heads * dim), 6);
-      const auto w = Random(static_cast<size_t>(heads), 7);
-      std::vector<float> keys_t(keys.size()), fast(static_cast<size_t>(rows)), ref(fast.size());
-      Transpose(keys.data(), rows, dim, keys_t.data());
-      EXPECT_EQ(keys_t[static_cast<size_t>(3 * rows)], keys[3]);
-      KernelIndexScores(keys_t.data(), rows, dim, q.data(), w.data(), heads, 0.5f, fast.data());
-      IndexScoresReference(keys_t.data(), rows, dim, q.data(), w.data(), heads, 0.5f, ref.data());
-      for (int64_t r = 0; r < rows; ++r) EXPECT_NEAR(fast[r], ref[r], 1e-4) << rows << " " << r;
-    }
-  });
-}
-
 TEST_F(KernelTargets, DecodeRowsMatchesScalarDecode) {
   ForEachTarget([] {
     for (DType dtype : {DType::kF32, DType::kBF16, DType::kF8E4M3}) {
@@ -104,7 +87,8 @@ TEST_F(KernelTargets, DecodeRowsMatchesScalarDecode) {
         std::vector<uint8_t> values(static_cast<size_t>(rows * f.value_bytes()));
         std::vector<uint8_t> scales(static_cast<size_t>(rows * f.scale_bytes()));
         for (int64_t r = 0; r < rows; ++r)
-          EncodeKvField(f, &x[r * dim], values.data() + r * f.value_bytes(), scales.data() + r * f.scale_bytes());
+          EncodeKvField(f, &x[r * dim], values.data() + r * f.value_bytes(),
+                        scales.data() + r * f.scale_bytes());
         std::vector<float> fast(x.size()), ref(x.size());
         KernelDecodeRows(f, values.data(), scales.data(), rows, fast.data());
         for (int64_t r = 0; r < rows; ++r)
