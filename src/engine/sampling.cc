@@ -50,7 +50,8 @@ Result<SamplingParams> LoadGenerationDefaults(const std::string& dir, SamplingPa
 
 Sampler::Sampler(const SamplingParams& params)
     : params_(params),
-      rng_(params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}()) {}
+      rng_(params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}()),
+      constraint_(params.constraint) {}
 
 void Sampler::ObservePrompt(std::span<const int32_t> prompt) {
   if (params_.repetition_penalty != 1.0f) seen_.insert(prompt.begin(), prompt.end());
@@ -59,6 +60,9 @@ void Sampler::ObservePrompt(std::span<const int32_t> prompt) {
 void Sampler::Accept(int32_t token) {
   if (params_.repetition_penalty != 1.0f) seen_.insert(token);
   ++generated_counts_[token];
+  // A token the mask did not allow can only be the fallback end token,
+  // which ends the request; the constraint keeps its state then.
+  if (constraint_) (void)constraint_->Advance(token).ok();
 }
 
 namespace {
@@ -93,13 +97,40 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
   }
 
   SampledToken out;
-  if (params_.temperature == 0.0f) {
+  bool constrained = false;
+  if (constraint_) {
+    constexpr float kMasked = -std::numeric_limits<float>::infinity();
+    allowed_.resize((logits.size() + 63) / 64);
+    constraint_->Mask(std::span<uint64_t>(allowed_));
+    bool any = false;
+    for (size_t w = 0; w < allowed_.size(); ++w) {
+      const uint64_t word = allowed_[w];
+      any |= word != 0;
+      if (word == ~uint64_t{0}) continue;
+      const size_t end = std::min(logits.size(), w * 64 + 64);
+      for (size_t i = w * 64; i < end; ++i)
+        if (!((word >> (i % 64)) & 1)) work_[i] = kMasked;
+    }
+    if (!any) out.token = constraint_->end_tokens().front();
+    constrained = true;
+  }
+  if (out.token >= 0) {
+    // The constraint left nothing to choose from.
+  } else if (params_.temperature == 0.0f) {
     // Greedy: the first of the best, so ties resolve the same way every time.
     out.token = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   } else {
     // Candidates best first; truncation keeps a prefix of this order.
-    order_.resize(logits.size());
-    std::iota(order_.begin(), order_.end(), 0);
+    if (constrained) {
+      order_.clear();
+      for (size_t w = 0; w < allowed_.size(); ++w)
+        for (uint64_t b = allowed_[w]; b; b &= b - 1)
+          if (const size_t i = w * 64 + static_cast<size_t>(__builtin_ctzll(b)); i < logits.size())
+            order_.push_back(static_cast<int32_t>(i));
+    } else {
+      order_.resize(logits.size());
+      std::iota(order_.begin(), order_.end(), 0);
+    }
     auto better = [&](int32_t a, int32_t b) {
       return work_[static_cast<size_t>(a)] > work_[static_cast<size_t>(b)] ||
              (work_[static_cast<size_t>(a)] == work_[static_cast<size_t>(b)] && a < b);
