@@ -294,6 +294,22 @@ typedef struct dsv32_request_params {
   dsv32_lane lane;
   dsv32_stream_fn on_token;              /* may be NULL (poll instead) */
   void* user_data;                       /* passed to on_token */
+  /* Constrained decoding (appended last: callers built with the shorter
+   * struct get NULL here). At most one of json_schema and regex;
+   * each is NUL-terminated text, read during submit. Only tokens that keep
+   * the output a prefix of a match are drawn, and the stop tokens (EOS
+   * included when stop_at_eos) only once the output is a whole match, so a
+   * request that ends on one has output that matches; one that reaches
+   * max_tokens first may be cut short. See docs/structured-output.md for
+   * the supported subset. Errors from submit: DSV32_ERR_UNSUPPORTED for a
+   * keyword or regex feature outside it, DSV32_ERR_INVALID_ARGUMENT for
+   * malformed or unsatisfiable input (enum: [], minLength > maxLength,
+   * ...), no tokenizer, or no stop token; dsv32_last_error() names the
+   * problem and, for schemas, its path ("schema.properties.age.minimum"). */
+  const char* json_schema;                 /* a JSON Schema; {"type":"object"} = JSON mode */
+  const char* regex;                       /* a whole-match regular expression */
+  const struct dsv32_tokenizer* tokenizer; /* the model's tokenizer, needed with either;
+                                              not retained after submit */
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */
