@@ -58,9 +58,11 @@ std::unique_ptr<StateMask> TokenGrammar::Compute(int32_t state) const {
     }
     ++i;
   }
-  for (size_t w = 0; w < mask->bits.size(); ++w)
-    for (uint64_t b = mask->bits[w]; b; b &= b - 1)
-      mask->ids.push_back(static_cast<int32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(b))));
+  for (uint64_t word : mask->bits) mask->count += __builtin_popcountll(word);
+  if (mask->count < vocab_->vocab_size() / 16)
+    for (size_t w = 0; w < mask->bits.size(); ++w)
+      for (uint64_t b = mask->bits[w]; b; b &= b - 1)
+        mask->ids.push_back(static_cast<int32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(b))));
   return mask;
 }
 
@@ -113,21 +115,27 @@ void TokenConstraint::Mask(std::span<uint64_t> bits) const {
 void TokenConstraint::Mask(std::span<float> logits) const {
   constexpr float kMasked = -std::numeric_limits<float>::infinity();
   const size_t n = logits.size();
-  // Few allowed ids: keep theirs and overwrite the row; many: walk the bits.
+  const bool complete = IsComplete();
   const StateMask* m = finished_ ? nullptr : &grammar_->Mask(state_);
-  if (!m || m->ids.size() < n / 16) {
-    std::vector<std::pair<int32_t, float>> keep;
-    if (m)
-      for (int32_t id : m->ids)
-        if (static_cast<size_t>(id) < n) keep.emplace_back(id, logits[static_cast<size_t>(id)]);
-    if (IsComplete())
-      for (int32_t t : end_tokens_)
-        if (static_cast<size_t>(t) < n) keep.emplace_back(t, logits[static_cast<size_t>(t)]);
-    std::fill(logits.begin(), logits.end(), kMasked);
-    for (const auto& [id, v] : keep) logits[static_cast<size_t>(id)] = v;
+  if (!m || static_cast<size_t>(m->count) == m->ids.size()) {
+    // Few allowed ids: fill the gaps between them (and the end tokens).
+    static const std::vector<int32_t> kNone;
+    const std::vector<int32_t>& ids = m ? m->ids : kNone;
+    size_t i = 0, e = 0, from = 0;
+    while (true) {
+      size_t next = i < ids.size() ? static_cast<size_t>(ids[i]) : n;
+      if (complete && e < end_tokens_.size())
+        next = std::min(next, static_cast<size_t>(end_tokens_[e]));
+      if (next >= n) break;
+      std::fill(logits.begin() + static_cast<ptrdiff_t>(from),
+                logits.begin() + static_cast<ptrdiff_t>(next), kMasked);
+      from = next + 1;
+      if (i < ids.size() && static_cast<size_t>(ids[i]) == next) ++i;
+      if (complete && e < end_tokens_.size() && static_cast<size_t>(end_tokens_[e]) == next) ++e;
+    }
+    std::fill(logits.begin() + static_cast<ptrdiff_t>(std::min(from, n)), logits.end(), kMasked);
     return;
   }
-  const bool complete = IsComplete();
   for (size_t w = 0; w * 64 < n; ++w) {
     const uint64_t word = w < m->bits.size() ? m->bits[w] : 0;
     if (word == ~uint64_t{0}) continue;

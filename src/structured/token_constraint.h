@@ -33,7 +33,10 @@ namespace dsv32::structured {
 // The tokens allowed from one DFA state (end tokens aside).
 struct StateMask {
   std::vector<uint64_t> bits;  // vocab_size bits, id i at bits[i / 64] bit i % 64
-  std::vector<int32_t> ids;    // the same ids, ascending
+  int32_t count = 0;           // how many bits are set
+  // The same ids ascending, kept only when few (under 1/16 of the
+  // vocabulary), so that a cached string state costs its 16 KB of bits.
+  std::vector<int32_t> ids;
 };
 
 class TokenGrammar {

@@ -140,7 +140,7 @@ TEST(TokenConstraintTest, RealMasksMatchBruteForce) {
   ASSERT_TRUE(c.ok());
   TokenConstraint t = c.value();
   // At the start, inside the string, after it, and inside the number.
-  for (const char* text : {"", "{\"name\":\"ab", "c\"", ",\"n\":4"}) {
+  for (const char* text : {"", "{\"name\":\"ab", "c\"", ",\"n\":4", "}"}) {
     if (*text) {
       auto ids = RealTokenizer().Encode(text);
       ASSERT_TRUE(ids.ok());
@@ -148,6 +148,13 @@ TEST(TokenConstraintTest, RealMasksMatchBruteForce) {
     }
     const auto allowed = Allowed(t);
     EXPECT_EQ(allowed, BruteForce(t)) << text;
+    // The logits form keeps exactly the same ids.
+    std::vector<float> row(kModelVocab, 1.0f);
+    t.Mask(std::span<float>(row));
+    std::vector<int32_t> kept;
+    for (int32_t id = 0; id < kModelVocab; ++id)
+      if (row[static_cast<size_t>(id)] == 1.0f) kept.push_back(id);
+    EXPECT_EQ(kept, allowed) << text;
     EXPECT_FALSE(allowed.empty());
     EXPECT_LT(allowed.back(), RealTokenizer().id_limit());
   }
