@@ -30,6 +30,7 @@ struct SamplingParams {
   int32_t top_logprobs = 0;         // how many alternatives to report per token
   // Where the output must stay within a grammar: each Sampler starts from
   // this position (normally the grammar's start) and advances its own copy.
+  // Its vocabulary should be as wide as the logits; ids past it are masked.
   std::optional<structured::TokenConstraint> constraint;
 };
 

@@ -302,7 +302,7 @@ class SchemaCompiler {
     const int32_t ws = o_.max_whitespace;
     if (!s.contains("properties")) {
       if (s.contains("required") && !s["required"].empty())
-        return InvalidArgument(path + ".required: names properties the schema does not define");
+        return Unsupported(path + ".required: required members without properties");
       if (s.contains("additionalProperties")) return Concat({Char('{'), Whitespace(ws), Char('}')});
       return AnyObject(AnyJsonValue(o_.any_depth - 1, ws), ws);
     }

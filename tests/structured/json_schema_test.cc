@@ -161,6 +161,8 @@ TEST(JsonSchemaTest, UnsupportedKeywordsAreErrors) {
   ExpectError(R"j({"type":"string","pattern":"(?=a)"})j", StatusCode::kUnsupported,
               "schema.pattern: regex: lookaround");
   ExpectError(R"({"items":[{"type":"string"}]})", StatusCode::kUnsupported, "tuple");
+  ExpectError(R"({"type":"object","required":["a"]})", StatusCode::kUnsupported,
+              "schema.required: required members without properties");
   ExpectError(R"({"$ref":"https://example.com/s.json"})", StatusCode::kUnsupported,
               "only references within the schema");
   ExpectError(R"({"type":"string","pattern":"a","maxLength":2})", StatusCode::kUnsupported,
