@@ -1,12 +1,11 @@
 // JSON Schema compilation against hand-written JSON texts, and its errors.
-#include "structured/json_schema.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "structured/dfa.h"
+#include "structured/json_schema.h"
 
 namespace dsv32::structured {
 namespace {

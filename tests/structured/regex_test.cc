@@ -1,12 +1,11 @@
 // The regex subset and its DFA, against hand-written strings.
-#include "structured/regex.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "structured/dfa.h"
+#include "structured/regex.h"
 
 namespace dsv32::structured {
 namespace {

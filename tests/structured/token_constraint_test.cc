@@ -1,18 +1,18 @@
 // Token masks against brute force, and random walks of allowed tokens over
 // the real tokenizer that must always end in JSON valid against the schema.
-#include "structured/token_constraint.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "structured/token_constraint.h"
 #include "text/tokenizer.h"
 
 namespace dsv32::structured {
