@@ -45,7 +45,8 @@ class RequestParams(C.Structure):
                 ("n_prompt", C.c_size_t), ("sampling", C.POINTER(SamplingParams)),
                 ("max_tokens", C.c_int32), ("stop_tokens", C.POINTER(C.c_int32)),
                 ("n_stop_tokens", C.c_size_t), ("stop_at_eos", C.c_int32), ("lane", C.c_int),
-                ("on_token", StreamFn), ("user_data", C.c_void_p)]
+                ("on_token", StreamFn), ("user_data", C.c_void_p),
+                ("json_schema", C.c_char_p), ("regex", C.c_char_p), ("tokenizer", C.c_void_p)]
 
 
 class MetricsHead(C.Structure):

@@ -294,8 +294,8 @@ typedef struct dsv32_request_params {
   dsv32_lane lane;
   dsv32_stream_fn on_token;              /* may be NULL (poll instead) */
   void* user_data;                       /* passed to on_token */
-  /* Constrained decoding (appended last: callers built with the shorter
-   * struct get NULL here). At most one of json_schema and regex;
+  /* Constrained decoding (appended last: a struct_size that ends before
+   * them reads as NULL here). At most one of json_schema and regex;
    * each is NUL-terminated text, read during submit. Only tokens that keep
    * the output a prefix of a match are drawn, and the stop tokens (EOS
    * included when stop_at_eos) only once the output is a whole match, so a
