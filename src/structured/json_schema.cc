@@ -153,6 +153,19 @@ class SchemaCompiler {
   SchemaCompiler(const json& root, const JsonSchemaOptions& o) : root_(root), o_(o) {}
 
   Result<Regex> Compile(const json& s, const std::string& path) {
+    // Compilation recurses over the schema: its depth stays bounded.
+    if (depth_ == kMaxDepth)
+      return Unsupported(path + ": schemas nested deeper than " + std::to_string(kMaxDepth));
+    ++depth_;
+    Result<Regex> r = CompileSchema(s, path);
+    --depth_;
+    return r;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+
+  Result<Regex> CompileSchema(const json& s, const std::string& path) {
     if (s.is_boolean()) {
       if (s.get<bool>()) return AnyJsonValue(o_.any_depth, o_.max_whitespace);
       return InvalidArgument(path + ": the schema false matches nothing");
@@ -201,7 +214,6 @@ class SchemaCompiler {
     return Alt(std::move(options));
   }
 
- private:
   inline static const std::set<std::string> kHandled = {
       "type",      "properties", "required", "additionalProperties",
       "enum",      "const",      "anyOf",    "oneOf",
@@ -427,6 +439,7 @@ class SchemaCompiler {
   const json& root_;
   JsonSchemaOptions o_;
   std::vector<std::string> active_refs_;
+  int depth_ = 0;
 };
 
 }  // namespace

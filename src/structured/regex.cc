@@ -166,7 +166,7 @@ class Parser {
     auto atom = ParseAtom();
     if (!atom.ok()) return atom;
     Regex r = std::move(atom).value();
-    while (i_ < p_.size()) {
+    for (int stacked = 0; i_ < p_.size(); ++stacked) {
       int32_t min = 0, max = 0;
       const char c = p_[i_];
       if (c == '?' || c == '*' || c == '+') {
@@ -180,6 +180,9 @@ class Parser {
       }
       if (Peek('?')) ++i_;  // lazy: the same set of strings
       if (Peek('+')) return Unsupported("a possessive quantifier");
+      // Trees are walked recursively: their depth stays bounded.
+      if (stacked == kMaxStacked)
+        return Unsupported("more than " + std::to_string(kMaxStacked) + " quantifiers on one atom");
       r = Repeat(std::move(r), min, max);
     }
     return r;
@@ -274,6 +277,8 @@ class Parser {
         return Unsupported("this group syntax (inline flags, atomic groups, ...)");
       }
     }
+    if (depth_ == kMaxDepth)
+      return Unsupported("groups nested deeper than " + std::to_string(kMaxDepth));
     ++depth_;
     auto inner = ParseAlt();
     --depth_;
@@ -408,6 +413,8 @@ class Parser {
     return one(static_cast<unsigned char>(c));
   }
 
+  static constexpr int kMaxDepth = 100;
+  static constexpr int kMaxStacked = 4;
   std::string_view p_;
   size_t i_ = 0;
   int depth_ = 0;

@@ -166,6 +166,10 @@ TEST(JsonSchemaTest, UnsupportedKeywordsAreErrors) {
               "only references within the schema");
   ExpectError(R"({"type":"string","pattern":"a","maxLength":2})", StatusCode::kUnsupported,
               "together with minLength");
+  std::string deep;
+  for (int i = 0; i < 1000; ++i) deep += R"({"items":)";
+  deep += "{}" + std::string(1000, '}');
+  ExpectError(deep, StatusCode::kUnsupported, "nested deeper than 64");
 }
 
 }  // namespace

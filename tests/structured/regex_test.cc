@@ -91,6 +91,7 @@ TEST(RegexTest, ErrorsNameTheProblem) {
       {"a{99999}", StatusCode::kUnsupported, "repetition count"},
       {"a++", StatusCode::kUnsupported, "possessive"},
       {"\\p{L}", StatusCode::kUnsupported, "\\p"},
+      {"a?*{2}?**", StatusCode::kUnsupported, "quantifiers on one atom"},
   };
   for (const Case& c : cases) {
     auto r = ParseRegex(c.pattern);
@@ -100,6 +101,10 @@ TEST(RegexTest, ErrorsNameTheProblem) {
         << c.pattern << ": " << r.status().message();
   }
   EXPECT_FALSE(ParseRegex("\xC3").ok());
+  // Deep nesting is refused rather than recursed into.
+  const std::string deep = std::string(100000, '(') + "a" + std::string(100000, ')');
+  EXPECT_EQ(ParseRegex(deep).status().code(), StatusCode::kUnsupported);
+  EXPECT_TRUE(ParseRegex(std::string(100, '(') + "a" + std::string(100, ')')).ok());
 }
 
 TEST(RegexTest, AnExpressionMatchingNothingIsAnError) {
