@@ -110,6 +110,51 @@ Regex IntegerRegex() {
       {Optional(Char('-')), Alt({Char('0'), Concat({Set({{'1', '9'}}), Digits(0, 17)})})});
 }
 
+// Decimal digit strings from a to b, both `a.size()` digits long: split at
+// the first digit where they differ, as any interval of fixed-width numbers.
+Regex SameLengthRange(std::string_view a, std::string_view b) {
+  if (a.empty()) return Empty();
+  if (a[0] == b[0])
+    return Concat({Char(static_cast<uint8_t>(a[0])), SameLengthRange(a.substr(1), b.substr(1))});
+  const size_t rest = a.size() - 1;
+  const bool a_lowest = a.find_first_not_of('0', 1) == std::string_view::npos;
+  const bool b_highest = b.find_first_not_of('9', 1) == std::string_view::npos;
+  std::vector<Regex> options;
+  if (!a_lowest)
+    options.push_back(Concat(
+        {Char(static_cast<uint8_t>(a[0])), SameLengthRange(a.substr(1), std::string(rest, '9'))}));
+  const char mid_lo = static_cast<char>(a[0] + (a_lowest ? 0 : 1));
+  const char mid_hi = static_cast<char>(b[0] - (b_highest ? 0 : 1));
+  if (mid_lo <= mid_hi)
+    options.push_back(Concat({Set({{static_cast<uint32_t>(mid_lo), static_cast<uint32_t>(mid_hi)}}),
+                              Digits(static_cast<int32_t>(rest), static_cast<int32_t>(rest))}));
+  if (!b_highest)
+    options.push_back(Concat(
+        {Char(static_cast<uint8_t>(b[0])), SameLengthRange(std::string(rest, '0'), b.substr(1))}));
+  return Alt(std::move(options));
+}
+
+// Non-negative integers in [lo, hi], without leading zeros.
+Regex MagnitudeRange(int64_t lo, int64_t hi) {
+  std::vector<Regex> options;
+  int64_t width_start = 1;  // the smallest number of the current width
+  for (int digits = 1; digits <= 18 && width_start <= hi; ++digits, width_start *= 10) {
+    const int64_t first = std::max(lo, digits == 1 ? 0 : width_start);
+    const int64_t last = std::min(hi, width_start * 10 - 1);
+    if (first <= last)
+      options.push_back(SameLengthRange(std::to_string(first), std::to_string(last)));
+  }
+  return Alt(std::move(options));
+}
+
+// Integers in [lo, hi]; |bounds| below 10^18.
+Regex IntegerRange(int64_t lo, int64_t hi) {
+  std::vector<Regex> options;
+  if (lo < 0) options.push_back(Concat({Char('-'), MagnitudeRange(hi < 0 ? -hi : 1, -lo)}));
+  if (hi >= 0) options.push_back(MagnitudeRange(std::max<int64_t>(lo, 0), hi));
+  return Alt(std::move(options));
+}
+
 Regex NumberRegex() {
   return Concat({IntegerRegex(), Optional(Concat({Char('.'), Digits(1, 17)})),
                  Optional(Concat({Set({{'E', 'E'}, {'e', 'e'}}),
@@ -202,6 +247,9 @@ class SchemaCompiler {
     } else if (s.contains("minLength") || s.contains("maxLength") || s.contains("pattern") ||
                s.contains("format")) {
       types.push_back("string");
+    } else if (s.contains("minimum") || s.contains("maximum") || s.contains("exclusiveMinimum") ||
+               s.contains("exclusiveMaximum")) {
+      types.push_back("number");
     } else {
       return AnyJsonValue(o_.any_depth, o_.max_whitespace);
     }
@@ -214,17 +262,58 @@ class SchemaCompiler {
     return Alt(std::move(options));
   }
 
-  inline static const std::set<std::string> kHandled = {
-      "type",      "properties", "required", "additionalProperties",
-      "enum",      "const",      "anyOf",    "oneOf",
-      "allOf",     "items",      "minItems", "maxItems",
-      "minLength", "maxLength",  "pattern",  "format",
-      "$ref"};
+  inline static const std::set<std::string> kHandled = {"type",
+                                                        "properties",
+                                                        "required",
+                                                        "additionalProperties",
+                                                        "enum",
+                                                        "const",
+                                                        "anyOf",
+                                                        "oneOf",
+                                                        "allOf",
+                                                        "items",
+                                                        "minItems",
+                                                        "maxItems",
+                                                        "minLength",
+                                                        "maxLength",
+                                                        "pattern",
+                                                        "format",
+                                                        "$ref",
+                                                        "minimum",
+                                                        "maximum",
+                                                        "exclusiveMinimum",
+                                                        "exclusiveMaximum"};
+
+  // Integers between minimum / exclusiveMinimum and maximum /
+  // exclusiveMaximum, where given.
+  Result<Regex> Integer(const json& s, const std::string& path) {
+    constexpr double kLimit = 999'999'999'999'999'999.0;  // 18 digits
+    double lo = -kLimit, hi = kLimit;
+    for (const char* key : {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}) {
+      if (!s.contains(key)) continue;
+      if (!s[key].is_number()) return InvalidArgument(path + "." + key + ": must be a number");
+      const double v = s[key].get<double>();
+      const std::string_view k = key;
+      if (k == "minimum") lo = std::max(lo, std::ceil(v));
+      if (k == "exclusiveMinimum") lo = std::max(lo, std::floor(v) + 1);
+      if (k == "maximum") hi = std::min(hi, std::floor(v));
+      if (k == "exclusiveMaximum") hi = std::min(hi, std::ceil(v) - 1);
+    }
+    if (lo > hi) return InvalidArgument(path + ": the bounds leave no integer");
+    if (lo == -kLimit && hi == kLimit) return IntegerRegex();
+    return IntegerRange(static_cast<int64_t>(std::max(lo, -kLimit)),
+                        static_cast<int64_t>(std::min(hi, kLimit)));
+  }
 
   Result<Regex> Type(const json& s, const std::string& t, const std::string& path) {
     if (t == "string") return String(s, path);
-    if (t == "number") return NumberRegex();
-    if (t == "integer") return IntegerRegex();
+    if (t == "number") {
+      for (const char* key : {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"})
+        if (s.contains(key))
+          return Unsupported(path + "." + key + ": bounds on numbers (only on integers)");
+      return NumberRegex();
+    }
+    if (t == "integer") return Integer(s, path);
     if (t == "boolean") return Alt({Literal("true"), Literal("false")});
     if (t == "null") return Literal("null");
     if (t == "object") return Object(s, path);

@@ -4,6 +4,7 @@
 //   properties with required (members in declared order; optional ones may
 //     be left out), additionalProperties false (assumed when properties is
 //     given; true or a schema is Unsupported)
+//   minimum, maximum, exclusiveMinimum, exclusiveMaximum on integers
 //   enum, const (the values' compact JSON text), anyOf / oneOf (either
 //     branch; oneOf's exclusivity is not enforced), allOf of one schema
 //   items, minItems, maxItems
@@ -14,8 +15,9 @@
 //   annotations (title, description, default, examples, $schema, $id,
 //     $comment, deprecated, readOnly, writeOnly) are ignored
 // Any other keyword is an Unsupported error, and a schema no JSON value can
-// satisfy (enum: [], minLength > maxLength, a required name not among the
-// properties, false) is InvalidArgument; both name the schema path, e.g.
+// satisfy (enum: [], minLength > maxLength, bounds with no integer between,
+// a required name not among the properties, false) is InvalidArgument; both
+// name the schema path, e.g.
 // "schema.properties.tags.maxItems: ...".
 //
 // An object schema without properties, an array without items and the

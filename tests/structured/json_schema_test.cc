@@ -35,6 +35,21 @@ TEST(JsonSchemaTest, Scalars) {
   ExpectJson(R"({"type":["integer","null"]})", {"5", "null"}, {"true"});
 }
 
+TEST(JsonSchemaTest, IntegerBounds) {
+  ExpectJson(R"({"type":"integer","minimum":-15,"maximum":123})",
+             {"-15", "-9", "-1", "0", "7", "10", "99", "100", "119", "123"},
+             {"-16", "-0", "124", "130", "200", "1000", "01", "-100"});
+  ExpectJson(R"({"type":"integer","exclusiveMinimum":0})", {"1", "42", "999999999999999999"},
+             {"0", "-1"});
+  ExpectJson(R"({"type":"integer","minimum":1.5,"exclusiveMaximum":1000})", {"2", "999"},
+             {"1", "1000"});
+  ExpectJson(R"({"type":"integer","maximum":-3})", {"-3", "-1000"}, {"-2", "0", "3"});
+  ExpectJson(R"({"type":"integer","minimum":7,"maximum":7})", {"7"}, {"6", "8"});
+  const Dfa dfa = Compile(R"({"type":"integer","minimum":-1000,"maximum":98765})");
+  for (int v = -1100; v <= 99000; v += 7)
+    EXPECT_EQ(dfa.Matches(std::to_string(v)), v >= -1000 && v <= 98765) << v;
+}
+
 TEST(JsonSchemaTest, Strings) {
   ExpectJson(R"({"type":"string"})",
              {R"("")", R"("hi there")", R"("a\"b\\c\/\n\t\u00e9\uFFFF")", "\"中文\""},
@@ -129,6 +144,8 @@ void ExpectError(const std::string& schema, StatusCode code, const std::string& 
 
 TEST(JsonSchemaTest, UnsatisfiableSchemasAreErrors) {
   ExpectError(R"({"enum":[]})", StatusCode::kInvalidArgument, "schema.enum: an empty list");
+  ExpectError(R"({"type":"integer","minimum":5,"exclusiveMaximum":5})",
+              StatusCode::kInvalidArgument, "schema: the bounds leave no integer");
   ExpectError(R"({"properties":{"name":{"type":"string","minLength":5,"maxLength":2}}})",
               StatusCode::kInvalidArgument, "schema.properties.name: minLength 5 > maxLength 2");
   ExpectError(R"({"type":"array","minItems":3,"maxItems":1})", StatusCode::kInvalidArgument,
@@ -146,8 +163,12 @@ TEST(JsonSchemaTest, UnsatisfiableSchemasAreErrors) {
 }
 
 TEST(JsonSchemaTest, UnsupportedKeywordsAreErrors) {
-  ExpectError(R"({"properties":{"age":{"type":"integer","minimum":0}}})", StatusCode::kUnsupported,
-              "schema.properties.age.minimum: the keyword 'minimum'");
+  ExpectError(R"({"properties":{"age":{"type":"integer","multipleOf":2}}})",
+              StatusCode::kUnsupported,
+              "schema.properties.age.multipleOf: the keyword 'multipleOf'");
+  ExpectError(R"({"type":"number","maximum":2.5})", StatusCode::kUnsupported,
+              "schema.maximum: bounds on numbers");
+  ExpectError(R"({"minimum":0})", StatusCode::kUnsupported, "schema.minimum: bounds on numbers");
   ExpectError(R"({"type":"object","additionalProperties":{"type":"string"}})",
               StatusCode::kUnsupported, "schema.additionalProperties: only false");
   ExpectError(

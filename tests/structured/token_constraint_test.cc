@@ -206,6 +206,13 @@ bool Validate(const ordered_json& v, const ordered_json& s, const ordered_json& 
         !std::regex_match(str, std::regex(s["pattern"].get<std::string>())))
       return false;
   }
+  if (v.is_number()) {
+    const double d = v.get<double>();
+    if (s.contains("minimum") && d < s["minimum"].get<double>()) return false;
+    if (s.contains("maximum") && d > s["maximum"].get<double>()) return false;
+    if (s.contains("exclusiveMinimum") && d <= s["exclusiveMinimum"].get<double>()) return false;
+    if (s.contains("exclusiveMaximum") && d >= s["exclusiveMaximum"].get<double>()) return false;
+  }
   if (v.is_array()) {
     if (s.contains("minItems") && v.size() < s["minItems"].get<size_t>()) return false;
     if (s.contains("maxItems") && v.size() > s["maxItems"].get<size_t>()) return false;
@@ -305,7 +312,8 @@ void RandomWalks(const std::string& schema_text, int walks, uint32_t seed) {
 TEST(TokenConstraintTest, RandomWalksGiveValidJson) {
   RandomWalks(R"j({"type":"object","properties":{
       "name":{"type":"string","maxLength":12},
-      "age":{"type":"integer"},
+      "age":{"type":"integer","minimum":0,"maximum":130},
+      "level":{"type":"integer","exclusiveMinimum":-40,"exclusiveMaximum":4000},
       "email":{"type":"string","pattern":"[a-z]{1,8}@[a-z]{1,8}\\.(com|org)"},
       "tags":{"type":"array","items":{"enum":["a","b","ç"]},"maxItems":3},
       "home":{"$ref":"#/$defs/place"}},
