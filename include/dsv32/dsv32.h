@@ -305,7 +305,7 @@ typedef struct dsv32_request_params {
    * keyword or regex feature outside it, DSV32_ERR_INVALID_ARGUMENT for
    * malformed or unsatisfiable input (enum: [], minLength > maxLength,
    * ...), no tokenizer, or no stop token; dsv32_last_error() names the
-   * problem and, for schemas, its path ("schema.properties.age.minimum"). */
+   * problem and, for schemas, its path ("schema.properties.age.multipleOf"). */
   const char* json_schema;                 /* a JSON Schema; {"type":"object"} = JSON mode */
   const char* regex;                       /* a whole-match regular expression */
   const struct dsv32_tokenizer* tokenizer; /* the model's tokenizer, needed with either;
