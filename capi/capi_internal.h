@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 
@@ -11,11 +12,8 @@
 #include "dsv32/dsv32.h"
 #include "engine/sampling.h"
 #include "model/model.h"
+#include "structured/token_vocabulary.h"
 #include "text/tokenizer.h"
-
-struct dsv32_tokenizer {
-  std::shared_ptr<const dsv32::Tokenizer> tokenizer;
-};
 
 struct dsv32_model {
   std::shared_ptr<const dsv32::Model> model;
@@ -24,7 +22,19 @@ struct dsv32_model {
   dsv32::SamplingParams sampling_defaults;
 };
 
+struct dsv32_tokenizer {
+  std::shared_ptr<const dsv32::Tokenizer> tokenizer;
+  // What constrained decoding masks, built on first use for one width.
+  mutable std::mutex mu;
+  mutable std::shared_ptr<const dsv32::structured::TokenVocabulary> vocabulary;
+};
+
 namespace dsv32::capi {
+
+// The tokenizer's vocabulary for masks `vocab_size` wide (built once and
+// kept while that width is asked for).
+Result<std::shared_ptr<const structured::TokenVocabulary>> Vocabulary(
+    const dsv32_tokenizer& tokenizer, int32_t vocab_size);
 
 // Records `message` as the calling thread's last error and returns `code`.
 dsv32_status SetError(dsv32_status code, const std::string& message);

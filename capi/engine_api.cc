@@ -1,7 +1,11 @@
 // The serving engine, sampling parameters and metrics through the C API.
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "capi_internal.h"
@@ -12,6 +16,15 @@ struct dsv32_engine {
   dsv32::SamplingParams sampling_defaults;
   int64_t eos_token_id = -1;
   bool background = false;
+  // The engine's own tokenizer (engine params), which constrained requests
+  // use when they name none.
+  std::unique_ptr<dsv32_tokenizer> tokenizer;
+  // Compiled constraints by vocabulary, kind and text, so that requests with
+  // the same schema share one grammar and its cached masks.
+  std::mutex grammars_mu;
+  std::map<std::tuple<const void*, bool, std::string>,
+           std::shared_ptr<const dsv32::structured::TokenGrammar>>
+      grammars;
 };
 
 using dsv32::capi::FromStatus;
@@ -63,6 +76,30 @@ dsv32_status CopyOut(T full, T* out, const char* what) {
 
 dsv32_status NullEngine(const char* fn) {
   return SetError(DSV32_ERR_INVALID_ARGUMENT, std::string(fn) + ": engine is NULL");
+}
+
+// The grammar of a request's json_schema or regex, compiled once per engine.
+dsv32::Result<std::shared_ptr<const dsv32::structured::TokenGrammar>> Grammar(
+    dsv32_engine* engine, const dsv32_request_params& p) {
+  using dsv32::structured::TokenGrammar;
+  const bool schema = p.json_schema != nullptr;
+  const std::string what = schema ? "json_schema" : "regex";
+  if (schema && p.regex) return dsv32::InvalidArgument("give json_schema or regex, not both");
+  const dsv32_tokenizer* tokenizer = p.tokenizer ? p.tokenizer : engine->tokenizer.get();
+  if (!tokenizer) return dsv32::InvalidArgument(what + " needs the tokenizer");
+  const auto vocab_size = static_cast<int32_t>(engine->engine->model().config().vocab_size);
+  DSV32_ASSIGN_OR_RETURN(auto vocab, dsv32::capi::Vocabulary(*tokenizer, vocab_size));
+  const std::string text = schema ? p.json_schema : p.regex;
+  const auto key = std::make_tuple(static_cast<const void*>(vocab.get()), schema, text);
+  std::lock_guard lock(engine->grammars_mu);
+  if (auto it = engine->grammars.find(key); it != engine->grammars.end()) return it->second;
+  auto grammar =
+      schema ? TokenGrammar::FromJsonSchema(text, vocab) : TokenGrammar::FromRegex(text, vocab);
+  if (!grammar.ok()) return grammar.status().WithContext(what);
+  // A bound on what an engine keeps: past it, start over.
+  if (engine->grammars.size() >= 64) engine->grammars.clear();
+  engine->grammars.emplace(key, grammar.value());
+  return grammar;
 }
 
 }  // namespace
@@ -128,6 +165,10 @@ dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* 
     handle->sampling_defaults = model->sampling_defaults;
     handle->eos_token_id = model->model->config().eos_token_id;
     handle->background = p.background != 0;
+    if (p.tokenizer) {
+      handle->tokenizer = std::make_unique<dsv32_tokenizer>();
+      handle->tokenizer->tokenizer = p.tokenizer->tokenizer;
+    }
     if (handle->background) handle->engine->Start();
     *out = handle.release();
     return DSV32_OK;
@@ -190,6 +231,15 @@ dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_param
     if (p.lane != DSV32_LANE_INTERACTIVE && p.lane != DSV32_LANE_COMPUTE)
       return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_submit: unknown lane");
     spec.lane = static_cast<dsv32::Lane>(p.lane);
+    if (p.json_schema || p.regex) {
+      auto grammar = Grammar(engine, p);
+      if (!grammar.ok()) return FromStatus(grammar.status().WithContext("dsv32_engine_submit"));
+      auto constraint =
+          dsv32::structured::TokenConstraint::Create(std::move(grammar).value(), spec.stop_tokens);
+      if (!constraint.ok())
+        return FromStatus(constraint.status().WithContext("dsv32_engine_submit"));
+      spec.sampling.constraint = std::move(constraint).value();
+    }
     if (p.on_token) {
       const dsv32_stream_fn fn = p.on_token;
       void* user_data = p.user_data;

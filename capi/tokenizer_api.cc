@@ -13,6 +13,21 @@ struct dsv32_token_decoder {
   std::string text;
 };
 
+namespace dsv32::capi {
+
+Result<std::shared_ptr<const structured::TokenVocabulary>> Vocabulary(
+    const dsv32_tokenizer& tokenizer, int32_t vocab_size) {
+  std::lock_guard lock(tokenizer.mu);
+  if (!tokenizer.vocabulary || tokenizer.vocabulary->vocab_size() != vocab_size) {
+    auto v = structured::TokenVocabulary::Build(*tokenizer.tokenizer, vocab_size);
+    if (!v.ok()) return v.status();
+    tokenizer.vocabulary = std::move(v).value();
+  }
+  return tokenizer.vocabulary;
+}
+
+}  // namespace dsv32::capi
+
 using dsv32::capi::FromStatus;
 using dsv32::capi::Guard;
 using dsv32::capi::SetError;
@@ -26,7 +41,9 @@ dsv32_status dsv32_tokenizer_load(const char* dir, dsv32_tokenizer** out) {
     if (!dir) return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_tokenizer_load: dir is NULL");
     auto tokenizer = dsv32::Tokenizer::Load(dir);
     if (!tokenizer.ok()) return FromStatus(tokenizer.status());
-    *out = new dsv32_tokenizer{std::move(tokenizer).value()};
+    auto handle = std::make_unique<dsv32_tokenizer>();
+    handle->tokenizer = std::move(tokenizer).value();
+    *out = handle.release();
     return DSV32_OK;
   });
 }

@@ -58,7 +58,8 @@ class RequestParams(C.Structure):
                 ("on_token", StreamFn), ("user_data", C.c_void_p),
                 ("chat_request", C.c_char_p), ("stop_strings", C.POINTER(C.c_char_p)),
                 ("n_stop_strings", C.c_size_t), ("kv_export_path", C.c_char_p),
-                ("kv_import_path", C.c_char_p)]
+                ("kv_import_path", C.c_char_p),
+                ("json_schema", C.c_char_p), ("regex", C.c_char_p), ("tokenizer", C.c_void_p)]
 
 
 class ChatParserParams(C.Structure):

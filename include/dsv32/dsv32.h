@@ -374,6 +374,23 @@ typedef struct dsv32_request_params {
    * file ends the request with DSV32_FINISH_ERROR and the reason. */
   const char* kv_export_path;
   const char* kv_import_path;
+  /* Constrained decoding (appended last: a struct_size that ends before
+   * them reads as NULL here). At most one of json_schema and regex;
+   * each is NUL-terminated text, read during submit. Only tokens that keep
+   * the output a prefix of a match are drawn, and the stop tokens (EOS
+   * included when stop_at_eos) only once the output is a whole match, so a
+   * request that ends on one has output that matches; one that reaches
+   * max_tokens first may be cut short. See docs/structured-output.md for
+   * the supported subset. Errors from submit: DSV32_ERR_UNSUPPORTED for a
+   * keyword or regex feature outside it, DSV32_ERR_INVALID_ARGUMENT for
+   * malformed or unsatisfiable input (enum: [], minLength > maxLength,
+   * ...), no tokenizer, or no stop token; dsv32_last_error() names the
+   * problem and, for schemas, its path ("schema.properties.age.multipleOf"). */
+  const char* json_schema;                 /* a JSON Schema; {"type":"object"} = JSON mode */
+  const char* regex;                       /* a whole-match regular expression */
+  const struct dsv32_tokenizer* tokenizer; /* the model's tokenizer, needed with either
+                                              (NULL: the engine's, if it has one);
+                                              not retained after submit */
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */
@@ -643,6 +660,48 @@ DSV32_API void dsv32_token_decoder_free(dsv32_token_decoder* decoder);
  * the decoder; *length (may be NULL) its length. */
 DSV32_API dsv32_status dsv32_token_decoder_push(dsv32_token_decoder* decoder, int32_t id,
                                                 const char** text, size_t* length);
+
+/* ---- Constrained decoding ---------------------------------------------- */
+
+/* For hosts that sample themselves (over dsv32_context_logits): where an
+ * output stands in a JSON Schema or regex, and which tokens may come next.
+ * Engine requests take the same constraints through dsv32_request_params.
+ * The compiled grammar and its per-state masks are shared by clones; use one
+ * constraint from one thread at a time (clones on other threads are fine). */
+typedef struct dsv32_constraint dsv32_constraint;
+
+/* Compiles exactly one of json_schema and regex (NUL-terminated; the
+ * subset of docs/structured-output.md) against the tokenizer's vocabulary,
+ * for logits rows vocab_size wide (the model's; 0 = the tokenizer's id
+ * range). end_tokens: the ids that end the output (EOS, stop tokens), at
+ * least one; they are allowed only where the output is a whole match.
+ * Errors as for dsv32_engine_submit: DSV32_ERR_UNSUPPORTED or
+ * DSV32_ERR_INVALID_ARGUMENT with the problem (and schema path) in
+ * dsv32_last_error(). The constraint does not keep the tokenizer. */
+DSV32_API dsv32_status dsv32_constraint_create(const dsv32_tokenizer* tokenizer, int32_t vocab_size,
+                                               const char* json_schema, const char* regex,
+                                               const int32_t* end_tokens, size_t n_end_tokens,
+                                               dsv32_constraint** out);
+
+/* A copy at the same position, to fork an output (cheap). */
+DSV32_API dsv32_status dsv32_constraint_clone(const dsv32_constraint* constraint,
+                                              dsv32_constraint** out);
+
+DSV32_API void dsv32_constraint_free(dsv32_constraint* constraint);
+
+/* Sets logits[i] to -INFINITY for every token i that may not come next
+ * (ids at or past vocab_size included); the others are left as they are. */
+DSV32_API dsv32_status dsv32_constraint_mask_logits(const dsv32_constraint* constraint,
+                                                    float* logits, size_t n_logits);
+
+/* Moves past `token`. DSV32_ERR_INVALID_ARGUMENT, with the position
+ * unchanged, when the mask would not have allowed it. */
+DSV32_API dsv32_status dsv32_constraint_advance(dsv32_constraint* constraint, int32_t token);
+
+/* *complete (may be NULL): the output so far is a whole match, so an end
+ * token may come next; *finished (may be NULL): an end token was taken. */
+DSV32_API dsv32_status dsv32_constraint_state(const dsv32_constraint* constraint, int32_t* complete,
+                                              int32_t* finished);
 
 #ifdef __cplusplus
 }

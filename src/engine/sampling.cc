@@ -48,7 +48,8 @@ Result<SamplingParams> LoadGenerationDefaults(const std::string& dir, SamplingPa
 
 Sampler::Sampler(const SamplingParams& params)
     : params_(params),
-      rng_(params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}()) {}
+      rng_(params.seed >= 0 ? static_cast<uint64_t>(params.seed) : std::random_device{}()),
+      constraint_(params.constraint) {}
 
 void Sampler::ObservePrompt(std::span<const int32_t> prompt) {
   if (params_.repetition_penalty != 1.0f) seen_.insert(prompt.begin(), prompt.end());
@@ -57,6 +58,9 @@ void Sampler::ObservePrompt(std::span<const int32_t> prompt) {
 void Sampler::Accept(int32_t token) {
   if (params_.repetition_penalty != 1.0f) seen_.insert(token);
   ++generated_counts_[token];
+  // A token the mask did not allow can only be the fallback end token,
+  // which ends the request; the constraint keeps its state then.
+  if (constraint_) (void)constraint_->Advance(token).ok();
 }
 
 namespace {
@@ -91,49 +95,93 @@ void Sampler::Penalize(std::span<const float> logits) {
   }
 }
 
-size_t Sampler::Candidates() {
+// The constraint's allowed tokens (masks the rest in work_); false when it
+// allows none.
+bool Sampler::ApplyConstraint() {
+  constexpr float kMasked = -std::numeric_limits<float>::infinity();
+  allowed_.resize((work_.size() + 63) / 64);
+  constraint_->Mask(std::span<uint64_t>(allowed_));
+  bool any = false;
+  for (size_t w = 0; w < allowed_.size(); ++w) {
+    const uint64_t word = allowed_[w];
+    any |= word != 0;
+    if (word == ~uint64_t{0}) continue;
+    const size_t end = std::min(work_.size(), w * 64 + 64);
+    for (size_t i = w * 64; i < end; ++i)
+      if (!((word >> (i % 64)) & 1)) work_[i] = kMasked;
+  }
+  return any;
+}
+
+size_t Sampler::Candidates(bool constrained) {
+  if (constrained) {
+    order_.clear();
+    for (size_t w = 0; w < allowed_.size(); ++w)
+      for (uint64_t b = allowed_[w]; b; b &= b - 1)
+        if (const size_t i = w * 64 + static_cast<size_t>(__builtin_ctzll(b)); i < work_.size())
+          order_.push_back(static_cast<int32_t>(i));
+  } else {
+    order_.resize(work_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+  }
+  if (order_.empty()) return 0;
   // Candidates best first; truncation keeps a prefix of this order.
-  order_.resize(work_.size());
-  std::iota(order_.begin(), order_.end(), 0);
   auto better = [&](int32_t a, int32_t b) {
     return work_[static_cast<size_t>(a)] > work_[static_cast<size_t>(b)] ||
            (work_[static_cast<size_t>(a)] == work_[static_cast<size_t>(b)] && a < b);
   };
   size_t keep = order_.size();
+  size_t sorted = keep;
   if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
-    keep = static_cast<size_t>(params_.top_k);
+    keep = sorted = static_cast<size_t>(params_.top_k);
     std::partial_sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(keep), order_.end(),
+                      better);
+  } else if ((params_.top_p < 1.0f || params_.min_p > 0.0f) && keep > kSortedPrefix) {
+    // top-p and min-p keep a prefix of the order, short for a peaked
+    // distribution: sort the best kSortedPrefix, and the rest only if the
+    // cut falls past them.
+    sorted = kSortedPrefix;
+    std::partial_sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(sorted), order_.end(),
                       better);
   } else {
     std::sort(order_.begin(), order_.end(), better);
   }
   const double inv_t = 1.0 / params_.temperature;
-  const double best = work_[static_cast<size_t>(order_[0])];
-  probs_.resize(keep);
-  double sum = 0.0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs_[i] = std::exp((work_[static_cast<size_t>(order_[i])] - best) * inv_t);
-    sum += probs_[i];
-  }
-  for (double& p : probs_) p /= sum;
-  // min-p: drop tokens less likely than min_p times the best one.
-  if (params_.min_p > 0.0f) {
-    const double floor = params_.min_p * probs_[0];
-    size_t k = 1;
-    while (k < keep && probs_[k] >= floor) ++k;
-    keep = k;
-  }
-  // top-p: the smallest prefix whose mass reaches top_p.
-  if (params_.top_p < 1.0f) {
-    double mass = 0.0;
-    size_t k = 0;
-    while (k < keep) {
-      mass += probs_[k++];
-      if (mass >= params_.top_p) break;
+  for (;;) {
+    const double best = work_[static_cast<size_t>(order_[0])];
+    double sum = 0.0;
+    for (size_t i = 0; i < keep; ++i)
+      sum += std::exp((work_[static_cast<size_t>(order_[i])] - best) * inv_t);
+    probs_.resize(sorted);
+    for (size_t i = 0; i < sorted; ++i)
+      probs_[i] = std::exp((work_[static_cast<size_t>(order_[i])] - best) * inv_t) / sum;
+    size_t cut = keep;
+    bool past_prefix = false;
+    // min-p: drop tokens less likely than min_p times the best one.
+    if (params_.min_p > 0.0f) {
+      const double floor = params_.min_p * probs_[0];
+      size_t k = 1;
+      while (k < sorted && probs_[k] >= floor) ++k;
+      if (k < sorted) cut = k;
+      past_prefix |= k == sorted && sorted < keep;
     }
-    keep = k;
+    // top-p: the smallest prefix whose mass reaches top_p.
+    if (params_.top_p < 1.0f) {
+      double mass = 0.0;
+      size_t k = 0;
+      while (k < std::min(cut, sorted)) {
+        mass += probs_[k++];
+        if (mass >= params_.top_p) break;
+      }
+      if (mass >= params_.top_p || k < sorted)
+        cut = std::min(cut, k);
+      else
+        past_prefix |= sorted < keep;
+    }
+    if (!past_prefix || sorted == keep) return std::min(cut, sorted);
+    std::sort(order_.begin(), order_.end(), better);
+    sorted = keep;
   }
-  return keep;
 }
 
 double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
@@ -141,16 +189,21 @@ double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53
 SampledToken Sampler::Sample(std::span<const float> logits) {
   Penalize(logits);
   SampledToken out;
-  if (params_.temperature == 0.0f) {
+  const bool constrained = constraint_.has_value();
+  if (constrained && !ApplyConstraint()) {
+    // The constraint left nothing to choose from.
+    out.token = constraint_->end_tokens().front();
+  } else if (params_.temperature == 0.0f) {
     // Greedy: the first of the best, so ties resolve the same way every time.
     out.token = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   } else {
-    const size_t keep = Candidates();
+    const size_t keep = Candidates(constrained);
     double total = 0.0;
     for (size_t i = 0; i < keep; ++i) total += probs_[i];
     const double u = Uniform() * total;
     double acc = 0.0;
-    out.token = order_[keep - 1];
+    // No candidate: the constraint's bits all lay past the logits.
+    out.token = keep ? order_[keep - 1] : constraint_->end_tokens().front();
     for (size_t i = 0; i < keep; ++i) {
       acc += probs_[i];
       if (u < acc) {
@@ -180,12 +233,18 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
 void Sampler::Distribution(std::span<const float> logits, std::vector<double>* probs) {
   Penalize(logits);
   probs->assign(logits.size(), 0.0);
+  const bool constrained = constraint_.has_value();
+  if (constrained && !ApplyConstraint()) {
+    const auto end = static_cast<size_t>(constraint_->end_tokens().front());
+    if (end < probs->size()) (*probs)[end] = 1.0;
+    return;
+  }
   if (params_.temperature == 0.0f) {
     (*probs)[static_cast<size_t>(std::max_element(work_.begin(), work_.end()) - work_.begin())] =
         1.0;
     return;
   }
-  const size_t keep = Candidates();
+  const size_t keep = Candidates(constrained);
   double total = 0.0;
   for (size_t i = 0; i < keep; ++i) total += probs_[i];
   for (size_t i = 0; i < keep; ++i) (*probs)[static_cast<size_t>(order_[i])] = probs_[i] / total;

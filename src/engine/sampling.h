@@ -1,9 +1,12 @@
 // Choosing the next token from a row of logits: penalties over what was
-// already said, temperature, truncation (top-k, top-p, min-p), and a draw
-// from a per-request random stream so a seed reproduces a completion.
+// already said, an optional grammar constraint (JSON Schema or regex; tokens
+// it does not allow are dropped before anything else chooses), temperature,
+// truncation (top-k, top-p, min-p), and a draw from a per-request random
+// stream so a seed reproduces a completion.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <span>
 #include <unordered_map>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "structured/token_constraint.h"
 
 namespace dsv32 {
 
@@ -24,6 +28,10 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;   // subtracted per earlier occurrence in the output
   int64_t seed = -1;                // < 0: a fresh random seed
   int32_t top_logprobs = 0;         // how many alternatives to report per token
+  // Where the output must stay within a grammar: each Sampler starts from
+  // this position (normally the grammar's start) and advances its own copy.
+  // Its vocabulary should be as wide as the logits; ids past it are masked.
+  std::optional<structured::TokenConstraint> constraint;
 };
 
 // Checks ranges (temperature >= 0, top_p in (0, 1], ...).
@@ -52,9 +60,11 @@ class Sampler {
 
   // The prompt counts for the repetition penalty only.
   void ObservePrompt(std::span<const int32_t> prompt);
-  // Records a generated token for the penalties.
+  // Records a generated token for the penalties and the constraint.
   void Accept(int32_t token);
 
+  // With a constraint, only tokens it allows are drawn; should none be
+  // (a vocabulary without the bytes the grammar needs), its first end token.
   SampledToken Sample(std::span<const float> logits);
 
   // The distribution Sample draws from for these logits, over the whole
@@ -67,14 +77,20 @@ class Sampler {
   int32_t Draw(std::span<const double> probs);
   // A uniform value in [0, 1) from the same stream.
   double Uniform();
+  const std::optional<structured::TokenConstraint>& constraint() const { return constraint_; }
 
  private:
   // work_ = logits with the repetition, presence and frequency penalties.
   void Penalize(std::span<const float> logits);
-  // After Penalize, when sampling: order_ gets the candidates best first
-  // and probs_ their probabilities after temperature; returns how many of
-  // them top-k, min-p and top-p keep.
-  size_t Candidates();
+  // After Penalize, with a constraint: masks what it does not allow in
+  // work_ (allowed_ holds the bits); false when it allows nothing.
+  bool ApplyConstraint();
+  // After Penalize, when sampling: order_ gets the candidates (the allowed
+  // ones when constrained) best first and probs_ their probabilities after
+  // temperature; returns how many of them top-k, min-p and top-p keep.
+  size_t Candidates(bool constrained);
+  // How many candidates are sorted first when top-p or min-p will cut.
+  static constexpr size_t kSortedPrefix = 256;
 
   SamplingParams params_;
   std::mt19937_64 rng_;
@@ -83,6 +99,8 @@ class Sampler {
   std::vector<float> work_;
   std::vector<int32_t> order_;
   std::vector<double> probs_;
+  std::optional<structured::TokenConstraint> constraint_;
+  std::vector<uint64_t> allowed_;
 };
 
 }  // namespace dsv32

@@ -2,8 +2,9 @@
  * create (background and stepped), submit / stream / poll / tokens / wait /
  * cancel / release, metrics as a struct and as Prometheus text; an engine
  * with a tokenizer: streamed text, stop strings, chat requests, paged fp8
- * caches.
+ * caches; requests constrained by a JSON Schema or a regex.
  * Usage: capi_engine_c11_test MODEL_DIR TOKENIZER_DIR */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,98 @@ static void text_engine(dsv32_model* model, const char* tokenizer_dir) {
   dsv32_engine_free(engine);
 }
 
+/* Runs one greedy request to its end on a stepped engine and decodes what
+ * it generated without the final stop token into text[capacity]. */
+static dsv32_finish_reason run_to_end(dsv32_engine* engine, const dsv32_request_params* rp,
+                                      const dsv32_tokenizer* tokenizer, char* text,
+                                      size_t capacity) {
+  dsv32_request_id id = 0;
+  text[0] = '\0';
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_OK);
+  if (id == 0) return DSV32_FINISH_ERROR;
+  int64_t ran = 1;
+  while (ran > 0) CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+  dsv32_request_status rs;
+  memset(&rs, 0, sizeof rs);
+  rs.struct_size = sizeof rs;
+  CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_OK);
+  int32_t tokens[128];
+  size_t n = 0, length = 0;
+  CHECK(dsv32_engine_tokens(engine, id, tokens, NULL, 128, &n) == DSV32_OK);
+  if (rs.reason == DSV32_FINISH_STOP_TOKEN && n > 0) --n;
+  CHECK(dsv32_tokenizer_decode(tokenizer, tokens, n, 0, text, capacity, &length) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  return rs.reason;
+}
+
+/* Requests whose output must match a JSON Schema or a regex. */
+static void constrained_requests(dsv32_model* model, const char* tokenizer_dir) {
+  dsv32_tokenizer* tokenizer = NULL;
+  CHECK(dsv32_tokenizer_load(tokenizer_dir, &tokenizer) == DSV32_OK);
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  ep.background = 0;
+  ep.n_threads = 1;
+  ep.max_context = 128;
+  dsv32_engine* engine = NULL;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  if (!engine || !tokenizer) return;
+  dsv32_sampling_params sp = dsv32_sampling_default_params();
+  sp.temperature = 0.0f;
+  dsv32_request_params rp = dsv32_request_default_params();
+  CHECK(rp.json_schema == NULL && rp.regex == NULL && rp.tokenizer == NULL);
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.sampling = &sp;
+  rp.max_tokens = 100;
+  rp.tokenizer = tokenizer;
+  char text[1024];
+
+  rp.json_schema =
+      "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"},"
+      "\"n\":{\"type\":\"integer\"}},\"required\":[\"ok\",\"n\"]}";
+  CHECK(run_to_end(engine, &rp, tokenizer, text, sizeof text) == DSV32_FINISH_STOP_TOKEN);
+  CHECK(text[0] == '{' && strstr(text, "\"ok\"") && strstr(text, "\"n\"") &&
+        text[strlen(text) - 1] == '}');
+  rp.json_schema = NULL;
+  rp.regex = "(yes|no)!";
+  CHECK(run_to_end(engine, &rp, tokenizer, text, sizeof text) == DSV32_FINISH_STOP_TOKEN);
+  CHECK(strcmp(text, "yes!") == 0 || strcmp(text, "no!") == 0);
+
+  /* A caller built before these fields existed gets unconstrained output. */
+  rp.struct_size = offsetof(dsv32_request_params, json_schema);
+  rp.max_tokens = 3;
+  rp.stop_at_eos = 0;
+  dsv32_request_id id = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp.struct_size = sizeof rp;
+
+  /* Errors name the problem. */
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT); /* no stop token */
+  CHECK(strstr(dsv32_last_error(), "end token") != NULL);
+  rp.stop_at_eos = 1;
+  rp.regex = "(yes";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "regex") != NULL);
+  rp.regex = "a(?=b)";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_UNSUPPORTED);
+  rp.json_schema = "{\"type\":\"string\"}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT); /* both */
+  rp.regex = NULL;
+  rp.json_schema = "{\"properties\":{\"n\":{\"type\":\"integer\",\"multipleOf\":2}}}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_UNSUPPORTED);
+  CHECK(strstr(dsv32_last_error(), "schema.properties.n.multipleOf") != NULL);
+  rp.json_schema = "{\"enum\":[]}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "schema.enum") != NULL);
+  rp.tokenizer = NULL;
+  rp.json_schema = "{}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "tokenizer") != NULL);
+  dsv32_engine_free(engine);
+  dsv32_tokenizer_free(tokenizer);
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s MODEL_DIR TOKENIZER_DIR\n", argv[0]);
@@ -292,6 +385,7 @@ int main(int argc, char** argv) {
   int32_t greedy[4] = {0, 0, 0, 0};
   stepped_engine(model, greedy);
   text_engine(model, argv[2]);
+  constrained_requests(model, argv[2]);
 
   /* A background engine: the same greedy request gives the same tokens,
    * while a second one runs beside it. */

@@ -1,5 +1,7 @@
-/* The tokenizer half of the C API from plain C11: load, encode, decode and
- * the streaming decoder. Usage: capi_tokenizer_c11_test TOKENIZER_DIR */
+/* The tokenizer half of the C API from plain C11: load, encode, decode, the
+ * streaming decoder and constraints over the tokenizer's vocabulary.
+ * Usage: capi_tokenizer_c11_test TOKENIZER_DIR */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,54 @@ int main(int argc, char** argv) {
   CHECK(strcmp(decoded, text) == 0 && length == strlen(text));
   CHECK(dsv32_tokenizer_decode(tokenizer, ids, n, 0, NULL, 0, &length) == DSV32_OK);
   CHECK(length > strlen(text)); /* BOS's text is in it */
+
+  /* A constraint at V3.2's logits width: the ids past the tokenizer's and
+   * the end token (until the output matches) are masked. */
+  enum { kVocab = 129280 };
+  const int32_t end[1] = {eos};
+  dsv32_constraint* c = NULL;
+  CHECK(dsv32_constraint_create(tokenizer, kVocab, "{\"enum\":[\"yes\",\"no\"]}", NULL, end, 1,
+                                &c) == DSV32_OK);
+  float* logits = malloc(kVocab * sizeof(float));
+  for (int i = 0; i < kVocab; ++i) logits[i] = 0.0f;
+  CHECK(dsv32_constraint_mask_logits(c, logits, kVocab) == DSV32_OK);
+  int allowed = 0;
+  for (int i = 0; i < kVocab; ++i) allowed += logits[i] == 0.0f;
+  CHECK(allowed > 0 && allowed < 100 && isinf(logits[eos]) && isinf(logits[kVocab - 1]));
+  dsv32_constraint* fork = NULL;
+  CHECK(dsv32_constraint_clone(c, &fork) == DSV32_OK);
+  int32_t answer[8];
+  size_t n_answer = 0;
+  CHECK(dsv32_tokenizer_encode(tokenizer, "\"no\"", 4, 0, 0, answer, 8, &n_answer) == DSV32_OK);
+  int32_t complete = -1, finished = -1;
+  for (size_t i = 0; i < n_answer; ++i) {
+    CHECK(dsv32_constraint_state(c, &complete, &finished) == DSV32_OK);
+    CHECK(complete == 0 && finished == 0);
+    CHECK(dsv32_constraint_advance(c, answer[i]) == DSV32_OK);
+  }
+  CHECK(dsv32_constraint_state(c, &complete, NULL) == DSV32_OK && complete == 1);
+  CHECK(dsv32_constraint_advance(c, eos) == DSV32_OK);
+  CHECK(dsv32_constraint_state(c, NULL, &finished) == DSV32_OK && finished == 1);
+  /* The fork is still at the start, where neither EOS nor "x" fits. */
+  CHECK(dsv32_constraint_advance(fork, eos) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_tokenizer_encode(tokenizer, "x", 1, 0, 0, answer, 8, &n_answer) == DSV32_OK);
+  CHECK(dsv32_constraint_advance(fork, answer[0]) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_constraint_state(fork, &complete, &finished) == DSV32_OK && complete == 0);
+  dsv32_constraint_free(fork);
+  dsv32_constraint_free(c);
+  dsv32_constraint_free(NULL);
+  free(logits);
+  CHECK(dsv32_constraint_create(tokenizer, kVocab, "{\"minimum\":1}", NULL, end, 1, &c) ==
+        DSV32_ERR_UNSUPPORTED);
+  CHECK(c == NULL && strstr(dsv32_last_error(), "schema.minimum") != NULL);
+  CHECK(dsv32_constraint_create(tokenizer, 0, NULL, "[a-", end, 1, &c) ==
+        DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_constraint_create(tokenizer, 0, NULL, NULL, end, 1, &c) ==
+        DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_constraint_create(tokenizer, 0, NULL, "a", end, 0, &c) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(dsv32_constraint_create(tokenizer, 0, NULL, "a", end, 1, &c) == DSV32_OK);
+  CHECK(dsv32_constraint_mask_logits(NULL, NULL, 0) == DSV32_ERR_INVALID_ARGUMENT);
+  dsv32_constraint_free(c);
 
   /* The streaming decoder's pieces join to the same text. */
   dsv32_token_decoder* decoder = NULL;

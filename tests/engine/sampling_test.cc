@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string>
 
 namespace dsv32 {
 namespace {
@@ -135,6 +136,47 @@ TEST(SamplingTest, LogprobsAreTheRawDistribution) {
   EXPECT_EQ(t.top[0].token, 1);
   EXPECT_NEAR(t.top[0].logprob, std::log(0.5), 1e-5);
   EXPECT_EQ(t.top[1].token, 2);
+}
+
+// Tokens "a" "b" "ab" "x" and an end token 4, under the regex (ab)+.
+SamplingParams Constrained(SamplingParams p) {
+  auto vocab = structured::TokenVocabulary::FromBytes({"a", "b", "ab", "x"}, 6);
+  auto grammar = structured::TokenGrammar::FromRegex("(ab)+", vocab.value());
+  p.constraint = structured::TokenConstraint::Create(grammar.value(), {4}).value();
+  return p;
+}
+
+TEST(SamplingTest, ConstraintMasksBeforeChoosing) {
+  // "x" is the model's favourite, but never allowed; the end only after a match.
+  const std::vector<float> logits = {1.0f, 2.0f, 0.5f, 9.0f, 8.0f, 7.0f};
+  Sampler greedy(Constrained(Greedy()));
+  std::string text;
+  for (int step = 0; step < 4; ++step) {
+    const int32_t t = greedy.Sample(logits).token;
+    greedy.Accept(t);
+    if (t == 4) break;
+    text += "ab"[t];
+  }
+  EXPECT_EQ(text, "ab");
+  EXPECT_TRUE(greedy.constraint()->IsFinished());
+
+  double sum = 0.0;
+  for (float v : logits) sum += std::exp(v);
+  const auto log_sum = static_cast<float>(std::log(sum));
+  SamplingParams p;
+  p.top_k = 2;
+  p.top_p = 0.9f;
+  for (int run = 0; run < 20; ++run) {
+    p.seed = run;
+    Sampler s(Constrained(p));
+    for (int step = 0; step < 30 && !s.constraint()->IsFinished(); ++step) {
+      const SampledToken t = s.Sample(logits);
+      ASSERT_TRUE(s.constraint()->Allows(t.token)) << t.token;
+      // Log-probabilities stay those of the unmasked row.
+      EXPECT_NEAR(t.logprob, logits[static_cast<size_t>(t.token)] - log_sum, 1e-5);
+      s.Accept(t.token);
+    }
+  }
 }
 
 TEST(SamplingTest, ValidationRejectsBadValues) {

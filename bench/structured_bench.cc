@@ -1,0 +1,202 @@
+// Constrained decoding's per-token cost at DeepSeek-V3.2's vocabulary: the
+// model's logits are 129280 wide; the tokenizer (tests/data) has 128815 ids,
+// and the ids above it are always masked. Each case replays the tokens of a
+// realistic completion (the tokenizer's encoding of an example answer),
+// computing the allowed-token mask before every token:
+//   mask_cold: a fresh grammar, so every new DFA state walks the token trie
+//   mask_warm: every state's mask already cached (a grammar's steady state)
+//   mask_logits_warm: the same, writing -inf into a logits row instead
+//   sample/*: the sampler's whole step over a 129280 row with and without a
+//     constraint, the part of a decode step these masks add to
+// per_token is seconds per token. The tokenizer directory can be overridden
+// with DSV32_TOKENIZER=/path/to/dir.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "engine/sampling.h"
+#include "structured/token_constraint.h"
+#include "text/tokenizer.h"
+
+namespace dsv32 {
+namespace {
+
+using structured::TokenConstraint;
+using structured::TokenGrammar;
+
+constexpr int32_t kModelVocab = 129280;
+
+struct Case {
+  const char* name;
+  const char* schema;  // null: `regex` instead
+  const char* regex;
+  const char* answer;
+};
+
+const Case kCases[] = {
+    {"flat_object",
+     R"({"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"admin":{"type":"boolean"}},"required":["name","age","admin"]})",
+     nullptr, R"({"name": "Ada Lovelace", "age": 36, "admin": false})"},
+    {"nested_schema",
+     R"j({"type":"object","properties":{"id":{"type":"string","format":"uuid"},"title":{"type":"string","maxLength":80},
+       "tags":{"type":"array","items":{"enum":["news","sport","tech","science"]},"maxItems":4},
+       "author":{"$ref":"#/$defs/person"},"score":{"type":["number","null"]}},
+       "required":["id","title","tags","author"],
+       "$defs":{"person":{"type":"object","properties":{"name":{"type":"string"},"email":{"type":"string","pattern":"[a-z.]+@[a-z]+\\.(com|org)"}},"required":["name"]}}})j",
+     nullptr,
+     R"({"id": "123e4567-e89b-12d3-a456-426614174000", "title": "Analytical engines and the weaving of algebraic patterns", "tags": ["tech", "science"], "author": {"name": "Ada Lovelace", "email": "ada@analytical.org"}, "score": 0.97})"},
+    {"json_object", R"({"type":"object"})", nullptr,
+     R"({"city": "London", "population": 8982000, "boroughs": ["Camden", "Hackney", "Islington"], "mayor": {"name": "Sadiq Khan", "since": 2016}})"},
+    {"regex_date_list", nullptr, "(\\d{4}-\\d{2}-\\d{2})(, \\d{4}-\\d{2}-\\d{2})*",
+     "2024-01-15, 2024-02-29, 2025-12-31"},
+};
+
+const Tokenizer& LoadTokenizer() {
+  static const std::unique_ptr<Tokenizer> t = [] {
+    const char* dir = std::getenv("DSV32_TOKENIZER");
+    auto r = Tokenizer::Load(dir ? dir : DSV32_TOKENIZER_DIR);
+    if (!r.ok()) {
+      std::fprintf(stderr, "structured_bench: %s\n", r.status().message().c_str());
+      std::exit(1);
+    }
+    return std::move(r).value();
+  }();
+  return *t;
+}
+
+std::shared_ptr<const structured::TokenVocabulary> Vocabulary() {
+  static const auto v = structured::TokenVocabulary::Build(LoadTokenizer(), kModelVocab).value();
+  return v;
+}
+
+Result<std::shared_ptr<const TokenGrammar>> Compile(const Case& c) {
+  return c.schema ? TokenGrammar::FromJsonSchema(c.schema, Vocabulary())
+                  : TokenGrammar::FromRegex(c.regex, Vocabulary());
+}
+
+std::vector<int32_t> AnswerTokens(const Case& c) {
+  return LoadTokenizer().Encode(c.answer).value();
+}
+
+void SetPerToken(benchmark::State& state, size_t tokens) {
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * tokens));
+  state.counters["per_token"] = benchmark::Counter(
+      static_cast<double>(tokens),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BM_Compile(benchmark::State& state, const Case& c) {
+  Vocabulary();
+  for (auto _ : state) {
+    auto g = Compile(c);
+    if (!g.ok()) {
+      state.SkipWithError(g.status().message().c_str());
+      return;
+    }
+    state.counters["dfa_states"] = g.value()->dfa().num_states();
+    benchmark::DoNotOptimize(g.value().get());
+  }
+}
+
+// Mask then advance over the answer's tokens; `fresh` recompiles first.
+void MaskLoop(benchmark::State& state, const Case& c, bool fresh, bool logits_row) {
+  const std::vector<int32_t> ids = AnswerTokens(c);
+  auto compiled = Compile(c);
+  if (!compiled.ok()) {
+    state.SkipWithError(compiled.status().message().c_str());
+    return;
+  }
+  const int32_t eos = LoadTokenizer().eos_id();
+  std::vector<uint64_t> bits((kModelVocab + 63) / 64);
+  std::vector<float> logits(kModelVocab, 0.5f);
+  auto run = [&](const std::shared_ptr<const TokenGrammar>& g) {
+    TokenConstraint t = TokenConstraint::Create(g, {eos}).value();
+    for (int32_t id : ids) {
+      if (logits_row)
+        t.Mask(std::span<float>(logits));
+      else
+        t.Mask(std::span<uint64_t>(bits));
+      if (!t.Advance(id).ok()) return false;
+    }
+    return t.IsComplete();
+  };
+  if (!run(compiled.value())) {
+    state.SkipWithError("the answer does not match the grammar");
+    return;
+  }
+  for (auto _ : state) {
+    std::shared_ptr<const TokenGrammar> g = compiled.value();
+    if (fresh) {
+      state.PauseTiming();
+      g = TokenGrammar::Create(compiled.value()->dfa(), Vocabulary());
+      state.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(run(g));
+    benchmark::DoNotOptimize(bits.data());
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.counters["answer_tokens"] = static_cast<double>(ids.size());
+  SetPerToken(state, ids.size());
+}
+
+// One sampler step over a 129280-wide row, constrained to the answer's
+// first position or not.
+void BM_Sample(benchmark::State& state, const Case* c, float temperature) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> logits(kModelVocab);
+  for (float& v : logits) v = normal(rng);
+  SamplingParams p;
+  p.temperature = temperature;
+  p.top_p = 0.95f;
+  p.seed = 1;
+  if (c) {
+    auto g = Compile(*c);
+    if (!g.ok()) {
+      state.SkipWithError(g.status().message().c_str());
+      return;
+    }
+    // Inside the first string value: most of the vocabulary is allowed.
+    TokenConstraint t = TokenConstraint::Create(g.value(), {LoadTokenizer().eos_id()}).value();
+    for (int32_t id : LoadTokenizer().Encode("{\"name\": \"Ada").value()) (void)t.Advance(id).ok();
+    p.constraint = t;
+  }
+  Sampler sampler(p);
+  for (auto _ : state) benchmark::DoNotOptimize(sampler.Sample(logits).token);
+  SetPerToken(state, 1);
+}
+
+void Register() {
+  for (const Case& c : kCases) {
+    const std::string n = c.name;
+    benchmark::RegisterBenchmark(("compile/" + n).c_str(), BM_Compile, c)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("mask_cold/" + n).c_str(), MaskLoop, c, true, false)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("mask_warm/" + n).c_str(), MaskLoop, c, false, false)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("mask_logits_warm/" + n).c_str(), MaskLoop, c, false, true)
+        ->Unit(benchmark::kMicrosecond);
+  }
+  for (float temperature : {0.0f, 1.0f}) {
+    const std::string t = temperature == 0.0f ? "greedy" : "top_p";
+    benchmark::RegisterBenchmark(("sample/unconstrained/" + t).c_str(), BM_Sample, nullptr,
+                                 temperature)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("sample/flat_object/" + t).c_str(), BM_Sample, &kCases[0],
+                                 temperature)
+        ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+}  // namespace
+}  // namespace dsv32
+
+int main(int argc, char** argv) {
+  dsv32::Register();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
