@@ -148,6 +148,19 @@ ChatCall ReadChatRequest(const std::string& text, const Backend& backend,
   // special tokens are meant.
   call.spec.prompt =
       Tokenize(backend, prompt, /*add_bos=*/false, /*parse_special=*/true, "messages");
+  // A reply that is only content (no reasoning before it, no tool call in
+  // DSML markup) is constrained to the response format's schema, so it
+  // always parses; otherwise the format is an instruction in the prompt.
+  if (const nlohmann::json* format = body.Get("response_format");
+      format && !call.thinking && !request.contains("tools")) {
+    const std::string type = (*format)["type"];
+    if (type == "json_object") call.spec.json_schema = R"({"type":"object"})";
+    if (type == "json_schema") {
+      const nlohmann::json& spec = (*format)["json_schema"];
+      call.spec.json_schema =
+          spec.contains("schema") ? spec["schema"].dump() : std::string(R"({"type":"object"})");
+    }
+  }
   // The parser needs the end-of-sentence marker's text to tell a finished
   // reply from a cut one.
   call.spec.skip_special = false;

@@ -13,6 +13,7 @@ namespace {
 int SubmitErrorStatus(dsv32_status status) {
   switch (status) {
     case DSV32_ERR_INVALID_ARGUMENT:
+    case DSV32_ERR_UNSUPPORTED:
     case DSV32_ERR_OUT_OF_RANGE:
     case DSV32_ERR_OUT_OF_MEMORY:
       return 400;
@@ -56,13 +57,18 @@ Generation::Generation(const Backend& backend, GenerationSpec spec)
     request.n_stop_tokens = spec_.stop_tokens.size();
   }
   request.stop_at_eos = spec_.stop_at_eos && !canned ? 1 : 0;
+  if (!spec_.json_schema.empty()) {
+    request.json_schema = spec_.json_schema.c_str();
+    request.tokenizer = backend_.tokenizer;
+  }
   request.on_token = &Generation::OnToken;
   request.user_data = &inbox_;
   const dsv32_status s = dsv32_engine_submit(backend_.engine, &request, &id_);
   if (s != DSV32_OK) {
     const std::string message = dsv32_last_error();
     dsv32_token_decoder_free(decoder_);
-    throw ApiError(SubmitErrorStatus(s), message);
+    throw ApiError(SubmitErrorStatus(s), message,
+                   spec_.json_schema.empty() ? "" : "response_format");
   }
 }
 

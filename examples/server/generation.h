@@ -40,6 +40,9 @@ struct GenerationSpec {
   bool skip_special = true;               // leave special tokens' text out
   bool logprobs = false;                  // keep each token's logprob and alternatives
   const char* prompt_field = "messages";  // named by errors about the prompt
+  // Not empty: a JSON Schema the whole output must match (constrained
+  // decoding; {"type":"object"} for any JSON object).
+  std::string json_schema;
 };
 
 enum class Finish { kNone, kStop, kLength, kCancelled, kError };

@@ -66,6 +66,22 @@ post tools /v1/chat/completions '{"messages": [{"role": "user", "content": "Weat
   "response_format": {"type": "json_object"}, "max_tokens": 3, "temperature": 0}' 200
 check tools tools.json 'd["choices"][0]["finish_reason"] in ("length", "stop", "tool_calls")'
 
+# Without thinking or tools the reply is held to the response format's
+# schema, so even a random model's content parses and validates.
+post structured /v1/chat/completions '{"messages": [{"role": "user", "content": "Answer in JSON"}],
+  "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema":
+    {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer",
+     "minimum": 0, "maximum": 9}}, "required": ["ok", "n"]}}},
+  "max_tokens": 40, "temperature": 1, "top_k": 20, "seed": 3}' 200
+check structured structured.json 'd["choices"][0]["finish_reason"] == "stop"
+  and isinstance(json.loads(d["choices"][0]["message"]["content"])["ok"], bool)
+  and 0 <= json.loads(d["choices"][0]["message"]["content"])["n"] <= 9'
+post unsupported_schema /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}],
+  "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema":
+    {"type": "number", "multipleOf": 3}}}, "max_tokens": 4}' 400
+check unsupported_schema unsupported_schema.json 'd["error"]["param"] == "response_format"
+  and "multipleOf" in d["error"]["message"]'
+
 curl -sS -N --max-time 120 -o stream.txt -H 'Content-Type: application/json' -d '{"messages":
   [{"role": "user", "content": "Hello"}], "max_tokens": 5, "temperature": 0, "stream": true, "ignore_eos": true,
   "stream_options": {"include_usage": true}}' "$BASE/v1/chat/completions"
