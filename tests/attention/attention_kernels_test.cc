@@ -10,6 +10,7 @@
 #include "attention/kv_format.h"
 #include "core/ops.h"
 #include "hwy/targets.h"
+#include "hwy_targets.h"
 
 namespace dsv32 {
 namespace {
@@ -26,12 +27,7 @@ class KernelTargets : public ::testing::Test {
  protected:
   template <typename Fn>
   void ForEachTarget(Fn fn) {
-    for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-      hwy::SetSupportedTargetsForTest(target);
-      SCOPED_TRACE(hwy::TargetName(target));
-      fn();
-    }
-    hwy::SetSupportedTargetsForTest(0);
+    testing::ForEachHwyTarget(fn);
   }
 };
 

@@ -16,6 +16,7 @@
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "hwy/targets.h"
+#include "hwy_targets.h"
 
 namespace dsv32 {
 namespace {
@@ -28,15 +29,7 @@ std::vector<float> Random(size_t n, uint32_t seed, float mean = 0.0f) {
   return v;
 }
 
-template <typename Fn>
-void ForEachTarget(Fn fn) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    SCOPED_TRACE(hwy::TargetName(target));
-    fn();
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using testing::ForEachHwyTarget;
 
 // A bound on the rounding of a score: a few ulps of the sum of magnitudes.
 float Bound(const IndexQuery& q, const float* key, float factor) {
@@ -69,7 +62,7 @@ Page Encode(const KvFieldFormat& f, const std::vector<float>& keys, int64_t rows
 }
 
 TEST(IndexKernels, ScoresMatchScalarOnEveryTargetDtypeAndRaggedShape) {
-  ForEachTarget([] {
+  ForEachHwyTarget([] {
     for (DType dtype : {DType::kF32, DType::kBF16, DType::kF8E4M3}) {
       for (int64_t dim : {2, 7, 24, 128}) {
         const KvFieldFormat f{dtype, dim, dtype == DType::kF8E4M3 ? dim : 0};
@@ -115,7 +108,7 @@ TEST(IndexKernels, ScoresMatchScalarOnEveryTargetDtypeAndRaggedShape) {
 TEST(IndexKernels, F32PrecisionKeepsEachDotInDimOrder) {
   // One head: the score is w * ReLU(dot), and the dot is the sequential
   // sum in dim order, fused multiply-adds where the target has them.
-  ForEachTarget([] {
+  ForEachHwyTarget([] {
     const bool fused = (hwy::SupportedTargets() & (HWY_AVX2 | HWY_AVX3 | HWY_AVX3_DL)) != 0;
     const int64_t dim = 128, rows = 37;
     const auto qv = Random(dim, 4), keys = Random(static_cast<size_t>(rows * dim), 5, 0.2f);
@@ -174,7 +167,7 @@ TEST(IndexKernels, Avx512Bf16EqualsTheFmaFormExactly) {
 }
 
 TEST(IndexKernels, E4M3DecodesExactlyTimesTwoToTheMinusEight) {
-  ForEachTarget([] {
+  ForEachHwyTarget([] {
     std::vector<uint8_t> codes;
     for (int v = 0; v < 256; ++v)
       if ((v & 0x7F) != 0x7F) codes.push_back(static_cast<uint8_t>(v));  // not the NaNs
