@@ -266,7 +266,7 @@ typedef struct dsv32_engine_params {
   int32_t max_running;       /* requests admitted at once */
   int32_t interactive_chunk; /* prefill chunk of the interactive lane */
   int32_t compute_chunk;     /* prefill chunk of the compute lane */
-  dsv32_kv_dtype kv_dtype;   /* how every request's cache is stored */
+  int32_t kv_dtype;          /* a dsv32_kv_dtype: how every request's cache is stored */
   int32_t page_tokens;       /* tokens per KV page; the budget is counted in whole pages */
   int32_t prefix_cache;      /* 1: keep full pages of earlier requests and reuse them for
                                 prompts that start the same way (evicted, least recently

@@ -204,7 +204,7 @@ static void text_engine(dsv32_model* model, const char* tokenizer_dir) {
   ep.background = 0;
   ep.n_threads = 1;
   ep.max_context = 64;
-  ep.kv_dtype = (dsv32_kv_dtype)7;
+  ep.kv_dtype = 7;
   dsv32_engine* engine = NULL;
   CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_ERR_INVALID_ARGUMENT);
   ep.kv_dtype = DSV32_KV_FP8;
