@@ -31,9 +31,14 @@ fuzz() {
   fi
   echo "fuzzing ${name}: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "build-fuzz/$name.log"), no findings"
 }
-fuzz tokenizer tests/fuzz/corpus/tokenizer -max_len=8192
-fuzz chat tests/chat/data/fuzz_seeds/chat -dict=tests/fuzz/chat.dict
+# The three run side by side, each for its minute of wall time.
+fuzz tokenizer tests/fuzz/corpus/tokenizer -max_len=8192 &
+tokenizer_job=$!
+fuzz chat tests/chat/data/fuzz_seeds/chat -dict=tests/fuzz/chat.dict &
+chat_job=$!
 fuzz output_parser tests/chat/data/fuzz_seeds/output_parser -dict=tests/fuzz/chat.dict
+wait "$tokenizer_job"
+wait "$chat_job"
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"

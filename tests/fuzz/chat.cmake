@@ -15,6 +15,6 @@
 #   whole UTF-8 whenever the input is.
 foreach(fuzzer chat_fuzz output_parser_fuzz)
   add_executable(${fuzzer} ${CMAKE_CURRENT_LIST_DIR}/${fuzzer}.cc)
-  target_link_libraries(${fuzzer} PRIVATE dsv32_static)
+  target_link_libraries(${fuzzer} PRIVATE dsv32_text_layers)
   target_link_options(${fuzzer} PRIVATE -fsanitize=fuzzer)
 endforeach()
