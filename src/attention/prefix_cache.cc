@@ -121,6 +121,20 @@ void PrefixCache::Clear() {
   added_.clear();
 }
 
+int64_t PrefixCache::TreeOnlyPages() const {
+  int64_t n = 0;
+  std::vector<const Node*> stack{&root_};
+  while (!stack.empty()) {
+    const Node* node = stack.back();
+    stack.pop_back();
+    for (const auto& [key, child] : node->children) {
+      if (pool_->ref_count(child->page) == 1) ++n;
+      stack.push_back(child.get());
+    }
+  }
+  return n;
+}
+
 std::vector<PrefixCache::NodeRecord> PrefixCache::Nodes() const {
   std::vector<NodeRecord> out;
   std::vector<std::pair<const Node*, int64_t>> queue{{&root_, -1}};

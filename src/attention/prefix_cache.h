@@ -54,6 +54,8 @@ class PrefixCache {
   void Clear();
 
   int64_t cached_pages() const { return cached_pages_; }
+  // Pages no sequence holds besides the tree: what Evict could give back.
+  int64_t TreeOnlyPages() const;
   const PrefixCacheStats& stats() const { return stats_; }
   KvPagePool& pool() const { return *pool_; }
   const std::shared_ptr<KvPagePool>& shared_pool() const { return pool_; }

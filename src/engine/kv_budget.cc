@@ -84,13 +84,7 @@ void KvBudget::Publish(const SequenceKv& seq, std::span<const int32_t> tokens) {
   if (prefix_ && seq.cache) prefix_->Insert(tokens, *seq.cache);
 }
 
-int64_t KvBudget::ReclaimablePages() const {
-  if (!prefix_) return 0;
-  int64_t n = 0;
-  for (const PrefixCache::NodeRecord& node : prefix_->Nodes())
-    if (pool_->ref_count(node.page) == 1) ++n;
-  return n;
-}
+int64_t KvBudget::ReclaimablePages() const { return prefix_ ? prefix_->TreeOnlyPages() : 0; }
 
 void KvBudget::Free(SequenceKv* seq) { seq->cache.reset(); }
 
