@@ -186,6 +186,25 @@ void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t 
                                                    benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The same GEMV on one matrix of about 1 MiB, called again and again so it
+// stays in L2: how fast the kernel decodes when memory is not the limit.
+// Above the read bandwidth, a GEMV from memory is bound by memory; below it,
+// by the decode.
+void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols) {
+  const auto w = MakeMatrix(f, rows, cols, 1);
+  const auto x = Activations(cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : state) {
+    MatVec(w->m, x.data(), 1, y.data(), &Pool(1));
+    benchmark::ClobberMemory();
+  }
+  const double bytes = static_cast<double>(w->m.bytes());
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_bw"] = benchmark::Counter(100.0 * bytes / g_read_bandwidth[1],
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void SetFlopCounters(benchmark::State& state, double flops, int threads) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -257,6 +276,15 @@ void RegisterAll() {
           ->UseRealTime()
           ->MinTime(0.2);
     }
+  }
+  constexpr int64_t kResidentCols = 4096;
+  for (Format f : gemv_formats) {
+    const QuantMatrix probe = MakeMatrix(f, 1, kResidentCols, 1)->m;
+    const int64_t rows = (int64_t{1} << 20) / static_cast<int64_t>(probe.bytes());
+    const ModelShape resident{"resident", rows, kResidentCols};
+    benchmark::RegisterBenchmark(Name("gemv_l2", FormatName(f), resident, 1, 1).c_str(),
+                                 GemvResident, f, rows, kResidentCols)
+        ->MinTime(0.2);
   }
   const Format gemm_formats[] = {Format::kFp8, Format::kBF16, Format::kInt4G32, Format::kF32};
   for (const ModelShape& s : kPrefillShapes) {

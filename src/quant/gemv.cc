@@ -26,6 +26,16 @@ namespace {
 // 2 * Lanes(df) weights and which columns they belong to, and the scalar
 // decode for the columns past the last whole step of a segment.
 
+// The one- and two-token kernels request each row's weights this many bytes
+// of the thread's stream ahead (at least the next block of rows): short rows
+// need several rows of lead for the data to arrive in time, and hardware
+// prefetchers alone follow four interleaved short rows poorly.
+constexpr int64_t kPrefetchBytes = 8192;
+
+inline int64_t PrefetchRows(int64_t row_bytes) {
+  return (kPrefetchBytes + row_bytes - 1) / row_bytes;
+}
+
 // Defaults shared by the formats: no scales, any vector-aligned blocking.
 struct RowsBase {
   explicit RowsBase(const QuantMatrix& m) : rows(m.rows), cols(m.cols) {}
@@ -51,6 +61,7 @@ struct F32Rows : RowsBase {
   explicit F32Rows(const QuantMatrix& m) : RowsBase(m), data(static_cast<const float*>(m.data)) {}
   const float* data;
   const void* Bytes(int64_t r, int64_t k) const { return data + r * cols + k; }
+  int64_t RowBytes() const { return cols * 4; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const float* p = data + r * cols + k;
     *w0 = hn::LoadU(df, p);
@@ -64,6 +75,7 @@ struct BF16Rows : RowsBase {
       : RowsBase(m), bf16(static_cast<const uint16_t*>(m.data)) {}
   const uint16_t* bf16;
   const void* Bytes(int64_t r, int64_t k) const { return bf16 + r * cols + k; }
+  int64_t RowBytes() const { return cols * 2; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const uint16_t* p = bf16 + r * cols + k;
     *w0 = DecodeBF16(df, p);
@@ -90,6 +102,7 @@ struct Fp8Rows : RowsBase {
   int64_t Granule() const { return block_cols; }
   static constexpr bool kScaled = true;
   const void* Bytes(int64_t r, int64_t k) const { return fp8 + r * cols + k; }
+  int64_t RowBytes() const { return cols; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const uint8_t* p = fp8 + r * cols + k;
     if constexpr (kTable) {
@@ -107,6 +120,18 @@ struct Fp8Rows : RowsBase {
     const float s = scales[(r / block_rows) * scale_cols + segment];
     return kTable ? s : s * kFp8BitsScale;
   }
+};
+
+// FP8 for one or two tokens, with the block scales folded into the
+// activations instead (RunFp8FewTokens): the whole row is one segment with no
+// scale, so the loop over it is one unbroken stream per row, with no
+// per-segment reduction or scale lookup between steps.
+template <bool kTable>
+struct Fp8PrescaledRows : Fp8Rows<kTable> {
+  using Fp8Rows<kTable>::Fp8Rows;
+  int64_t Segment() const { return int64_t{1} << 40; }
+  static constexpr bool kScaled = false;
+  float Scale(int64_t, int64_t) const { return 1.0f; }
 };
 
 // Steps run over whole 32-weight chunks: the packed row is padded to a chunk
@@ -141,6 +166,7 @@ struct Int4Rows : RowsBase {
   const void* Bytes(int64_t r, int64_t k) const {
     return packed + r * row_bytes + Int4StepAt(k).byte;
   }
+  int64_t RowBytes() const { return row_bytes; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
     const int64_t g = group_shift >= 0 ? k >> group_shift : k / group;
     DecodeInt4(df, packed + r * row_bytes + Int4StepAt(k).byte, scales[r * groups + g], w0, w1);
@@ -232,6 +258,7 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
       extra[i][t] = 0.0f;
     }
   }
+  const int64_t ahead = std::max<int64_t>(kRows, PrefetchRows(w.RowBytes()));
   const int64_t segment = w.Segment();
   // c0 is a multiple of the granule and so of the segment.
   const int64_t first_seg = c0 / segment;
@@ -252,9 +279,9 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
       }
       for (int i = 0; i < kRows; ++i) {
         // One core keeps too few misses in flight on its own to stream at
-        // full speed, so the same columns of the next block of rows are
-        // requested now.
-        hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
+        // full speed, so the same columns of rows further on (the next
+        // block, or kPrefetchBytes ahead) are requested now.
+        hwy::Prefetch(w.Bytes(std::min(r0 + i + ahead, w.rows - 1), k));
         VF w0, w1;
         w.Decode(df, r0 + i, k, &w0, &w1);
         for (int t = 0; t < kTokens; ++t) {
@@ -429,6 +456,139 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
   }
 }
 
+// One or two tokens over FP8 weights. Rows of one block of rows share a row
+// of block scales, so each worker scales x by it once per block of rows
+// (cols multiplies per block_rows * cols weight bytes) and runs the rows
+// over the scaled copy. The sums round differently from the per-segment
+// scaling of the multi-token path, to f32 rounding.
+template <bool kTable>
+void RunFp8FewTokens(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
+                     ThreadPool* pool) {
+  const Fp8Rows<kTable> scales(m);
+  const Fp8PrescaledRows<kTable> w(m);
+  const int64_t cols = m.cols;
+  auto body = [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> scaled;
+    scaled.resize(static_cast<size_t>(tokens * cols));
+    const Activations a{scaled.data(), cols, nullptr, 0};
+    for (int64_t r = begin; r < end;) {
+      const int64_t block_end = std::min(end, (r / m.block_rows + 1) * m.block_rows);
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t c0 = 0, seg = 0; c0 < cols; c0 += m.block_cols, ++seg) {
+          const float s = scales.Scale(r, seg);
+          const int64_t c1 = std::min(cols, c0 + m.block_cols);
+          const float* xt = x + t * cols;
+          float* out = scaled.data() + t * cols;
+          for (int64_t c = c0; c < c1; ++c) out[c] = xt[c] * s;
+        }
+      }
+      if (tokens == 1) {
+        for (; r + 4 <= block_end; r += 4) RowBlock<4, 1>(w, 0, cols, a, r, 0, y, m.rows);
+      }
+      for (; r + 2 <= block_end; r += 2) TokenGroup<2>(w, 0, cols, a, r, tokens, y, m.rows);
+      for (; r < block_end; ++r) TokenGroup<1>(w, 0, cols, a, r, tokens, y, m.rows);
+    }
+  };
+  if (pool && pool->size() > 1) {
+    pool->ParallelFor(m.rows, kRowChunk, body);
+  } else {
+    body(0, m.rows);
+  }
+}
+
+// INT4 for one or two tokens: pointers walk each row a 16-byte chunk (32
+// weights) at a time and each row's scale is read once per group, so the
+// loop body is the decode and the FMAs, with no per-step index arithmetic
+// (which on this format costs as much as the decode). The sums are those of
+// RowBlock, term for term.
+// kGroupChunks is the group's size in chunks when known at compile time (the
+// common groups, 32 and 128), else 0.
+template <int kRows, int kTokens, int kGroupChunks>
+HWY_INLINE void Int4RowBlock(const Int4Rows& w, const Activations& a, int64_t r0, float* y,
+                             int64_t y_stride) {
+  const DF df;
+  constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DF()));
+  const int64_t chunks = w.row_bytes / kInt4ChunkBytes;
+  const int64_t group_chunks = kGroupChunks ? kGroupChunks : w.group / kInt4Chunk;
+  const int64_t ahead = std::max<int64_t>(kRows, PrefetchRows(w.row_bytes));
+  const uint8_t* row[kRows];
+  const uint8_t* next[kRows];
+  const float* scale[kRows];
+  for (int i = 0; i < kRows; ++i) {
+    row[i] = w.packed + (r0 + i) * w.row_bytes;
+    next[i] = w.packed + std::min(r0 + i + ahead, w.rows - 1) * w.row_bytes;
+    scale[i] = w.scales + (r0 + i) * w.groups;
+  }
+  VF a0[kRows][kTokens], a1[kRows][kTokens];
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) a0[i][t] = a1[i][t] = hn::Zero(df);
+  }
+  for (int64_t g = 0, c = 0; g < w.groups; ++g) {
+    const int64_t group_end = std::min(chunks, c + group_chunks);
+    for (; c < group_end; ++c) {
+      // A chunk is 16 / lanes steps: bytes j.. hold columns j.. (low nibbles)
+      // and 16 + j.. (high nibbles) of the chunk's 32.
+      for (int64_t j = 0; j < kInt4ChunkBytes; j += kLanes) {
+        const int64_t byte = c * kInt4ChunkBytes + j;
+        const int64_t col = c * kInt4Chunk + j;
+        VF x0[kTokens], x1[kTokens];
+        for (int t = 0; t < kTokens; ++t) {
+          const float* xt = a.x + t * a.stride + col;
+          x0[t] = hn::LoadU(df, xt);
+          x1[t] = hn::LoadU(df, xt + kInt4ChunkBytes);
+        }
+        for (int i = 0; i < kRows; ++i) {
+          hwy::Prefetch(next[i] + byte);
+          VF lo, hi;
+          DecodeInt4(df, row[i] + byte, scale[i][g], &lo, &hi);
+          for (int t = 0; t < kTokens; ++t) {
+            a0[i][t] = hn::MulAdd(lo, x0[t], a0[i][t]);
+            a1[i][t] = hn::MulAdd(hi, x1[t], a1[i][t]);
+          }
+        }
+      }
+    }
+  }
+  VF acc[kRows][kTokens];
+  float extra[kRows][kTokens];
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) {
+      acc[i][t] = hn::Add(a0[i][t], a1[i][t]);
+      extra[i][t] = 0.0f;
+    }
+  }
+  StoreSums(w, acc, extra, 0, a, r0, 0, y, y_stride);
+}
+
+template <int kTokens, int kGroupChunks>
+void RunInt4FewTokens(const Int4Rows& w, const Activations& a, float* y, ThreadPool* pool) {
+  auto body = [&](int64_t begin, int64_t end) {
+    int64_t r = begin;
+    if (kTokens == 1) {
+      for (; r + 4 <= end; r += 4) Int4RowBlock<4, kTokens, kGroupChunks>(w, a, r, y, w.rows);
+    }
+    for (; r + 2 <= end; r += 2) Int4RowBlock<2, kTokens, kGroupChunks>(w, a, r, y, w.rows);
+    for (; r < end; ++r) Int4RowBlock<1, kTokens, kGroupChunks>(w, a, r, y, w.rows);
+  };
+  if (pool && pool->size() > 1) {
+    pool->ParallelFor(w.rows, kRowChunk, body);
+  } else {
+    body(0, w.rows);
+  }
+}
+
+template <int kTokens>
+void RunInt4FewTokens(const Int4Rows& w, const Activations& a, float* y, ThreadPool* pool) {
+  switch (w.group) {
+    case 32:
+      return RunInt4FewTokens<kTokens, 1>(w, a, y, pool);
+    case 128:
+      return RunInt4FewTokens<kTokens, 4>(w, a, y, pool);
+    default:
+      return RunInt4FewTokens<kTokens, 0>(w, a, y, pool);
+  }
+}
+
 }  // namespace
 
 void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, ThreadPool* pool,
@@ -440,6 +600,10 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, 
     case WeightFormat::kBF16:
       return Run(BF16Rows(m), m.rows, m.cols, a, tokens, y, pool);
     case WeightFormat::kFp8Block:
+      if (tokens <= 2) {
+        if (fp8_table) return RunFp8FewTokens<true>(m, x, tokens, y, pool);
+        return RunFp8FewTokens<false>(m, x, tokens, y, pool);
+      }
       if (fp8_table) return Run(Fp8Rows<true>(m), m.rows, m.cols, a, tokens, y, pool);
       return Run(Fp8Rows<false>(m), m.rows, m.cols, a, tokens, y, pool);
     case WeightFormat::kInt4: {
@@ -458,6 +622,8 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, 
         }
       }
       const Activations ai{padded.data(), stride, sums.data(), w.groups};
+      if (tokens == 1) return RunInt4FewTokens<1>(w, ai, y, pool);
+      if (tokens == 2) return RunInt4FewTokens<2>(w, ai, y, pool);
       return Run(w, m.rows, m.cols, ai, tokens, y, pool);
     }
   }

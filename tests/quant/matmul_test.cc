@@ -49,6 +49,8 @@ constexpr Case kCases[] = {
     {WeightFormat::kInt4, 128, false, "int4-g128"},
     {WeightFormat::kInt4, 32, true, "int4-g32-asym"},
     {WeightFormat::kInt4, 128, true, "int4-g128-asym"},
+    // A group size without a kernel of its own.
+    {WeightFormat::kInt4, 64, true, "int4-g64-asym"},
 };
 
 void ExpectMatches(const Kernel& kernel, const std::vector<int64_t>& token_counts,
