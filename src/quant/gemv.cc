@@ -122,10 +122,10 @@ struct Fp8Rows : RowsBase {
   }
 };
 
-// FP8 for one or two tokens, with the block scales folded into the
-// activations instead (RunFp8FewTokens): the whole row is one segment with no
-// scale, so the loop over it is one unbroken stream per row, with no
-// per-segment reduction or scale lookup between steps.
+// FP8 with the block scales folded into the activations instead
+// (RunFp8Prescaled): the whole row is one segment with no scale, so the loop
+// over it is one unbroken stream per row, with no per-segment reduction or
+// scale lookup between steps.
 template <bool kTable>
 struct Fp8PrescaledRows : Fp8Rows<kTable> {
   using Fp8Rows<kTable>::Fp8Rows;
@@ -413,9 +413,11 @@ constexpr int64_t kRowChunk = 16;
 constexpr int64_t kBlockFloats = 4096;
 constexpr int64_t kMaxGroupTokens = 8;
 
+// Rows [begin, end) of y for every token.
 template <class Rows>
-void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
-         ThreadPool* pool) {
+void RunRows(const Rows& w, int64_t begin, int64_t end, int64_t cols, const Activations& a,
+             int64_t tokens, float* y) {
+  const int64_t rows = w.rows;
   const int64_t granule = w.Granule();
   // Tokens are split into as few groups of at most eight as there can be,
   // of even sizes; each group decodes the weights once.
@@ -425,30 +427,33 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
   // One or two tokens read little of x per weight byte, and whole rows keep
   // the weight streams long for the prefetchers.
   const int64_t block = tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
-  auto body = [&](int64_t begin, int64_t end) {
-    for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
-      const int64_t chunk_end = std::min(end, chunk + kRowChunk);
-      for (int64_t c0 = 0; c0 < cols; c0 += block) {
-        const int64_t c1 = std::min(cols, c0 + block);
-        if (tokens > 2) {
-          for (int64_t t0 = 0, g = 0; g < groups; ++g) {
-            const int64_t count = (tokens - t0) / (groups - g);
-            MultiTokenGroup(w, c0, c1, a, chunk, chunk_end, t0, count, y, rows);
-            t0 += count;
-          }
-          continue;
+  for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
+    const int64_t chunk_end = std::min(end, chunk + kRowChunk);
+    for (int64_t c0 = 0; c0 < cols; c0 += block) {
+      const int64_t c1 = std::min(cols, c0 + block);
+      if (tokens > 2) {
+        for (int64_t t0 = 0, g = 0; g < groups; ++g) {
+          const int64_t count = (tokens - t0) / (groups - g);
+          MultiTokenGroup(w, c0, c1, a, chunk, chunk_end, t0, count, y, rows);
+          t0 += count;
         }
-        // Several rows at once give one or two tokens enough independent
-        // work and more weight streams in flight.
-        int64_t r = chunk;
-        if (tokens == 1) {
-          for (; r + 4 <= chunk_end; r += 4) RowBlock<4, 1>(w, c0, c1, a, r, 0, y, rows);
-        }
-        for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, tokens, y, rows);
-        for (; r < chunk_end; ++r) TokenGroup<1>(w, c0, c1, a, r, tokens, y, rows);
+        continue;
       }
+      // Several rows at once give one or two tokens enough independent
+      // work and more weight streams in flight.
+      int64_t r = chunk;
+      if (tokens == 1) {
+        for (; r + 4 <= chunk_end; r += 4) RowBlock<4, 1>(w, c0, c1, a, r, 0, y, rows);
+      }
+      for (; r + 2 <= chunk_end; r += 2) TokenGroup<2>(w, c0, c1, a, r, tokens, y, rows);
+      for (; r < chunk_end; ++r) TokenGroup<1>(w, c0, c1, a, r, tokens, y, rows);
     }
-  };
+  }
+}
+
+// Splits the rows over the pool's threads, each a contiguous range.
+template <class Body>
+void ForRows(int64_t rows, ThreadPool* pool, const Body& body) {
   if (pool && pool->size() > 1) {
     pool->ParallelFor(rows, kRowChunk, body);
   } else {
@@ -456,44 +461,44 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
   }
 }
 
-// One or two tokens over FP8 weights. Rows of one block of rows share a row
-// of block scales, so each worker scales x by it once per block of rows
-// (cols multiplies per block_rows * cols weight bytes) and runs the rows
-// over the scaled copy. The sums round differently from the per-segment
-// scaling of the multi-token path, to f32 rounding.
+template <class Rows>
+void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
+         ThreadPool* pool) {
+  ForRows(rows, pool,
+          [&](int64_t begin, int64_t end) { RunRows(w, begin, end, cols, a, tokens, y); });
+}
+
+// FP8 with the block scales folded into the activations. Rows of one block
+// of rows share a row of block scales, so each worker scales x by it once
+// per block of rows (tokens * cols multiplies per block_rows * cols weight
+// bytes) and runs the block's rows over the scaled copy, without a scale in
+// the loop. The sums round differently from scaling each segment's sum, to
+// f32 rounding.
 template <bool kTable>
-void RunFp8FewTokens(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
+void RunFp8Prescaled(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
                      ThreadPool* pool) {
   const Fp8Rows<kTable> scales(m);
   const Fp8PrescaledRows<kTable> w(m);
   const int64_t cols = m.cols;
-  auto body = [&](int64_t begin, int64_t end) {
+  ForRows(m.rows, pool, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scaled;
     scaled.resize(static_cast<size_t>(tokens * cols));
     const Activations a{scaled.data(), cols, nullptr, 0};
     for (int64_t r = begin; r < end;) {
       const int64_t block_end = std::min(end, (r / m.block_rows + 1) * m.block_rows);
       for (int64_t t = 0; t < tokens; ++t) {
+        const float* xt = x + t * cols;
+        float* out = scaled.data() + t * cols;
         for (int64_t c0 = 0, seg = 0; c0 < cols; c0 += m.block_cols, ++seg) {
           const float s = scales.Scale(r, seg);
           const int64_t c1 = std::min(cols, c0 + m.block_cols);
-          const float* xt = x + t * cols;
-          float* out = scaled.data() + t * cols;
           for (int64_t c = c0; c < c1; ++c) out[c] = xt[c] * s;
         }
       }
-      if (tokens == 1) {
-        for (; r + 4 <= block_end; r += 4) RowBlock<4, 1>(w, 0, cols, a, r, 0, y, m.rows);
-      }
-      for (; r + 2 <= block_end; r += 2) TokenGroup<2>(w, 0, cols, a, r, tokens, y, m.rows);
-      for (; r < block_end; ++r) TokenGroup<1>(w, 0, cols, a, r, tokens, y, m.rows);
+      RunRows(w, r, block_end, cols, a, tokens, y);
+      r = block_end;
     }
-  };
-  if (pool && pool->size() > 1) {
-    pool->ParallelFor(m.rows, kRowChunk, body);
-  } else {
-    body(0, m.rows);
-  }
+  });
 }
 
 // INT4 for one or two tokens: pointers walk each row a 16-byte chunk (32
@@ -570,11 +575,7 @@ void RunInt4FewTokens(const Int4Rows& w, const Activations& a, float* y, ThreadP
     for (; r + 2 <= end; r += 2) Int4RowBlock<2, kTokens, kGroupChunks>(w, a, r, y, w.rows);
     for (; r < end; ++r) Int4RowBlock<1, kTokens, kGroupChunks>(w, a, r, y, w.rows);
   };
-  if (pool && pool->size() > 1) {
-    pool->ParallelFor(w.rows, kRowChunk, body);
-  } else {
-    body(0, w.rows);
-  }
+  ForRows(w.rows, pool, body);
 }
 
 template <int kTokens>
@@ -600,12 +601,8 @@ void MatVecImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y, 
     case WeightFormat::kBF16:
       return Run(BF16Rows(m), m.rows, m.cols, a, tokens, y, pool);
     case WeightFormat::kFp8Block:
-      if (tokens <= 2) {
-        if (fp8_table) return RunFp8FewTokens<true>(m, x, tokens, y, pool);
-        return RunFp8FewTokens<false>(m, x, tokens, y, pool);
-      }
-      if (fp8_table) return Run(Fp8Rows<true>(m), m.rows, m.cols, a, tokens, y, pool);
-      return Run(Fp8Rows<false>(m), m.rows, m.cols, a, tokens, y, pool);
+      if (fp8_table) return RunFp8Prescaled<true>(m, x, tokens, y, pool);
+      return RunFp8Prescaled<false>(m, x, tokens, y, pool);
     case WeightFormat::kInt4: {
       const Int4Rows w(m);
       // Zero-padded activations and their per-group sums.
