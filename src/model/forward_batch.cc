@@ -45,7 +45,7 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
   for (size_t s = 0; s < steps.size(); ++s) {
     const SequenceStep& step = steps[s];
     const auto n = static_cast<int64_t>(step.tokens.size());
-    contexts[s] = NewContext(n, step.first_position, AttentionPath::kAuto, pool);
+    contexts[s] = NewContext(n, step.first_position, step.attention_path, pool);
     for (int64_t i = 0; i < n; ++i)
       DequantizeRow(weights_.embed_tokens, step.tokens[static_cast<size_t>(i)], &h[(row + i) * H]);
     seqs[s] = {&contexts[s], step.cache, nullptr};
@@ -64,18 +64,25 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
     FeedForward(lw, l, T, pool, expert_load, &routing, &h, &normed, &delta);
   }
 
-  // Only the rows whose logits someone wants go through lm_head, together.
+  // Only the rows whose logits someone wants go through lm_head, together;
+  // outputs[r] is where row r's logits go.
   std::vector<float> last_rows;
   std::vector<float*> outputs;
   row = 0;
   for (const SequenceStep& step : steps) {
-    row += static_cast<int64_t>(step.tokens.size());
-    step.cache->SetLength(step.first_position + static_cast<int64_t>(step.tokens.size()));
+    const auto n = static_cast<int64_t>(step.tokens.size());
+    step.cache->SetLength(step.first_position + n);
+    if (step.last_hidden)
+      step.last_hidden->assign(h.begin() + row * H, h.begin() + (row + n) * H);
+    row += n;
     if (!step.logits) continue;
-    last_rows.resize(last_rows.size() + static_cast<size_t>(H));
-    RmsNorm(&h[(row - 1) * H], weights_.norm.data(), H, c.rms_norm_eps,
-            &last_rows[last_rows.size() - static_cast<size_t>(H)]);
-    outputs.push_back(step.logits);
+    const int64_t wanted = step.all_logits ? n : 1;
+    for (int64_t i = 0; i < wanted; ++i) {
+      last_rows.resize(last_rows.size() + static_cast<size_t>(H));
+      RmsNorm(&h[(row - wanted + i) * H], weights_.norm.data(), H, c.rms_norm_eps,
+              &last_rows[last_rows.size() - static_cast<size_t>(H)]);
+      outputs.push_back(step.logits + i * c.vocab_size);
+    }
   }
   if (outputs.empty()) return Status::Ok();
   const auto rows = static_cast<int64_t>(outputs.size());

@@ -52,6 +52,15 @@ struct SequenceStep {
   // [vocab] logits of the last new token, or null when the step needs none
   // (a prefill chunk that is not the prompt's last).
   float* logits = nullptr;
+  // With logits: [tokens, vocab], every new token's logits (a speculative
+  // verify step judges each draft by the row before it).
+  bool all_logits = false;
+  // If set, receives [tokens, hidden]: the residual stream after the last
+  // decoder layer, as ForwardOptions::last_hidden (the MTP layer's input).
+  std::vector<float>* last_hidden = nullptr;
+  // A verify step of a few tokens over a long context attends best in the
+  // latent space (kAbsorbed); kAuto picks by the step's length.
+  AttentionPath attention_path = AttentionPath::kAuto;
 };
 
 class Model {
