@@ -512,20 +512,30 @@ Result<int64_t> Engine::Step() {
   const size_t items = plan.items.size();
   std::vector<Status> failed(items, Status::Ok());  // a request's own failure
   std::vector<std::vector<int32_t>> verify(items);   // a speculative decode's tokens
+  std::vector<MtpDraftJob> jobs;
+  std::vector<size_t> drafting;  // the plan item of each job
   for (size_t i = 0; i < items; ++i) {
     const Plan::Item& item = plan.items[i];
     if (item.drafts == 0) continue;
     Request* r = item.request;
-    SpeculativeState& sp = r->speculation;
-    const bool greedy = r->spec.sampling.temperature == 0.0f;
-    failed[i] = sp.Draft(*model_, r->tokens, item.drafts, greedy, &r->sampler, pool_.get(),
-                         r->kv.mtp.get());
+    jobs.push_back(r->speculation.DraftJob(r->tokens, item.drafts,
+                                           r->spec.sampling.temperature == 0.0f, &r->sampler,
+                                           r->kv.mtp.get()));
+    drafting.push_back(i);
+  }
+  // Every speculating sequence drafts in the same MTP passes.
+  const Status drafted =
+      jobs.empty() ? Status::Ok() : DraftBatchWithMtp(*model_, jobs, pool_.get());
+  for (size_t i : drafting) {
+    Request* r = plan.items[i].request;
+    MtpDrafts& d = r->speculation.drafts();
+    failed[i] = drafted;
     if (failed[i].ok() && options_.replace_drafts) {
-      options_.replace_drafts(r->id, r->tokens, sp.drafts().tokens);
-      failed[i] = AdoptReplacedDrafts(c.vocab_size, greedy, &sp.drafts());
+      options_.replace_drafts(r->id, r->tokens, d.tokens);
+      failed[i] = AdoptReplacedDrafts(c.vocab_size, r->spec.sampling.temperature == 0.0f, &d);
     }
     verify[i] = {r->tokens.back()};
-    verify[i].insert(verify[i].end(), sp.drafts().tokens.begin(), sp.drafts().tokens.end());
+    verify[i].insert(verify[i].end(), d.tokens.begin(), d.tokens.end());
   }
 
   std::vector<SequenceStep> steps;

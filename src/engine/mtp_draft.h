@@ -40,11 +40,28 @@ struct MtpDrafts {
   std::vector<std::vector<double>> q;
 };
 
+// One sequence's share of drafting (DraftBatchWithMtp).
+struct MtpDraftJob {
+  std::span<const int32_t> tokens;
+  std::span<const float> pending_hidden;
+  int64_t k = 1;
+  bool greedy = true;
+  Sampler* sampler = nullptr;
+  KvCache* mtp_cache = nullptr;
+  MtpDrafts* out = nullptr;
+};
+
+// Drafts for several sequences as DraftWithMtp does for one, each link of
+// the chain one batched MTP pass (Model::ForwardMtpBatch) over the
+// sequences that still draft, so the layer's weights and head are read
+// once per link rather than once per sequence. On error every MTP cache is
+// truncated back to its length before the call.
+Status DraftBatchWithMtp(const Model& model, std::span<const MtpDraftJob> jobs, ThreadPool* pool);
+
 // Drafts k >= 1 tokens after `tokens` into `out`. `pending_hidden` holds
 // [rows, hidden] with rows = tokens.size() - 1 - mtp_cache->length() >= 1.
 // Greedy drafts are the MTP logits' argmax; sampled ones are drawn with
-// `sampler`'s law and stream. On error the MTP cache may hold a partial
-// step: truncate it to its length before the call.
+// `sampler`'s law and stream. On error the MTP cache is as before.
 Status DraftWithMtp(const Model& model, std::span<const int32_t> tokens,
                     std::span<const float> pending_hidden, int64_t k, bool greedy,
                     Sampler* sampler, ThreadPool* pool, KvCache* mtp_cache, MtpDrafts* out);

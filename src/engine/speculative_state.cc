@@ -32,14 +32,6 @@ Status SpeculativeState::AddHidden(const Model& model, std::span<const int32_t> 
   return Status::Ok();
 }
 
-Status SpeculativeState::Draft(const Model& model, std::span<const int32_t> tokens, int64_t k,
-                               bool greedy, Sampler* sampler, ThreadPool* pool, KvCache* mtp) {
-  const int64_t m = mtp->length();
-  Status s = DraftWithMtp(model, tokens, pending_hidden_, k, greedy, sampler, pool, mtp, &drafts_);
-  if (!s.ok()) mtp->Truncate(m);
-  return s;
-}
-
 void SpeculativeState::AfterVerify(int64_t N, int64_t accepted, std::span<const float> hidden,
                                    KvCache* main, KvCache* mtp) {
   const auto H = hidden.size() / (drafts_.tokens.size() + 1);

@@ -31,10 +31,12 @@ class SpeculativeState {
   // as before.
   Status AddHidden(const Model& model, std::span<const int32_t> tokens, int64_t first,
                    std::span<const float> hidden, ThreadPool* pool, KvCache* mtp);
-  // Drafts k >= 1 tokens after `tokens` into drafts() (DraftWithMtp). On
-  // error the MTP cache is as before.
-  Status Draft(const Model& model, std::span<const int32_t> tokens, int64_t k, bool greedy,
-               Sampler* sampler, ThreadPool* pool, KvCache* mtp);
+  // What drafting k >= 1 tokens after `tokens` into drafts() takes
+  // (DraftBatchWithMtp, with other sequences' jobs).
+  MtpDraftJob DraftJob(std::span<const int32_t> tokens, int64_t k, bool greedy, Sampler* sampler,
+                       KvCache* mtp) {
+    return {tokens, pending_hidden_, k, greedy, sampler, mtp, &drafts_};
+  }
   MtpDrafts& drafts() { return drafts_; }
   // After the verify pass over x_{N-1} and the drafts, of which `accepted`
   // stood, gave `hidden` ([k + 1, hidden_size]): the main cache keeps

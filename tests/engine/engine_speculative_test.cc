@@ -187,8 +187,9 @@ TEST(EngineSpeculativeTest, RollbackAcrossPageBoundariesFreesPages) {
     const auto N = static_cast<int64_t>(specs[0].prompt.size() + s.generated.size());
     const EngineMetrics m = engine->Metrics();
     EXPECT_EQ(m.kv_pages_used, pages(N - 1)) << "after " << s.generated.size() << " tokens";
-    if (s.generated.size() > 1)
+    if (s.generated.size() > 1) {
       EXPECT_EQ(m.kv_mtp_pages_used, pages(before - 1)) << "after " << s.generated.size();
+    }
     before = N;
   }
   EXPECT_EQ(engine->Poll(id)->generated, plain[0]);
@@ -252,7 +253,9 @@ TEST(EngineSpeculativeTest, PrefixReuseStaysExactAndKeepsTheDrafts) {
     auto out = Generate(*engine, second);
     // Five pages are cached; the last MTP entry of the fifth read a token
     // past it, so both caches restart one position before its end.
-    if (prefix_cache) EXPECT_EQ(engine->Metrics().prefix_hit_tokens, 19u);
+    if (prefix_cache) {
+      EXPECT_EQ(engine->Metrics().prefix_hit_tokens, 19u);
+    }
     return out;
   };
   Log with_reuse, without;
