@@ -5,6 +5,7 @@
 #include "attention/mla.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
+#include "model/batched_head.h"
 #include "model/model.h"
 
 namespace dsv32 {
@@ -64,33 +65,16 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
     FeedForward(lw, l, T, pool, expert_load, &routing, &h, &normed, &delta);
   }
 
-  // Only the rows whose logits someone wants go through lm_head, together;
-  // outputs[r] is where row r's logits go.
-  std::vector<float> last_rows;
-  std::vector<float*> outputs;
+  std::vector<HeadRows> heads;
   row = 0;
   for (const SequenceStep& step : steps) {
     const auto n = static_cast<int64_t>(step.tokens.size());
     step.cache->SetLength(step.first_position + n);
-    if (step.last_hidden)
-      step.last_hidden->assign(h.begin() + row * H, h.begin() + (row + n) * H);
+    if (step.last_hidden) step.last_hidden->assign(h.begin() + row * H, h.begin() + (row + n) * H);
     row += n;
-    if (!step.logits) continue;
-    const int64_t wanted = step.all_logits ? n : 1;
-    for (int64_t i = 0; i < wanted; ++i) {
-      last_rows.resize(last_rows.size() + static_cast<size_t>(H));
-      RmsNorm(&h[(row - wanted + i) * H], weights_.norm.data(), H, c.rms_norm_eps,
-              &last_rows[last_rows.size() - static_cast<size_t>(H)]);
-      outputs.push_back(step.logits + i * c.vocab_size);
-    }
+    heads.push_back({n, step.logits, step.all_logits});
   }
-  if (outputs.empty()) return Status::Ok();
-  const auto rows = static_cast<int64_t>(outputs.size());
-  std::vector<float> logits(static_cast<size_t>(rows * c.vocab_size));
-  MatMul(weights_.lm_head, last_rows.data(), rows, logits.data(), pool);
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy_n(&logits[static_cast<size_t>(r * c.vocab_size)], c.vocab_size,
-                outputs[static_cast<size_t>(r)]);
+  BatchedHeadLogits(heads, h.data(), H, weights_.norm, c.rms_norm_eps, weights_.lm_head, pool);
   return Status::Ok();
 }
 

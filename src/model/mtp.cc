@@ -7,6 +7,7 @@
 #include "attention/mla.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
+#include "model/batched_head.h"
 #include "model/model.h"
 
 namespace dsv32 {
@@ -102,32 +103,17 @@ Status Model::ForwardMtpBatch(std::span<const MtpStep> steps, AttentionPath path
   Routing routing;
   FeedForward(m.layer, c.num_hidden_layers, T, pool, nullptr, &routing, &h, &normed, &delta);
 
-  // The rows someone wants logits for go through the shared head together.
-  std::vector<float> head_rows;
-  std::vector<float*> outputs;
+  std::vector<HeadRows> heads;
   row = 0;
   for (const MtpStep& step : steps) {
     const auto n = static_cast<int64_t>(step.next_tokens.size());
     step.cache->SetLength(step.first_position + n);
-    if (step.last_hidden)
-      step.last_hidden->assign(h.begin() + row * H, h.begin() + (row + n) * H);
+    if (step.last_hidden) step.last_hidden->assign(h.begin() + row * H, h.begin() + (row + n) * H);
     row += n;
-    if (!step.logits) continue;
-    const int64_t wanted = step.all_logits ? n : 1;
-    for (int64_t i = 0; i < wanted; ++i) {
-      head_rows.resize(head_rows.size() + static_cast<size_t>(H));
-      RmsNorm(&h[(row - wanted + i) * H], m.shared_head_norm.data(), H, c.rms_norm_eps,
-              &head_rows[head_rows.size() - static_cast<size_t>(H)]);
-      outputs.push_back(step.logits + i * c.vocab_size);
-    }
+    heads.push_back({n, step.logits, step.all_logits});
   }
-  if (outputs.empty()) return Status::Ok();
-  const auto rows = static_cast<int64_t>(outputs.size());
-  std::vector<float> logits(static_cast<size_t>(rows * c.vocab_size));
-  MatMul(m.shared_head_head, head_rows.data(), rows, logits.data(), pool);
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy_n(&logits[static_cast<size_t>(r * c.vocab_size)], c.vocab_size,
-                outputs[static_cast<size_t>(r)]);
+  BatchedHeadLogits(heads, h.data(), H, m.shared_head_norm, c.rms_norm_eps, m.shared_head_head,
+                    pool);
   return Status::Ok();
 }
 

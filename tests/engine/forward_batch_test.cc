@@ -117,6 +117,49 @@ TEST(ForwardBatchTest, AllRowsLogitsAndHiddenStatesMatchForward) {
   }
 }
 
+// The MTP layer over several sequences at once (how the engine drafts)
+// gives each what ForwardMtp gives it alone, to matmul rounding.
+TEST(ForwardBatchTest, MtpBatchMatchesForwardMtp) {
+  auto model = testing::RandomModel("tiny-engine-mtp.json");
+  ASSERT_TRUE(model);
+  const ModelConfig& c = model->config();
+  const auto V = static_cast<size_t>(c.vocab_size);
+  const auto H = static_cast<size_t>(c.hidden_size);
+  ThreadPool pool(2);
+  const std::vector<int32_t> a = {5, 6, 7, 8, 9};
+  const std::vector<int32_t> b = {40, 41};
+  std::vector<float> hidden_a(a.size() * H), hidden_b(b.size() * H);
+  for (size_t i = 0; i < hidden_a.size(); ++i) hidden_a[i] = std::sin(0.1f * i);
+  for (size_t i = 0; i < hidden_b.size(); ++i) hidden_b[i] = std::cos(0.2f * i);
+  auto alone = [&](const std::vector<int32_t>& t, const std::vector<float>& h,
+                   std::vector<float>* g) {
+    KvCache cache(model->mtp_cache_config(), 0);
+    ForwardOptions o;
+    o.last_hidden = g;
+    std::vector<float> logits(t.size() * V);
+    EXPECT_TRUE(model->ForwardMtp(&cache, t, h, 0, &pool, o, logits.data()).ok());
+    return logits;
+  };
+  std::vector<float> ga, gb;
+  const std::vector<float> la = alone(a, hidden_a, &ga), lb = alone(b, hidden_b, &gb);
+
+  KvCache ca(model->mtp_cache_config(), 0), cb(model->mtp_cache_config(), 0);
+  std::vector<float> all_a(a.size() * V), last_b(V), got_ga;
+  MtpStep sa{&ca, a, hidden_a, 0, all_a.data(), true, &got_ga};
+  MtpStep sb{&cb, b, hidden_b, 0, last_b.data(), false, nullptr};
+  const std::vector<MtpStep> steps = {sa, sb};
+  ASSERT_TRUE(model->ForwardMtpBatch(steps, AttentionPath::kAuto, &pool).ok());
+  EXPECT_EQ(ca.length(), 5);
+  EXPECT_EQ(cb.length(), 2);
+  EXPECT_LT(RelativeError(la, all_a.data()), 1e-4);
+  EXPECT_LT(RelativeError(ga, got_ga.data()), 1e-4);
+  EXPECT_LT(RelativeError(std::vector<float>(lb.end() - V, lb.end()), last_b.data()), 1e-4);
+  std::vector<MtpStep> shared = {sa, sa};
+  EXPECT_EQ(model->ForwardMtpBatch(shared, AttentionPath::kAuto, &pool).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ca.length(), 5);
+}
+
 TEST(ForwardBatchTest, BadStepsAreRejectedBeforeAnyCacheChanges) {
   auto model = testing::RandomModel();
   ASSERT_TRUE(model);
