@@ -36,7 +36,7 @@ int EnvInt(const char* name, int fallback) {
 }
 
 std::shared_ptr<const Model> BenchModel() {
-  static std::shared_ptr<const Model> model = [] () -> std::shared_ptr<const Model> {
+  static std::shared_ptr<const Model> model = []() -> std::shared_ptr<const Model> {
     std::string dir;
     if (const char* given = std::getenv("DSV32_BENCH_MODEL")) {
       dir = given;
@@ -120,8 +120,8 @@ void RunRequests(benchmark::State& state, Drafts drafts) {
     for (int r = 0; r < concurrency; ++r) {
       RequestSpec spec;
       for (int i = 0; i < prompt_len; ++i)
-        spec.prompt.push_back(static_cast<int32_t>((r * 7919 + i * 104729) %
-                                                   model->config().vocab_size));
+        spec.prompt.push_back(
+            static_cast<int32_t>((r * 7919 + i * 104729) % model->config().vocab_size));
       spec.sampling.temperature = 0.0f;
       spec.max_tokens = gen_len;
       spec.lane = Lane::kCompute;
@@ -163,8 +163,13 @@ void BM_Speculative(benchmark::State& state) { RunRequests(state, Drafts::kMtp);
 void BM_SpeculativeOracle(benchmark::State& state) { RunRequests(state, Drafts::kOracle); }
 
 BENCHMARK(BM_ConcurrentRequests)
-    ->Arg(1)->Arg(4)->Arg(16)->Arg(64)
-    ->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
+    ->Arg(1)
+    ->Arg(4)
+    ->Arg(16)
+    ->Arg(64)
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond)
+    ->UseRealTime();
 
 // Registered only when asked for, after the plain runs whose output the
 // oracle replays.

@@ -451,9 +451,9 @@ Engine::Plan Engine::Schedule() {
         }
         reused = *imported;
       } else {
-        reused = kv_->Admit(&r->kv, r->tokens,
-                            options_.speculative_tokens > 0 && r->spec.speculative &&
-                                !r->sampler.constraint());
+        reused = kv_->Admit(
+            &r->kv, r->tokens,
+            options_.speculative_tokens > 0 && r->spec.speculative && !r->sampler.constraint());
       }
       if (!reused) {
         // A preempted sequence may have grown past what the whole budget holds.
@@ -491,9 +491,9 @@ int64_t Engine::DraftsFor(const Request& r, int64_t budget) const {
   const auto N = static_cast<int64_t>(r.tokens.size());
   // A step of a drafts accepted adds a + 1 tokens: no drafts past what
   // max_tokens and max_context leave.
-  return std::max<int64_t>(0, std::min({static_cast<int64_t>(options_.speculative_tokens),
-                                        budget - 1, kv_->max_context() - N - 1,
-                                        r.spec.max_tokens - r.generated() - 1}));
+  return std::max<int64_t>(
+      0, std::min({static_cast<int64_t>(options_.speculative_tokens), budget - 1,
+                   kv_->max_context() - N - 1, r.spec.max_tokens - r.generated() - 1}));
 }
 
 Result<int64_t> Engine::Step() {
@@ -511,7 +511,7 @@ Result<int64_t> Engine::Step() {
   // this thread touches a running sequence's caches and sampler.
   const size_t items = plan.items.size();
   std::vector<Status> failed(items, Status::Ok());  // a request's own failure
-  std::vector<std::vector<int32_t>> verify(items);   // a speculative decode's tokens
+  std::vector<std::vector<int32_t>> verify(items);  // a speculative decode's tokens
   std::vector<MtpDraftJob> jobs;
   std::vector<size_t> drafting;  // the plan item of each job
   for (size_t i = 0; i < items; ++i) {
@@ -557,9 +557,10 @@ Result<int64_t> Engine::Step() {
     if (!failed[i].ok()) continue;
     SequenceStep s;
     s.cache = r->kv.cache.get();
-    s.tokens = item.drafts ? std::span<const int32_t>(verify[i])
-                           : std::span<const int32_t>(r->tokens).subspan(
-                                 static_cast<size_t>(r->computed), static_cast<size_t>(item.tokens));
+    s.tokens = item.drafts
+                   ? std::span<const int32_t>(verify[i])
+                   : std::span<const int32_t>(r->tokens).subspan(static_cast<size_t>(r->computed),
+                                                                 static_cast<size_t>(item.tokens));
     s.first_position = r->computed;
     if (wants_logits(item)) {
       s.logits = &logits[rows * V];
@@ -592,8 +593,8 @@ Result<int64_t> Engine::Step() {
         continue;
       }
       if (r->speculating)
-        failed[i] = r->speculation.AddHidden(*model_, r->tokens, steps[j].first_position,
-                                             hidden[i], pool_.get(), r->kv.mtp.get());
+        failed[i] = r->speculation.AddHidden(*model_, r->tokens, steps[j].first_position, hidden[i],
+                                             pool_.get(), r->kv.mtp.get());
       if (failed[i].ok() && steps[j].logits)
         sampled[i] = r->sampler.Sample(std::span<const float>(steps[j].logits, V));
     }

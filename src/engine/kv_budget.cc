@@ -52,8 +52,7 @@ bool KvBudget::MakeRoom(KvPagePool& pool, PrefixCache* prefix, int64_t pages) {
   return pool.free_pages() >= pages;
 }
 
-std::optional<int64_t> KvBudget::Admit(SequenceKv* seq, std::span<const int32_t> tokens,
-                                       bool mtp) {
+std::optional<int64_t> KvBudget::Admit(SequenceKv* seq, std::span<const int32_t> tokens, bool mtp) {
   const auto n = static_cast<int64_t>(tokens.size());
   if (n > max_context_) return std::nullopt;
   auto cache = std::make_unique<KvCache>(pool_, config_, max_context_);

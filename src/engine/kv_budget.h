@@ -64,8 +64,7 @@ class KvBudget {
   // pages for all but the last token, and both caches start from the
   // prefix that both trees hold; if the MTP pool cannot cover it, the
   // sequence gets none and the main cache alone decides.
-  std::optional<int64_t> Admit(SequenceKv* seq, std::span<const int32_t> tokens,
-                               bool mtp = false);
+  std::optional<int64_t> Admit(SequenceKv* seq, std::span<const int32_t> tokens, bool mtp = false);
   // Like Admit, but the cache starts from a sequence file (attention/
   // kv_file.h, written by another engine after its prefill) instead of the
   // prefix cache. The file must hold a prefix of `tokens` computed by the

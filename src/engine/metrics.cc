@@ -121,8 +121,7 @@ std::string PrometheusText(const EngineMetrics& m, const ExpertLoad* experts) {
             static_cast<double>(m.draft_tokens));
   w.Counter("accepted_draft_tokens_total", "Drafted tokens the main model accepted.",
             static_cast<double>(m.accepted_draft_tokens));
-  w.Gauge("draft_acceptance_rate", "Share of drafted tokens accepted.",
-          m.draft_acceptance_rate());
+  w.Gauge("draft_acceptance_rate", "Share of drafted tokens accepted.", m.draft_acceptance_rate());
   if (experts) {
     w.Header("expert_routed_tokens_total", "counter", "Tokens routed to each expert, per layer.");
     for (int64_t l = 0; l < experts->layers(); ++l)

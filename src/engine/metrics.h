@@ -53,7 +53,7 @@ struct EngineMetrics {
   int64_t kv_page_tokens = 0;
   int64_t kv_pages_used = 0;  // every page taken from the pool, the prefix cache's included
   int64_t kv_pages_total = 0;
-  int64_t kv_mtp_pages_used = 0;  // of the MTP layer's pool (as many pages as the main one)
+  int64_t kv_mtp_pages_used = 0;    // of the MTP layer's pool (as many pages as the main one)
   int64_t prefix_cached_pages = 0;  // pages the prefix cache holds (some shared with requests)
   uint64_t prefix_evicted_pages = 0;
   uint64_t prefix_lookups = 0;
@@ -72,9 +72,9 @@ struct EngineMetrics {
                : 0.0;
   }
   double draft_acceptance_rate() const {
-    return draft_tokens ? static_cast<double>(accepted_draft_tokens) /
-                              static_cast<double>(draft_tokens)
-                        : 0.0;
+    return draft_tokens
+               ? static_cast<double>(accepted_draft_tokens) / static_cast<double>(draft_tokens)
+               : 0.0;
   }
   double generated_tokens_per_second() const {
     return busy_seconds > 0 ? static_cast<double>(generated_tokens) / busy_seconds : 0.0;

@@ -5,8 +5,7 @@
 
 namespace dsv32 {
 
-Status DraftBatchWithMtp(const Model& model, std::span<const MtpDraftJob> jobs,
-                         ThreadPool* pool) {
+Status DraftBatchWithMtp(const Model& model, std::span<const MtpDraftJob> jobs, ThreadPool* pool) {
   const ModelConfig& c = model.config();
   const int64_t H = c.hidden_size;
   const auto V = static_cast<size_t>(c.vocab_size);
@@ -74,8 +73,8 @@ Status DraftBatchWithMtp(const Model& model, std::span<const MtpDraftJob> jobs,
 }
 
 Status DraftWithMtp(const Model& model, std::span<const int32_t> tokens,
-                    std::span<const float> pending_hidden, int64_t k, bool greedy,
-                    Sampler* sampler, ThreadPool* pool, KvCache* mtp_cache, MtpDrafts* out) {
+                    std::span<const float> pending_hidden, int64_t k, bool greedy, Sampler* sampler,
+                    ThreadPool* pool, KvCache* mtp_cache, MtpDrafts* out) {
   const MtpDraftJob job{tokens, pending_hidden, k, greedy, sampler, mtp_cache, out};
   return DraftBatchWithMtp(model, std::span(&job, 1), pool);
 }

@@ -63,8 +63,8 @@ Status DraftBatchWithMtp(const Model& model, std::span<const MtpDraftJob> jobs, 
 // Greedy drafts are the MTP logits' argmax; sampled ones are drawn with
 // `sampler`'s law and stream. On error the MTP cache is as before.
 Status DraftWithMtp(const Model& model, std::span<const int32_t> tokens,
-                    std::span<const float> pending_hidden, int64_t k, bool greedy,
-                    Sampler* sampler, ThreadPool* pool, KvCache* mtp_cache, MtpDrafts* out);
+                    std::span<const float> pending_hidden, int64_t k, bool greedy, Sampler* sampler,
+                    ThreadPool* pool, KvCache* mtp_cache, MtpDrafts* out);
 
 // After drafts were replaced (a test or bench hook): OutOfRange for a
 // token outside the vocabulary; when sampling, each replaced draft becomes

@@ -5,8 +5,8 @@
 namespace dsv32 {
 
 Status SpeculativeState::AddHidden(const Model& model, std::span<const int32_t> tokens,
-                                   int64_t first, std::span<const float> hidden,
-                                   ThreadPool* pool, KvCache* mtp) {
+                                   int64_t first, std::span<const float> hidden, ThreadPool* pool,
+                                   KvCache* mtp) {
   const int64_t H = model.config().hidden_size;
   const int64_t m = mtp->length();
   const int64_t rows = static_cast<int64_t>(pending_hidden_.size()) / H;

@@ -85,7 +85,8 @@ struct Oracle {
   }
   void Replace(std::span<const int32_t> tokens, std::span<int32_t> drafts) const {
     for (const auto& [prompt, all] : sequences) {
-      if (prompt.size() > tokens.size() || !std::equal(prompt.begin(), prompt.end(), tokens.begin()))
+      if (prompt.size() > tokens.size() ||
+          !std::equal(prompt.begin(), prompt.end(), tokens.begin()))
         continue;
       for (size_t j = 0; j < drafts.size(); ++j) {
         const size_t at = tokens.size() + j;
