@@ -11,7 +11,9 @@
 #include <map>
 
 #include "engine/engine.h"
+#include "engine/metrics.h"
 #include "engine/test_model.h"
+#include "text/tokenizer.h"
 
 namespace dsv32 {
 namespace {
@@ -115,6 +117,10 @@ TEST_P(EngineSpeculativeDraftsTest, GreedyTokensEqualThePlainEngine) {
   EXPECT_LE(m.accepted_draft_tokens, m.draft_tokens);
   EXPECT_EQ(m.generated_tokens, 50u);
   EXPECT_EQ(m.kv_used_tokens, 0);
+  const std::string text = PrometheusText(m, nullptr);
+  for (const char* line : {"dsv32_draft_tokens_total ", "dsv32_accepted_draft_tokens_total ",
+                           "dsv32_draft_acceptance_rate ", "dsv32_speculative_steps_total "})
+    EXPECT_NE(text.find(line), std::string::npos) << line;
 }
 
 TEST_P(EngineSpeculativeDraftsTest, InjectedDraftsFullPartialAndNoAcceptance) {
@@ -298,6 +304,37 @@ TEST(EngineSpeculativeTest, StopTokenAndMaxTokensCutAnAcceptedRun) {
   EXPECT_EQ(events.back().reason, FinishReason::kStopToken);
   EXPECT_EQ(events.size(), first_stop + 1);
   EXPECT_EQ(engine->Metrics().accepted_draft_tokens, engine->Metrics().draft_tokens);
+}
+
+// A stop string completed by a token inside an accepted run ends the text
+// before it, as without speculation, and no later token is emitted.
+TEST(EngineSpeculativeTest, StopStringInsideAnAcceptedRun) {
+  auto tokenizer = Tokenizer::Load(std::string(DSV32_TEST_DATA_DIR) + "/tokenizer/deepseek-v3");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().message();
+  EngineOptions o;
+  o.tokenizer = std::shared_ptr<const Tokenizer>(std::move(tokenizer).value());
+  RequestSpec spec = Greedy(Prompt(9, 7), 16);
+  auto plain = MakeEngine(o);
+  const auto full = Generate(*plain, {spec});
+  const std::string text = plain->Poll(1)->text;
+  ASSERT_GE(text.size(), 8u);
+  spec.stop_strings = {text.substr(text.size() / 2, 3)};
+  const auto cut = Generate(*plain, {spec});
+  const RequestStatus want = plain->Poll(2).value();
+  ASSERT_EQ(want.reason, FinishReason::kStopString);
+
+  Oracle oracle;
+  oracle.Add({spec}, full);
+  o.speculative_tokens = 3;
+  o.replace_drafts = [&](RequestId, std::span<const int32_t> tokens, std::span<int32_t> drafts) {
+    oracle.Replace(tokens, drafts);
+  };
+  auto engine = MakeEngine(o);
+  EXPECT_EQ(Generate(*engine, {spec}), cut);
+  const RequestStatus got = engine->Poll(1).value();
+  EXPECT_EQ(got.reason, FinishReason::kStopString);
+  EXPECT_EQ(got.text, want.text);
+  EXPECT_GT(engine->Metrics().accepted_draft_tokens, 0u);
 }
 
 TEST(EngineSpeculativeTest, OptedOutRequestsAndSamplingStillWork) {
