@@ -129,7 +129,7 @@ struct RequestStatus {
 
 struct EngineOptions {
   int threads = 0;                      // 0: the cores this process may use
-  int64_t kv_budget_bytes = 0;          // 0: room for max_running sequences of max_context
+  int64_t kv_budget_bytes = 0;          // 0: room for max_running x max_context (and MTP) tokens
   KvLayout kv_layout = KvLayout::kF32;  // how the cache stores entries (f32 is exact)
   int64_t page_tokens = 64;             // tokens per KV page
   bool prefix_cache = true;             // reuse cached prompt prefixes across requests

@@ -49,7 +49,7 @@ struct EngineMetrics {
 
   int64_t kv_used_tokens = 0;      // in pages running requests hold
   int64_t kv_capacity_tokens = 0;  // whole pages the budget allows
-  int64_t kv_bytes_per_token = 0;
+  int64_t kv_bytes_per_token = 0;  // the MTP layer's entry included when speculating
   int64_t kv_page_tokens = 0;
   int64_t kv_pages_used = 0;  // every page taken from the pool, the prefix cache's included
   int64_t kv_pages_total = 0;
