@@ -123,6 +123,7 @@ static dsv32_engine_params EngineDefaults() {
   p.kv_dtype = DSV32_KV_F32;
   p.page_tokens = static_cast<int32_t>(o.page_tokens);
   p.prefix_cache = o.prefix_cache ? 1 : 0;
+  p.speculative_tokens = o.speculative_tokens;
   return p;
 }
 
@@ -158,6 +159,7 @@ dsv32_status dsv32_engine_create(dsv32_model* model, const dsv32_engine_params* 
     o.page_tokens = p.page_tokens;
     o.prefix_cache = p.prefix_cache != 0;
     if (p.tokenizer) o.tokenizer = p.tokenizer->tokenizer;
+    o.speculative_tokens = p.speculative_tokens;
     auto engine = dsv32::Engine::Create(model->model, o);
     if (!engine.ok()) return FromStatus(engine.status());
     auto handle = std::make_unique<dsv32_engine>();
@@ -401,6 +403,11 @@ dsv32_status dsv32_engine_get_metrics(const dsv32_engine* engine, dsv32_engine_m
     c.kv_pages_total = m.kv_pages_total;
     c.prefix_cached_pages = m.prefix_cached_pages;
     c.prefix_evicted_pages = m.prefix_evicted_pages;
+    c.speculative_steps = m.speculative_steps;
+    c.draft_tokens = m.draft_tokens;
+    c.accepted_draft_tokens = m.accepted_draft_tokens;
+    c.draft_acceptance_rate = m.draft_acceptance_rate();
+    c.kv_mtp_pages_used = m.kv_mtp_pages_used;
     return CopyOut(c, metrics, "dsv32_engine_get_metrics");
   });
 }

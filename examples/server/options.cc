@@ -8,9 +8,10 @@ namespace dsv32_server {
 const char kUsage[] =
     "usage: dsv32-server --model DIR --port P [--host 127.0.0.1] [--tokenizer DIR]\n"
     "                    [--threads N] [--max-concurrency N] [--max-body-bytes N]\n"
-    "                    [--max-context N] [--served-model-name NAME]\n"
+    "                    [--max-context N] [--served-model-name NAME] [--speculative K]\n"
     "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models,\n"
-    "/health, /metrics. --port 0 takes a free port and prints it.\n";
+    "/health, /metrics. --port 0 takes a free port and prints it. --speculative K drafts\n"
+    "up to K (1 .. 16) tokens per step with the model's MTP layer (needs the layer).\n";
 
 namespace {
 
@@ -67,6 +68,12 @@ std::optional<Options> ParseOptions(int argc, char** argv, std::string* error) {
       if (!integer(1, &o.max_body_bytes)) return std::nullopt;
     } else if (flag == "--max-context") {
       if (!integer(2, &o.max_context)) return std::nullopt;
+    } else if (flag == "--speculative") {
+      if (!integer(0, &o.speculative_tokens)) return std::nullopt;
+      if (o.speculative_tokens > 16) {
+        *error = "--speculative: at most 16 drafts per step";
+        return std::nullopt;
+      }
     } else if (flag == "--served-model-name") {
       o.served_model_name = value;
     } else if (flag == "--echo-completion") {

@@ -16,8 +16,9 @@ struct Options {
   int64_t max_concurrency = 16;
   int64_t max_body_bytes = 8 << 20;
   int64_t max_context = 4096;
-  std::string served_model_name;  // empty: the model directory's name
-  std::string echo_completion;    // testing: a file whose tokens replace the model's
+  int64_t speculative_tokens = 0;  // drafts per step with the model's MTP layer; 0: none
+  std::string served_model_name;   // empty: the model directory's name
+  std::string echo_completion;     // testing: a file whose tokens replace the model's
 };
 
 extern const char kUsage[];

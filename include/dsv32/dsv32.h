@@ -275,11 +275,21 @@ typedef struct dsv32_engine_params {
    * event carries text, requests may give stop strings, and a request may
    * be a chat request instead of token ids. */
   const dsv32_tokenizer* tokenizer;
+  /* Speculative decoding with the model's multi-token-prediction layer
+   * (appended last: a struct_size that ends before it reads as 0): each
+   * decoding request drafts up to this many tokens per step (1 .. 16) and
+   * the model verifies them in the same batched pass, so a step may give
+   * it several tokens; the output is distributed as without speculation
+   * (greedy: the same tokens). The MTP layer's caches share kv_budget_bytes.
+   * Requests with json_schema or regex, and those that start from
+   * kv_import_path, decode plainly. 0 = off; DSV32_ERR_UNSUPPORTED from
+   * create when the model has no MTP layer. */
+  int32_t speculative_tokens;
 } dsv32_engine_params;
 
 /* background 1, max_context 4096, max_batch_tokens 512, max_running 64,
  * interactive_chunk 64, compute_chunk 512, kv_dtype f32, page_tokens 64,
- * prefix_cache 1, the rest 0 / NULL. */
+ * prefix_cache 1, the rest 0 / NULL (speculative_tokens 0: no speculation). */
 /* Fills the first `struct_size` bytes of *params with the defaults (no
  * more than the library knows; struct_size then says how many the caller has). */
 DSV32_API void dsv32_engine_params_init(dsv32_engine_params* params, size_t struct_size);
@@ -508,6 +518,13 @@ typedef struct dsv32_engine_metrics {
   int64_t kv_pages_total;
   int64_t prefix_cached_pages;   /* pages the prefix cache holds (some shared with requests) */
   uint64_t prefix_evicted_pages; /* cached pages given back to make room */
+  /* Speculative decoding (appended last; zero without it). */
+  uint64_t speculative_steps;     /* verify passes, one per request and step */
+  uint64_t draft_tokens;          /* tokens the MTP layer drafted and the model judged */
+  uint64_t accepted_draft_tokens; /* drafts the model accepted */
+  double draft_acceptance_rate;   /* accepted_draft_tokens / draft_tokens */
+  int64_t kv_mtp_pages_used;      /* pages of the MTP layer's pool held (as many pages
+                                     as the main pool, from the same budget) */
 } dsv32_engine_metrics;
 
 /* A snapshot of the engine's metrics; the caller sets struct_size first. */

@@ -5,6 +5,8 @@
 #include "attention/kv_file.h"
 #include "chat/chat_encoder.h"
 #include "core/thread_pool.h"
+#include "engine/speculative.h"
+#include "engine/speculative_state.h"
 #include "engine/stop_strings.h"
 #include "text/stream_decoder.h"
 #include "text/tokenizer.h"
@@ -33,6 +35,9 @@ struct Engine::Request {
   std::optional<StreamDecoder> decoder;  // with a tokenizer
   StopStrings stops;
   std::string text;  // streamed so far
+  // This admission decodes speculatively (kv.mtp is its MTP cache).
+  bool speculating = false;
+  SpeculativeState speculation;
 
   Request(RequestId id, RequestSpec s)
       : id(id), spec(std::move(s)), sampler(spec.sampling), stops(spec.stop_strings) {}
@@ -44,6 +49,7 @@ struct Engine::Plan {
   struct Item {
     Request* request;
     int64_t tokens;
+    int64_t drafts = 0;  // a speculative decode: the last token and this many drafts
   };
   std::vector<Item> items;
   std::vector<std::pair<StreamCallback, TokenEvent>> events;  // from cancellations
@@ -81,6 +87,12 @@ Result<std::unique_ptr<Engine>> Engine::Create(std::shared_ptr<const Model> mode
   if (o.max_batch_tokens < 1 || o.max_running < 1 || o.interactive_chunk < 1 || o.compute_chunk < 1)
     return InvalidArgument(
         "engine: max_batch_tokens, max_running and the chunk sizes must be >= 1");
+  if (o.speculative_tokens < 0 || o.speculative_tokens > kMaxDraftTokens)
+    return InvalidArgument("engine: speculative_tokens must be in [0, " +
+                           std::to_string(kMaxDraftTokens) + "], got " +
+                           std::to_string(o.speculative_tokens));
+  if (o.speculative_tokens > 0)
+    DSV32_RETURN_IF_ERROR(model->RequireMtp().WithContext("engine: speculative decoding"));
   const ModelConfig& c = model->config();
   if (o.max_context == 0 || o.max_context > c.max_position_embeddings)
     o.max_context = c.max_position_embeddings;
@@ -90,9 +102,13 @@ Result<std::unique_ptr<Engine>> Engine::Create(std::shared_ptr<const Model> mode
   if (o.kv_budget_bytes == 0) {
     // Whole pages for max_running sequences of max_context tokens.
     const int64_t pages = (o.max_context + o.page_tokens - 1) / o.page_tokens;
-    o.kv_budget_bytes = o.max_running * pages * KvPagePool::PageBytes(c, kv.pool);
+    int64_t page_bytes = KvPagePool::PageBytes(c, kv.pool);
+    if (o.speculative_tokens > 0)
+      page_bytes += KvPagePool::PageBytes(model->mtp_cache_config(), kv.pool);
+    o.kv_budget_bytes = o.max_running * pages * page_bytes;
   }
   kv.pool.budget_bytes = o.kv_budget_bytes;
+  if (o.speculative_tokens > 0) kv.mtp_config = &model->mtp_cache_config();
   kv.max_context = o.max_context;
   kv.prefix_cache = o.prefix_cache;
   auto budget = KvBudget::Create(c, kv);
@@ -218,6 +234,8 @@ void Engine::Preempt(Request* r) {
   Publish(r);
   kv_->Free(&r->kv);
   r->computed = 0;
+  r->speculating = false;
+  r->speculation.Clear();
   running_.erase(std::find(running_.begin(), running_.end(), r));
   r->state = RequestState::kQueued;
   queued_[static_cast<int>(r->spec.lane)].push_front(r);
@@ -274,6 +292,61 @@ void Engine::FlushText(Request* r, std::string* text) {
   r->text.append(*text, before);
 }
 
+bool Engine::Emit(Request* r, const SampledToken& t, Clock::time_point now,
+                  std::vector<TokenEvent>* events, std::vector<StreamCallback>* callbacks) {
+  r->tokens.push_back(t.token);
+  r->logprobs.push_back(t.logprob);
+  // A speculative step's cache holds the tokens it accepted: all but the
+  // newest are computed.
+  r->computed = static_cast<int64_t>(r->tokens.size()) - 1;
+  ++metrics_.generated_tokens;
+  if (r->generated() == 1) {
+    // The prompt is complete: later requests with the same start may share it.
+    Publish(r);
+    if (!r->spec.kv_export_path.empty()) {
+      Status saved = SaveSequenceCache(
+          r->spec.kv_export_path, model_->config_hash(), *r->kv.cache,
+          std::span<const int32_t>(r->tokens).first(static_cast<size_t>(r->prompt_len)));
+      if (!saved.ok()) {
+        r->error = saved.message();
+        Finish(r, FinishReason::kError, events);
+        callbacks->push_back(r->spec.on_token);
+        return true;
+      }
+    }
+    r->first_token = now;
+    metrics_.ttft.Add(Seconds(now - r->submitted));
+  } else {
+    metrics_.inter_token.Add(Seconds(now - r->last_token));
+  }
+  r->last_token = now;
+
+  TokenEvent e;
+  e.request = r->id;
+  e.token = t.token;
+  e.logprob = t.logprob;
+  e.top = t.top;
+  const bool stop_string = AddText(r, t.token, &e.text);
+  const auto& stops = r->spec.stop_tokens;
+  if (stop_string) {
+    e.reason = FinishReason::kStopString;
+  } else if (std::find(stops.begin(), stops.end(), t.token) != stops.end()) {
+    e.reason = FinishReason::kStopToken;
+  } else if (r->generated() >= r->spec.max_tokens) {
+    e.reason = FinishReason::kMaxTokens;
+  } else if (static_cast<int64_t>(r->tokens.size()) >= kv_->max_context()) {
+    e.reason = FinishReason::kContextFull;
+  }
+  if (e.reason != FinishReason::kNone) {
+    e.finished = true;
+    if (e.reason != FinishReason::kStopString) FlushText(r, &e.text);
+    Finish(r, e.reason, nullptr);
+  }
+  events->push_back(e);
+  callbacks->push_back(r->spec.on_token);
+  return e.finished;
+}
+
 Engine::Plan Engine::Schedule() {
   Plan plan;
   // Cancellations first: they free room for everyone else.
@@ -305,6 +378,23 @@ Engine::Plan Engine::Schedule() {
     for (Request* r : snapshot) {
       if (budget == 0) break;
       if (r->spec.lane != lane || r->state != RequestState::kRunning || r->pending() != 1) continue;
+      // Drafts only where both caches have room for them already: they
+      // never preempt anyone.
+      const auto N = static_cast<int64_t>(r->tokens.size());
+      if (const int64_t k = DraftsFor(*r, budget); k > 0) {
+        if (kv_->Reserve(&r->kv, N + k)) {
+          if (kv_->ReserveMtp(&r->kv, N - 1 + k)) {
+            plan.items.push_back({r, 1 + k, k});
+            budget -= 1 + k;
+            continue;
+          }
+          // The MTP pool is short (its pages are shared less than the main
+          // ones can be): this admission decodes plainly from here on.
+          kv_->FreeMtp(&r->kv);
+          r->speculating = false;
+          r->speculation.Clear();
+        }
+      }
       bool fits = true;
       while (!kv_->Reserve(&r->kv, static_cast<int64_t>(r->tokens.size()))) {
         Request* v = victim(r);
@@ -361,7 +451,9 @@ Engine::Plan Engine::Schedule() {
         }
         reused = *imported;
       } else {
-        reused = kv_->Admit(&r->kv, r->tokens);
+        reused = kv_->Admit(
+            &r->kv, r->tokens,
+            options_.speculative_tokens > 0 && r->spec.speculative && !r->sampler.constraint());
       }
       if (!reused) {
         // A preempted sequence may have grown past what the whole budget holds.
@@ -376,6 +468,8 @@ Engine::Plan Engine::Schedule() {
       running_.push_back(r);
       r->state = RequestState::kRunning;
       r->computed = *reused;
+      r->speculating = r->kv.mtp != nullptr;
+      r->speculation.Clear();
       ++metrics_.prefix_lookups;
       metrics_.prefix_lookup_tokens += r->tokens.size();
       metrics_.prefix_hit_tokens += static_cast<uint64_t>(*reused);
@@ -392,6 +486,16 @@ Engine::Plan Engine::Schedule() {
   return plan;
 }
 
+int64_t Engine::DraftsFor(const Request& r, int64_t budget) const {
+  if (!r.speculating) return 0;
+  const auto N = static_cast<int64_t>(r.tokens.size());
+  // A step of a drafts accepted adds a + 1 tokens: no drafts past what
+  // max_tokens and max_context leave.
+  return std::max<int64_t>(
+      0, std::min({static_cast<int64_t>(options_.speculative_tokens), budget - 1,
+                   kv_->max_context() - N - 1, r.spec.max_tokens - r.generated() - 1}));
+}
+
 Result<int64_t> Engine::Step() {
   std::lock_guard step_lock(step_mu_);
   const auto start = Clock::now();
@@ -403,36 +507,97 @@ Result<int64_t> Engine::Step() {
   const ModelConfig& c = model_->config();
   const auto V = static_cast<size_t>(c.vocab_size);
 
-  // The forward pass and sampling run without the lock: only this thread
-  // touches a running sequence's cache and sampler.
+  // Drafting, the forward pass and sampling run without the lock: only
+  // this thread touches a running sequence's caches and sampler.
+  const size_t items = plan.items.size();
+  std::vector<Status> failed(items, Status::Ok());  // a request's own failure
+  std::vector<std::vector<int32_t>> verify(items);  // a speculative decode's tokens
+  std::vector<MtpDraftJob> jobs;
+  std::vector<size_t> drafting;  // the plan item of each job
+  for (size_t i = 0; i < items; ++i) {
+    const Plan::Item& item = plan.items[i];
+    if (item.drafts == 0) continue;
+    Request* r = item.request;
+    jobs.push_back(r->speculation.DraftJob(r->tokens, item.drafts,
+                                           r->spec.sampling.temperature == 0.0f, &r->sampler,
+                                           r->kv.mtp.get()));
+    drafting.push_back(i);
+  }
+  // Every speculating sequence drafts in the same MTP passes.
+  const Status drafted =
+      jobs.empty() ? Status::Ok() : DraftBatchWithMtp(*model_, jobs, pool_.get());
+  for (size_t i : drafting) {
+    Request* r = plan.items[i].request;
+    MtpDrafts& d = r->speculation.drafts();
+    failed[i] = drafted;
+    if (failed[i].ok() && options_.replace_drafts) {
+      options_.replace_drafts(r->id, r->tokens, d.tokens);
+      failed[i] = AdoptReplacedDrafts(c.vocab_size, r->spec.sampling.temperature == 0.0f, &d);
+    }
+    verify[i] = {r->tokens.back()};
+    verify[i].insert(verify[i].end(), d.tokens.begin(), d.tokens.end());
+  }
+
   std::vector<SequenceStep> steps;
+  std::vector<size_t> step_item;  // the plan item of each step
   std::vector<float> logits;
+  std::vector<std::vector<float>> hidden(items);
   size_t rows = 0;
+  auto wants_logits = [](const Plan::Item& item) {
+    const Request* r = item.request;
+    return r->computed + item.tokens == static_cast<int64_t>(r->tokens.size()) + item.drafts;
+  };
   for (const Plan::Item& item : plan.items)
-    if (item.request->computed + item.tokens == static_cast<int64_t>(item.request->tokens.size()))
-      ++rows;
+    if (wants_logits(item)) rows += static_cast<size_t>(1 + item.drafts);
   logits.resize(rows * V);
   rows = 0;
-  for (const Plan::Item& item : plan.items) {
+  for (size_t i = 0; i < items; ++i) {
+    const Plan::Item& item = plan.items[i];
     Request* r = item.request;
+    if (!failed[i].ok()) continue;
     SequenceStep s;
     s.cache = r->kv.cache.get();
-    s.tokens = std::span<const int32_t>(r->tokens).subspan(static_cast<size_t>(r->computed),
-                                                           static_cast<size_t>(item.tokens));
+    s.tokens = item.drafts
+                   ? std::span<const int32_t>(verify[i])
+                   : std::span<const int32_t>(r->tokens).subspan(static_cast<size_t>(r->computed),
+                                                                 static_cast<size_t>(item.tokens));
     s.first_position = r->computed;
-    if (r->computed + item.tokens == static_cast<int64_t>(r->tokens.size()))
-      s.logits = &logits[rows++ * V];
+    if (wants_logits(item)) {
+      s.logits = &logits[rows * V];
+      rows += static_cast<size_t>(1 + item.drafts);
+    }
+    if (item.drafts) {
+      s.all_logits = true;
+      s.attention_path = kSpeculativeStepAttention;
+    }
+    if (r->speculating) s.last_hidden = &hidden[i];
     steps.push_back(s);
+    step_item.push_back(i);
   }
   Status forward = Status::Ok();
-  std::vector<std::optional<SampledToken>> sampled(plan.items.size());
+  std::vector<std::optional<SampledToken>> sampled(items);
+  std::vector<std::vector<SampledToken>> judged(items);  // a speculative decode's tokens
+  std::vector<int64_t> accepted(items, 0);
   if (!steps.empty()) {
     forward = model_->ForwardBatch(steps, pool_.get(), expert_load_.get());
-    if (forward.ok())
-      for (size_t i = 0; i < steps.size(); ++i)
-        if (steps[i].logits)
-          sampled[i] =
-              plan.items[i].request->sampler.Sample(std::span<const float>(steps[i].logits, V));
+    for (size_t j = 0; forward.ok() && j < steps.size(); ++j) {
+      const size_t i = step_item[j];
+      Request* r = plan.items[i].request;
+      const int64_t k = plan.items[i].drafts;
+      const auto N = static_cast<int64_t>(r->tokens.size());
+      if (k > 0) {
+        const std::span<const float> all(steps[j].logits, static_cast<size_t>(k + 1) * V);
+        accepted[i] = JudgeDrafts(all, r->speculation.drafts(),
+                                  r->spec.sampling.temperature == 0.0f, &r->sampler, &judged[i]);
+        r->speculation.AfterVerify(N, accepted[i], hidden[i], r->kv.cache.get(), r->kv.mtp.get());
+        continue;
+      }
+      if (r->speculating)
+        failed[i] = r->speculation.AddHidden(*model_, r->tokens, steps[j].first_position, hidden[i],
+                                             pool_.get(), r->kv.mtp.get());
+      if (failed[i].ok() && steps[j].logits)
+        sampled[i] = r->sampler.Sample(std::span<const float>(steps[j].logits, V));
+    }
   }
 
   std::vector<TokenEvent> events;
@@ -444,67 +609,30 @@ Result<int64_t> Engine::Step() {
     for (size_t i = 0; i < plan.items.size(); ++i) {
       Request* r = plan.items[i].request;
       const int64_t n = plan.items[i].tokens;
+      const int64_t k = plan.items[i].drafts;
       processed += n;
-      if (!forward.ok()) {
-        r->error = forward.message();
+      if (!forward.ok() || !failed[i].ok()) {
+        r->error = forward.ok() ? failed[i].message() : forward.message();
         Finish(r, FinishReason::kError, &events);
         callbacks.push_back(r->spec.on_token);
         continue;
       }
       // Everything but a decode token is prompt work (recomputation included).
-      const bool decode = n == 1 && r->pending() == 1 && r->generated() > 0;
+      const bool decode = k > 0 || (n == 1 && r->pending() == 1 && r->generated() > 0);
       if (!decode) metrics_.prompt_tokens += n;
-      r->computed += n;
-      if (!sampled[i]) continue;
-      const SampledToken& t = *sampled[i];
-      r->sampler.Accept(t.token);
-      r->tokens.push_back(t.token);
-      r->logprobs.push_back(t.logprob);
-      ++metrics_.generated_tokens;
-      if (r->generated() == 1) {
-        // The prompt is complete: later requests with the same start may share it.
-        Publish(r);
-        if (!r->spec.kv_export_path.empty()) {
-          Status saved = SaveSequenceCache(
-              r->spec.kv_export_path, model_->config_hash(), *r->kv.cache,
-              std::span<const int32_t>(r->tokens).first(static_cast<size_t>(r->prompt_len)));
-          if (!saved.ok()) {
-            r->error = saved.message();
-            Finish(r, FinishReason::kError, &events);
-            callbacks.push_back(r->spec.on_token);
-            continue;
-          }
-        }
-        r->first_token = now;
-        metrics_.ttft.Add(Seconds(now - r->submitted));
-      } else {
-        metrics_.inter_token.Add(Seconds(now - r->last_token));
+      r->computed += n - k;
+      if (k > 0) {
+        ++metrics_.speculative_steps;
+        metrics_.draft_tokens += static_cast<uint64_t>(k);
+        metrics_.accepted_draft_tokens += static_cast<uint64_t>(accepted[i]);
+      } else if (sampled[i]) {
+        r->sampler.Accept(sampled[i]->token);
+        judged[i].push_back(std::move(*sampled[i]));
       }
-      r->last_token = now;
-
-      TokenEvent e;
-      e.request = r->id;
-      e.token = t.token;
-      e.logprob = t.logprob;
-      e.top = t.top;
-      const bool stop_string = AddText(r, t.token, &e.text);
-      const auto& stops = r->spec.stop_tokens;
-      if (stop_string) {
-        e.reason = FinishReason::kStopString;
-      } else if (std::find(stops.begin(), stops.end(), t.token) != stops.end()) {
-        e.reason = FinishReason::kStopToken;
-      } else if (r->generated() >= r->spec.max_tokens) {
-        e.reason = FinishReason::kMaxTokens;
-      } else if (static_cast<int64_t>(r->tokens.size()) >= kv_->max_context()) {
-        e.reason = FinishReason::kContextFull;
-      }
-      if (e.reason != FinishReason::kNone) {
-        e.finished = true;
-        if (e.reason != FinishReason::kStopString) FlushText(r, &e.text);
-        Finish(r, e.reason, nullptr);
-      }
-      events.push_back(e);
-      callbacks.push_back(r->spec.on_token);
+      // A speculative step's tokens go out one by one until one ends the
+      // request: nothing after a stop is emitted.
+      for (const SampledToken& t : judged[i])
+        if (Emit(r, t, now, &events, &callbacks)) break;
     }
     for (auto& [cb, e] : plan.events) {
       callbacks.push_back(cb);
@@ -578,6 +706,7 @@ EngineMetrics Engine::Metrics() const {
   m.requests_queued = queued_[0].size() + queued_[1].size();
   const int64_t cached_only = kv_->ReclaimablePages();
   m.kv_pages_used = kv_->used_pages();
+  m.kv_mtp_pages_used = kv_->mtp_used_pages();
   m.prefix_cached_pages = kv_->cached_pages();
   m.prefix_evicted_pages = static_cast<uint64_t>(kv_->prefix_stats().evicted_pages);
   m.kv_used_tokens = (m.kv_pages_used - cached_only) * kv_->page_tokens();

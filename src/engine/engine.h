@@ -14,6 +14,18 @@
 // decoded first and prefills in small chunks (latency); the compute lane prefills in big chunks
 // (throughput).
 //
+// With speculative_tokens k > 0 every decoding sequence drafts up to k
+// tokens per step with the model's MTP layer and the main model judges them
+// in the same batched pass as everyone else's decodes and prefill chunks
+// (one row for its last token and one per draft), so a step may give a
+// sequence up to k + 1 tokens; its output is distributed as without
+// speculation (greedy: the same tokens, up to the rounding of a wider
+// matmul). Each such sequence holds an MTP cache from a second page pool in
+// the same KV budget, filled during its prefill and kept in the prefix
+// cache beside the main pages (engine/kv_budget.h). Requests with a grammar
+// constraint, those that opt out, those that start from a KV file and
+// those whose MTP cache finds no room decode plainly.
+//
 // Thread-safety: Submit, Cancel, Poll, Wait, Release and Metrics may be
 // called from any number of threads at once. Steps run on the engine's own
 // thread (Start) or on the caller's (Step), never both; Step serialises
@@ -99,6 +111,8 @@ struct RequestSpec {
   // that file instead of computing the prompt again.
   std::string kv_export_path;
   std::string kv_import_path;
+  // False: plain decoding even when the engine speculates.
+  bool speculative = true;
 };
 
 struct RequestStatus {
@@ -115,7 +129,7 @@ struct RequestStatus {
 
 struct EngineOptions {
   int threads = 0;                      // 0: the cores this process may use
-  int64_t kv_budget_bytes = 0;          // 0: room for max_running sequences of max_context
+  int64_t kv_budget_bytes = 0;          // 0: room for max_running x max_context (and MTP) tokens
   KvLayout kv_layout = KvLayout::kF32;  // how the cache stores entries (f32 is exact)
   int64_t page_tokens = 64;             // tokens per KV page
   bool prefix_cache = true;             // reuse cached prompt prefixes across requests
@@ -127,6 +141,14 @@ struct EngineOptions {
   int32_t max_running = 64;        // sequences admitted at once
   int32_t interactive_chunk = 64;  // prefill chunk of the interactive lane
   int32_t compute_chunk = 512;     // prefill chunk of the compute lane
+  // Drafts per decoding sequence and step with the model's MTP layer:
+  // 0 = no speculation, 1 .. 16 (the model must have the layer).
+  int32_t speculative_tokens = 0;
+  // For tests and benchmarks: replaces a request's drafts after the MTP
+  // layer made them; `tokens` is the sequence so far, the drafts follow it.
+  // Runs on the stepping thread, outside the engine's locks.
+  std::function<void(RequestId, std::span<const int32_t> tokens, std::span<int32_t> drafts)>
+      replace_drafts;
 };
 
 class Engine {
@@ -175,12 +197,18 @@ class Engine {
   struct Plan;
   Plan Schedule();
   void Preempt(Request* r);
+  // Under mu_: drafts for decoding r this step, given `budget` tokens left.
+  int64_t DraftsFor(const Request& r, int64_t budget) const;
   void Finish(Request* r, FinishReason reason, std::vector<TokenEvent>* events);
   // The text token `token` adds to r's output (stop strings applied); true
   // when it completes a stop string.
   bool AddText(Request* r, int32_t token, std::string* text);
   // What r's text still holds back, at its end.
   void FlushText(Request* r, std::string* text);
+  // Under mu_: appends generated token t to r and its event (stop tokens
+  // and strings, max_tokens and max_context applied); true when r ended.
+  bool Emit(Request* r, const SampledToken& t, Clock::time_point now,
+            std::vector<TokenEvent>* events, std::vector<StreamCallback>* callbacks);
   void RunLoop();
 
   std::shared_ptr<const Model> model_;

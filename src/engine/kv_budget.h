@@ -12,6 +12,13 @@
 // page (on a CPU, where the cache already lives in host memory, this is what
 // swapping out to host memory amounts to).
 //
+// With speculative decoding each sequence may also hold a cache for the MTP
+// layer, in a second pool with the same page size and as many pages (the
+// byte budget is split between the two), and a second prefix cache keeps
+// its full pages beside the main ones. An MTP entry at position i is made
+// from the main model's hidden state there and token i + 1, so a cached
+// MTP page is trusted only up to its last position, which is recomputed.
+//
 // Not thread-safe: the engine calls it under its lock.
 #pragma once
 
@@ -32,6 +39,7 @@ namespace dsv32 {
 // A sequence's cache while it is admitted (null otherwise).
 struct SequenceKv {
   std::unique_ptr<KvCache> cache;
+  std::unique_ptr<KvCache> mtp;  // the MTP layer's, while the sequence speculates
 };
 
 struct KvBudgetOptions {
@@ -39,6 +47,9 @@ struct KvBudgetOptions {
   int64_t max_context = 0;       // the most tokens one sequence may hold; 0: the config's limit
   bool prefix_cache = true;      // keep full pages for reuse across sequences
   int64_t prefix_max_pages = 0;  // 0: only the pool bounds the tree
+  // Model::mtp_cache_config() when sequences may speculate (it must
+  // outlive the budget), else null: no MTP pool.
+  const ModelConfig* mtp_config = nullptr;
 };
 
 class KvBudget {
@@ -49,7 +60,11 @@ class KvBudget {
   // Gives the idle `seq` a cache holding the longest cached prefix of
   // `tokens` and pages for all of them. Returns the positions reused, or
   // nullopt (nothing held) when the pool cannot cover the prompt now.
-  std::optional<int64_t> Admit(SequenceKv* seq, std::span<const int32_t> tokens);
+  // With `mtp` (and an MTP pool) the sequence also gets an MTP cache with
+  // pages for all but the last token, and both caches start from the
+  // prefix that both trees hold; if the MTP pool cannot cover it, the
+  // sequence gets none and the main cache alone decides.
+  std::optional<int64_t> Admit(SequenceKv* seq, std::span<const int32_t> tokens, bool mtp = false);
   // Like Admit, but the cache starts from a sequence file (attention/
   // kv_file.h, written by another engine after its prefill) instead of the
   // prefix cache. The file must hold a prefix of `tokens` computed by the
@@ -61,17 +76,27 @@ class KvBudget {
   // prefixes if needed. False, with nothing held beyond its length, if
   // the pool cannot cover it or it would pass max_context.
   bool Reserve(SequenceKv* seq, int64_t tokens);
+  // The same for the sequence's MTP cache.
+  bool ReserveMtp(SequenceKv* seq, int64_t tokens);
   // Records the full pages of `seq`'s first positions, whose token ids are
-  // `tokens`, in the prefix cache.
+  // `tokens`, in the prefix cache (its MTP cache's too, up to its length).
   void Publish(const SequenceKv& seq, std::span<const int32_t> tokens);
   // Gives the sequence's pages back (those in the prefix cache stay there).
   void Free(SequenceKv* seq);
+  // Gives back only its MTP cache: the sequence stops speculating.
+  void FreeMtp(SequenceKv* seq) { seq->mtp.reset(); }
 
-  int64_t bytes_per_token() const { return pool_->bytes_per_token(); }
+  bool has_mtp_pool() const { return mtp_pool_ != nullptr; }
+
+  // Both pools' when there is an MTP one: what a token costs the budget.
+  int64_t bytes_per_token() const {
+    return pool_->bytes_per_token() + (mtp_pool_ ? mtp_pool_->bytes_per_token() : 0);
+  }
   int64_t page_tokens() const { return pool_->page_tokens(); }
   int64_t capacity_tokens() const { return pool_->max_pages() * pool_->page_tokens(); }
   int64_t used_pages() const { return pool_->used_pages(); }
   int64_t max_pages() const { return pool_->max_pages(); }
+  int64_t mtp_used_pages() const { return mtp_pool_ ? mtp_pool_->used_pages() : 0; }
   int64_t cached_pages() const { return prefix_ ? prefix_->cached_pages() : 0; }
   // Pages only the prefix cache holds: free room in all but name.
   int64_t ReclaimablePages() const;
@@ -85,12 +110,18 @@ class KvBudget {
   int64_t PagesFor(int64_t tokens) const {
     return (tokens + pool_->page_tokens() - 1) / pool_->page_tokens();
   }
-  // Frees cached-only pages until `pages` are free in the pool, if it can.
-  bool MakeRoom(int64_t pages);
+  // Frees cached-only pages of `prefix` until `pages` are free in `pool`,
+  // if it can.
+  static bool MakeRoom(KvPagePool& pool, PrefixCache* prefix, int64_t pages);
+  // Grows `cache` to `tokens` positions in `pool`, as Reserve.
+  bool Grow(KvCache* cache, KvPagePool& pool, PrefixCache* prefix, int64_t tokens);
 
   const ModelConfig& config_;
   std::shared_ptr<KvPagePool> pool_;
   std::unique_ptr<PrefixCache> prefix_;
+  const ModelConfig* mtp_config_ = nullptr;
+  std::shared_ptr<KvPagePool> mtp_pool_;
+  std::unique_ptr<PrefixCache> mtp_prefix_;
   int64_t max_context_;
 };
 

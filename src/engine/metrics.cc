@@ -113,6 +113,15 @@ std::string PrometheusText(const EngineMetrics& m, const ExpertLoad* experts) {
             static_cast<double>(m.prefix_evicted_pages));
   w.Gauge("prefix_cache_hit_rate", "Share of looked-up prompt tokens found in the prefix cache.",
           m.prefix_hit_rate());
+  w.Gauge("kv_mtp_pages_used", "KV pages of the MTP layer's pool held (speculative decoding).",
+          static_cast<double>(m.kv_mtp_pages_used));
+  w.Counter("speculative_steps_total", "Verify passes of speculating sequences.",
+            static_cast<double>(m.speculative_steps));
+  w.Counter("draft_tokens_total", "Tokens drafted by the MTP layer and judged.",
+            static_cast<double>(m.draft_tokens));
+  w.Counter("accepted_draft_tokens_total", "Drafted tokens the main model accepted.",
+            static_cast<double>(m.accepted_draft_tokens));
+  w.Gauge("draft_acceptance_rate", "Share of drafted tokens accepted.", m.draft_acceptance_rate());
   if (experts) {
     w.Header("expert_routed_tokens_total", "counter", "Tokens routed to each expert, per layer.");
     for (int64_t l = 0; l < experts->layers(); ++l)

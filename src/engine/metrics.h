@@ -49,19 +49,31 @@ struct EngineMetrics {
 
   int64_t kv_used_tokens = 0;      // in pages running requests hold
   int64_t kv_capacity_tokens = 0;  // whole pages the budget allows
-  int64_t kv_bytes_per_token = 0;
+  int64_t kv_bytes_per_token = 0;  // the MTP layer's entry included when speculating
   int64_t kv_page_tokens = 0;
   int64_t kv_pages_used = 0;  // every page taken from the pool, the prefix cache's included
   int64_t kv_pages_total = 0;
+  int64_t kv_mtp_pages_used = 0;    // of the MTP layer's pool (as many pages as the main one)
   int64_t prefix_cached_pages = 0;  // pages the prefix cache holds (some shared with requests)
   uint64_t prefix_evicted_pages = 0;
   uint64_t prefix_lookups = 0;
   uint64_t prefix_hit_tokens = 0;
   uint64_t prefix_lookup_tokens = 0;
 
+  // Speculative decoding: verify passes (one per sequence and step), the
+  // MTP layer's drafts they judged and those that stood.
+  uint64_t speculative_steps = 0;
+  uint64_t draft_tokens = 0;
+  uint64_t accepted_draft_tokens = 0;
+
   double prefix_hit_rate() const {
     return prefix_lookup_tokens
                ? static_cast<double>(prefix_hit_tokens) / static_cast<double>(prefix_lookup_tokens)
+               : 0.0;
+  }
+  double draft_acceptance_rate() const {
+    return draft_tokens
+               ? static_cast<double>(accepted_draft_tokens) / static_cast<double>(draft_tokens)
                : 0.0;
   }
   double generated_tokens_per_second() const {

@@ -188,14 +188,14 @@ double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53
 
 SampledToken Sampler::Sample(std::span<const float> logits) {
   Penalize(logits);
-  SampledToken out;
+  int32_t token = -1;
   const bool constrained = constraint_.has_value();
   if (constrained && !ApplyConstraint()) {
     // The constraint left nothing to choose from.
-    out.token = constraint_->end_tokens().front();
+    token = constraint_->end_tokens().front();
   } else if (params_.temperature == 0.0f) {
     // Greedy: the first of the best, so ties resolve the same way every time.
-    out.token = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
+    token = static_cast<int32_t>(std::max_element(work_.begin(), work_.end()) - work_.begin());
   } else {
     const size_t keep = Candidates(constrained);
     double total = 0.0;
@@ -203,16 +203,21 @@ SampledToken Sampler::Sample(std::span<const float> logits) {
     const double u = Uniform() * total;
     double acc = 0.0;
     // No candidate: the constraint's bits all lay past the logits.
-    out.token = keep ? order_[keep - 1] : constraint_->end_tokens().front();
+    token = keep ? order_[keep - 1] : constraint_->end_tokens().front();
     for (size_t i = 0; i < keep; ++i) {
       acc += probs_[i];
       if (u < acc) {
-        out.token = order_[i];
+        token = order_[i];
         break;
       }
     }
   }
+  return Report(logits, token);
+}
 
+SampledToken Sampler::Report(std::span<const float> logits, int32_t token) const {
+  SampledToken out;
+  out.token = token;
   const LogSoftmax log_softmax(logits);
   out.logprob = log_softmax(logits[static_cast<size_t>(out.token)]);
   if (params_.top_logprobs > 0) {

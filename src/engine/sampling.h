@@ -66,6 +66,10 @@ class Sampler {
   // With a constraint, only tokens it allows are drawn; should none be
   // (a vocabulary without the bytes the grammar needs), its first end token.
   SampledToken Sample(std::span<const float> logits);
+  // What Sample reports beside its choice, for `token` chosen another way
+  // (a speculative draft the target accepted): its logprob and the
+  // top_logprobs alternatives under `logits`.
+  SampledToken Report(std::span<const float> logits, int32_t token) const;
 
   // The distribution Sample draws from for these logits, over the whole
   // vocabulary: penalties, temperature and truncation applied, zero outside

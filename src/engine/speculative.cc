@@ -5,21 +5,6 @@
 
 namespace dsv32 {
 
-namespace {
-
-constexpr int32_t kMaxDraftTokens = 16;
-// Steps run a few tokens over a long context: attending in the latent space
-// costs each query what one decoded token costs, where expanding every
-// cached position's keys and values (what kAuto picks for several tokens)
-// would cost a prefill's share.
-constexpr AttentionPath kStepAttention = AttentionPath::kAbsorbed;
-
-int32_t Argmax(const float* x, int64_t n) {
-  return static_cast<int32_t>(std::max_element(x, x + n) - x);
-}
-
-}  // namespace
-
 DraftVerdict JudgeDraft(std::span<const double> p, std::span<const double> q, int32_t draft,
                         Sampler* sampler) {
   const auto d = static_cast<size_t>(draft);
@@ -34,6 +19,41 @@ DraftVerdict JudgeDraft(std::span<const double> p, std::span<const double> q, in
   // No mass left means p <= q everywhere, i.e. p = q up to rounding, where a
   // rejection has probability zero; p itself is then the right law.
   return {false, sampler->Draw(mass > 0.0 ? std::span<const double>(residual) : p)};
+}
+
+int64_t JudgeDrafts(std::span<const float> logits, const MtpDrafts& drafts, bool greedy,
+                    Sampler* sampler, std::vector<SampledToken>* out) {
+  const auto k = static_cast<int64_t>(drafts.tokens.size());
+  const auto V = static_cast<int64_t>(logits.size()) / (k + 1);
+  auto row = [&](int64_t j) { return logits.subspan(static_cast<size_t>(j * V), V); };
+  std::vector<double> p;
+  int64_t a = 0;
+  for (; a < k; ++a) {
+    const int32_t draft = drafts.tokens[static_cast<size_t>(a)];
+    if (greedy) {
+      // Exactly what plain decoding would choose here.
+      SampledToken target = sampler->Sample(row(a));
+      if (target.token != draft) {
+        sampler->Accept(target.token);
+        out->push_back(std::move(target));
+        return a;
+      }
+    } else {
+      sampler->Distribution(row(a), &p);
+      const DraftVerdict verdict = JudgeDraft(p, drafts.q[static_cast<size_t>(a)], draft, sampler);
+      if (!verdict.accepted) {
+        sampler->Accept(verdict.token);
+        out->push_back(sampler->Report(row(a), verdict.token));
+        return a;
+      }
+    }
+    sampler->Accept(draft);
+    out->push_back(sampler->Report(row(a), draft));
+  }
+  // Every draft stands: the last row gives one more token for free.
+  out->push_back(sampler->Sample(row(k)));
+  sampler->Accept(out->back().token);
+  return k;
 }
 
 Result<SpeculativeDecoder> SpeculativeDecoder::Create(const Model& model,
@@ -104,80 +124,11 @@ Result<int32_t> SpeculativeDecoder::Start(std::span<const int32_t> prompt) {
 }
 
 Status SpeculativeDecoder::Draft(int64_t k) {
-  const ModelConfig& c = model_->config();
-  const int64_t H = c.hidden_size;
-  const int64_t V = c.vocab_size;
-  const auto N = static_cast<int64_t>(tokens_.size());
-  const int64_t rows = static_cast<int64_t>(pending_hidden_.size()) / H;
-  const int64_t first = N - 1 - rows;  // == mtp_cache_.length()
-  mtp_logits_.resize(static_cast<size_t>(V));
-  drafts_.clear();
-  q_.resize(static_cast<size_t>(k));
-  ForwardOptions options;
-  options.attention_path = kStepAttention;
-  options.all_logits = false;
-  options.last_hidden = &mtp_hidden_;
-  for (int64_t j = 0; j < k; ++j) {
-    if (j == 0) {
-      DSV32_RETURN_IF_ERROR(model_->ForwardMtp(&mtp_cache_, std::span(tokens_).subspan(first + 1),
-                                               pending_hidden_, first, pool_, options,
-                                               mtp_logits_.data()));
-    } else {
-      // Chain: the MTP layer's own last output stands in for the main
-      // model's hidden state, which the drafts do not have yet.
-      const std::vector<float> previous(mtp_hidden_.end() - H, mtp_hidden_.end());
-      DSV32_RETURN_IF_ERROR(model_->ForwardMtp(&mtp_cache_, std::span(&drafts_.back(), 1), previous,
-                                               N - 2 + j, pool_, options, mtp_logits_.data()));
-    }
-    if (greedy_) {
-      drafts_.push_back(Argmax(mtp_logits_.data(), V));
-    } else {
-      sampler_.Distribution(mtp_logits_, &q_[static_cast<size_t>(j)]);
-      drafts_.push_back(sampler_.Draw(q_[static_cast<size_t>(j)]));
-    }
-  }
-  if (options_.replace_drafts) {
-    options_.replace_drafts(N, drafts_);
-    for (int64_t j = 0; j < k; ++j) {
-      const int32_t d = drafts_[static_cast<size_t>(j)];
-      if (d < 0 || d >= V)
-        return OutOfRange("replaced draft " + std::to_string(d) + " is outside the vocabulary");
-      if (!greedy_) {
-        q_[static_cast<size_t>(j)].assign(static_cast<size_t>(V), 0.0);
-        q_[static_cast<size_t>(j)][static_cast<size_t>(d)] = 1.0;
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-int64_t SpeculativeDecoder::Judge(const float* logits, int32_t* next) {
-  const int64_t V = model_->config().vocab_size;
-  const auto k = static_cast<int64_t>(drafts_.size());
-  int64_t a = 0;
-  for (; a < k; ++a) {
-    const std::span<const float> row(logits + a * V, static_cast<size_t>(V));
-    const int32_t draft = drafts_[static_cast<size_t>(a)];
-    if (greedy_) {
-      // Exactly what plain decoding would choose here, penalties included.
-      const int32_t target = sampler_.Sample(row).token;
-      if (target != draft) {
-        *next = target;
-        return a;
-      }
-    } else {
-      sampler_.Distribution(row, &p_);
-      const DraftVerdict verdict = JudgeDraft(p_, q_[static_cast<size_t>(a)], draft, &sampler_);
-      if (!verdict.accepted) {
-        *next = verdict.token;
-        return a;
-      }
-    }
-    sampler_.Accept(draft);
-  }
-  // Every draft stands: the last row gives one more token for free.
-  *next = sampler_.Sample(std::span(logits + k * V, static_cast<size_t>(V))).token;
-  return k;
+  DSV32_RETURN_IF_ERROR(DraftWithMtp(*model_, tokens_, pending_hidden_, k, greedy_, &sampler_,
+                                     pool_, &mtp_cache_, &drafts_));
+  if (!options_.replace_drafts) return Status::Ok();
+  options_.replace_drafts(static_cast<int64_t>(tokens_.size()), drafts_.tokens);
+  return AdoptReplacedDrafts(model_->config().vocab_size, greedy_, &drafts_);
 }
 
 Status SpeculativeDecoder::Step(std::vector<int32_t>* out) {
@@ -192,7 +143,7 @@ Status SpeculativeDecoder::Step(std::vector<int32_t>* out) {
   // Each step adds at most k + 1 tokens.
   const int64_t k = std::min<int64_t>(options_.draft_tokens, max_context_ - N - 1);
   const int64_t mtp_first = mtp_cache_.length();
-  drafts_.clear();
+  drafts_.tokens.clear();
   if (k > 0) {
     if (Status s = Draft(k); !s.ok()) {
       mtp_cache_.Truncate(mtp_first);
@@ -201,10 +152,10 @@ Status SpeculativeDecoder::Step(std::vector<int32_t>* out) {
   }
 
   std::vector<int32_t> verify = {tokens_.back()};
-  verify.insert(verify.end(), drafts_.begin(), drafts_.end());
+  verify.insert(verify.end(), drafts_.tokens.begin(), drafts_.tokens.end());
   verify_logits_.resize(verify.size() * static_cast<size_t>(V));
   ForwardOptions options;
-  options.attention_path = kStepAttention;
+  options.attention_path = kSpeculativeStepAttention;
   options.last_hidden = &verify_hidden_;
   if (Status s = model_->Forward(&cache_, verify, N - 1, pool_, options, verify_logits_.data());
       !s.ok()) {
@@ -212,13 +163,12 @@ Status SpeculativeDecoder::Step(std::vector<int32_t>* out) {
     return s;
   }
 
-  int32_t next = -1;
-  const int64_t a = Judge(verify_logits_.data(), &next);
-  sampler_.Accept(next);
-  const size_t emitted = out->size();
-  out->insert(out->end(), drafts_.begin(), drafts_.begin() + a);
-  out->push_back(next);
-  tokens_.insert(tokens_.end(), out->begin() + static_cast<ptrdiff_t>(emitted), out->end());
+  std::vector<SampledToken> judged;
+  const int64_t a = JudgeDrafts(verify_logits_, drafts_, greedy_, &sampler_, &judged);
+  for (const SampledToken& t : judged) {
+    out->push_back(t.token);
+    tokens_.push_back(t.token);
+  }
 
   // Roll back what the rejected drafts wrote: the main cache keeps
   // x_{N-1} and the accepted drafts, the MTP cache what real hidden states

@@ -25,6 +25,7 @@
 
 #include "attention/kv_cache.h"
 #include "core/status.h"
+#include "engine/mtp_draft.h"
 #include "engine/sampling.h"
 #include "model/model.h"
 
@@ -42,6 +43,16 @@ struct DraftVerdict {
 };
 DraftVerdict JudgeDraft(std::span<const double> p, std::span<const double> q, int32_t draft,
                         Sampler* sampler);
+
+// Judges k drafts by the main model's logits over the last token and the
+// drafts ([k + 1, vocab]; row j judges draft j, the last row follows a run
+// of all of them). Appends the drafts that stand and one token of the
+// target's own after them to `out` (1 .. k+1 tokens, each with what Sample
+// reports) and has `sampler` accept each. Greedy: a draft stands when it is
+// what Sample picks there, penalties included; sampling: JudgeDraft against
+// drafts.q. Returns how many drafts stood.
+int64_t JudgeDrafts(std::span<const float> logits, const MtpDrafts& drafts, bool greedy,
+                    Sampler* sampler, std::vector<SampledToken>* out);
 
 struct SpeculativeOptions {
   int32_t draft_tokens = 1;  // k, drafts per step: 1 .. 16
@@ -90,13 +101,9 @@ class SpeculativeDecoder {
  private:
   SpeculativeDecoder(const Model& model, const SamplingParams& sampling,
                      const SpeculativeOptions& options, ThreadPool* pool, int64_t max_context);
-  // Drafts up to `k` tokens into drafts_ (and their distributions into
-  // q_ when sampling), running the MTP layer over the hidden states not yet
-  // in its cache first.
+  // Drafts `k` tokens into drafts_, running the MTP layer over the hidden
+  // states not yet in its cache first.
   Status Draft(int64_t k);
-  // How many drafts the verify logits accept; the token after them goes to
-  // `next`.
-  int64_t Judge(const float* logits, int32_t* next);
 
   const Model* model_;
   ThreadPool* pool_;
@@ -110,10 +117,8 @@ class SpeculativeDecoder {
   // Main-model hidden states of the positions after the MTP cache's last,
   // [rows, hidden]: its next step's input.
   std::vector<float> pending_hidden_;
-  std::vector<int32_t> drafts_;
-  std::vector<std::vector<double>> q_;  // each draft's distribution, when sampling
-  std::vector<double> p_;
-  std::vector<float> mtp_logits_, mtp_hidden_, verify_logits_, verify_hidden_;
+  MtpDrafts drafts_;
+  std::vector<float> verify_logits_, verify_hidden_;
   SpeculativeStats stats_;
 };
 

@@ -5,6 +5,7 @@
 #include "attention/mla.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
+#include "model/batched_head.h"
 #include "model/model.h"
 
 namespace dsv32 {
@@ -45,7 +46,7 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
   for (size_t s = 0; s < steps.size(); ++s) {
     const SequenceStep& step = steps[s];
     const auto n = static_cast<int64_t>(step.tokens.size());
-    contexts[s] = NewContext(n, step.first_position, AttentionPath::kAuto, pool);
+    contexts[s] = NewContext(n, step.first_position, step.attention_path, pool);
     for (int64_t i = 0; i < n; ++i)
       DequantizeRow(weights_.embed_tokens, step.tokens[static_cast<size_t>(i)], &h[(row + i) * H]);
     seqs[s] = {&contexts[s], step.cache, nullptr};
@@ -64,26 +65,16 @@ Status Model::ForwardBatch(std::span<const SequenceStep> steps, ThreadPool* pool
     FeedForward(lw, l, T, pool, expert_load, &routing, &h, &normed, &delta);
   }
 
-  // Only the rows whose logits someone wants go through lm_head, together.
-  std::vector<float> last_rows;
-  std::vector<float*> outputs;
+  std::vector<HeadRows> heads;
   row = 0;
   for (const SequenceStep& step : steps) {
-    row += static_cast<int64_t>(step.tokens.size());
-    step.cache->SetLength(step.first_position + static_cast<int64_t>(step.tokens.size()));
-    if (!step.logits) continue;
-    last_rows.resize(last_rows.size() + static_cast<size_t>(H));
-    RmsNorm(&h[(row - 1) * H], weights_.norm.data(), H, c.rms_norm_eps,
-            &last_rows[last_rows.size() - static_cast<size_t>(H)]);
-    outputs.push_back(step.logits);
+    const auto n = static_cast<int64_t>(step.tokens.size());
+    step.cache->SetLength(step.first_position + n);
+    if (step.last_hidden) step.last_hidden->assign(h.begin() + row * H, h.begin() + (row + n) * H);
+    row += n;
+    heads.push_back({n, step.logits, step.all_logits});
   }
-  if (outputs.empty()) return Status::Ok();
-  const auto rows = static_cast<int64_t>(outputs.size());
-  std::vector<float> logits(static_cast<size_t>(rows * c.vocab_size));
-  MatMul(weights_.lm_head, last_rows.data(), rows, logits.data(), pool);
-  for (int64_t r = 0; r < rows; ++r)
-    std::copy_n(&logits[static_cast<size_t>(r * c.vocab_size)], c.vocab_size,
-                outputs[static_cast<size_t>(r)]);
+  BatchedHeadLogits(heads, h.data(), H, weights_.norm, c.rms_norm_eps, weights_.lm_head, pool);
   return Status::Ok();
 }
 

@@ -52,6 +52,28 @@ struct SequenceStep {
   // [vocab] logits of the last new token, or null when the step needs none
   // (a prefill chunk that is not the prompt's last).
   float* logits = nullptr;
+  // With logits: [tokens, vocab], every new token's logits (a speculative
+  // verify step judges each draft by the row before it).
+  bool all_logits = false;
+  // If set, receives [tokens, hidden]: the residual stream after the last
+  // decoder layer, as ForwardOptions::last_hidden (the MTP layer's input).
+  std::vector<float>* last_hidden = nullptr;
+  // A verify step of a few tokens over a long context attends best in the
+  // latent space (kAbsorbed); kAuto picks by the step's length.
+  AttentionPath attention_path = AttentionPath::kAuto;
+};
+
+// One sequence's share of a batched MTP-layer pass (Model::ForwardMtpBatch):
+// rows as in ForwardMtp, over its own cache from mtp_cache_config().
+struct MtpStep {
+  KvCache* cache = nullptr;
+  std::span<const int32_t> next_tokens;
+  std::span<const float> hidden;  // [next_tokens.size(), hidden]
+  int64_t first_position = 0;
+  // [vocab] logits of the last row ([rows, vocab] with all_logits), or null.
+  float* logits = nullptr;
+  bool all_logits = false;
+  std::vector<float>* last_hidden = nullptr;  // if set, receives g: [rows, hidden]
 };
 
 class Model {
@@ -111,6 +133,13 @@ class Model {
   Status ForwardMtp(KvCache* cache, std::span<const int32_t> next_tokens,
                     std::span<const float> hidden, int64_t first_position, ThreadPool* pool,
                     const ForwardOptions& options, float* logits) const;
+  // Several sequences' MTP rows in one pass, as ForwardBatch does for the
+  // main layers (drafting for every speculating sequence of an engine step
+  // reads the layer's weights and head once). Each step's results equal
+  // ForwardMtp's for it alone, to the rounding of a matmul over more rows.
+  // Checks every step before touching any cache.
+  Status ForwardMtpBatch(std::span<const MtpStep> steps, AttentionPath path,
+                         ThreadPool* pool) const;
 
  private:
   Model() = default;

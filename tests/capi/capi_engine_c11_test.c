@@ -2,7 +2,8 @@
  * create (background and stepped), submit / stream / poll / tokens / wait /
  * cancel / release, metrics as a struct and as Prometheus text; an engine
  * with a tokenizer: streamed text, stop strings, chat requests, paged fp8
- * caches; requests constrained by a JSON Schema or a regex.
+ * caches; requests constrained by a JSON Schema or a regex; speculative
+ * decoding with the MTP layer.
  * Usage: capi_engine_c11_test MODEL_DIR TOKENIZER_DIR */
 #include <stddef.h>
 #include <stdio.h>
@@ -357,6 +358,51 @@ static void constrained_requests(dsv32_model* model, const char* tokenizer_dir) 
   dsv32_tokenizer_free(tokenizer);
 }
 
+/* Speculative decoding with the model's MTP layer: the same greedy tokens
+ * as stepped_engine's, and the drafts counted in the metrics. */
+static void speculative_engine(dsv32_model* model, const int32_t* greedy) {
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  CHECK(ep.speculative_tokens == 0);
+  ep.background = 0;
+  ep.n_threads = 1;
+  ep.max_context = 64;
+  ep.speculative_tokens = 17;
+  dsv32_engine* engine = NULL;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "speculative_tokens") != NULL);
+  ep.speculative_tokens = 2;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  if (!engine) return;
+  dsv32_sampling_params sp = dsv32_sampling_default_params();
+  sp.temperature = 0.0f;
+  dsv32_request_params rp = dsv32_request_default_params();
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.sampling = &sp;
+  rp.max_tokens = 4;
+  rp.stop_at_eos = 0;
+  dsv32_request_id id = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  int64_t ran = 0;
+  for (int i = 0; i < 100; ++i) {
+    CHECK(dsv32_engine_step(engine, &ran) == DSV32_OK);
+    if (ran == 0) break;
+  }
+  int32_t out[4] = {-1, -1, -1, -1};
+  size_t n = 0;
+  CHECK(dsv32_engine_tokens(engine, id, out, NULL, 4, &n) == DSV32_OK && n == 4);
+  CHECK(memcmp(out, greedy, sizeof out) == 0);
+  dsv32_engine_metrics m;
+  memset(&m, 0, sizeof m);
+  m.struct_size = sizeof m;
+  CHECK(dsv32_engine_get_metrics(engine, &m) == DSV32_OK);
+  CHECK(m.speculative_steps > 0 && m.draft_tokens > 0);
+  CHECK(m.accepted_draft_tokens <= m.draft_tokens);
+  CHECK(m.draft_acceptance_rate >= 0.0 && m.draft_acceptance_rate <= 1.0);
+  CHECK(m.kv_mtp_pages_used == 0);
+  dsv32_engine_free(engine);
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s MODEL_DIR TOKENIZER_DIR\n", argv[0]);
@@ -384,6 +430,7 @@ int main(int argc, char** argv) {
 
   int32_t greedy[4] = {0, 0, 0, 0};
   stepped_engine(model, greedy);
+  speculative_engine(model, greedy);
   text_engine(model, argv[2]);
   constrained_requests(model, argv[2]);
 
