@@ -9,10 +9,13 @@
 #include <fstream>
 
 #include "engine/engine.h"
+#include "engine/engine_requests.h"
 #include "engine/test_model.h"
 
 namespace dsv32 {
 namespace {
+
+using testing::Greedy;
 
 namespace fs = std::filesystem;
 
@@ -38,14 +41,6 @@ Output RunAlone(std::shared_ptr<const Model> model, RequestSpec spec) {
   }
   const RequestStatus s = (*engine)->Poll(*id).value();
   return {s.generated, s.logprobs, s.reason, s.error};
-}
-
-RequestSpec Greedy(std::vector<int32_t> prompt, int max_tokens) {
-  RequestSpec s;
-  s.prompt = std::move(prompt);
-  s.sampling.temperature = 0.0f;
-  s.max_tokens = max_tokens;
-  return s;
 }
 
 class DisaggregatedTest : public ::testing::Test {

@@ -11,12 +11,17 @@
 #include <map>
 
 #include "engine/engine.h"
+#include "engine/engine_requests.h"
 #include "engine/metrics.h"
 #include "engine/test_model.h"
 #include "text/tokenizer.h"
 
 namespace dsv32 {
 namespace {
+
+using testing::Drain;
+using testing::Greedy;
+using testing::Prompt;
 
 std::shared_ptr<const Model> MtpModel() { return testing::RandomModel("tiny-engine-mtp.json"); }
 
@@ -25,30 +30,6 @@ std::unique_ptr<Engine> MakeEngine(EngineOptions o) {
   auto e = Engine::Create(MtpModel(), o);
   EXPECT_TRUE(e.ok()) << e.status().message();
   return e.ok() ? std::move(e).value() : nullptr;
-}
-
-std::vector<int32_t> Prompt(int seed, int n) {
-  std::vector<int32_t> p;
-  for (int i = 0; i < n; ++i) p.push_back((seed * 131 + i * 17 + 5) % 500);
-  return p;
-}
-
-RequestSpec Greedy(std::vector<int32_t> prompt, int max_tokens) {
-  RequestSpec s;
-  s.prompt = std::move(prompt);
-  s.sampling.temperature = 0.0f;
-  s.max_tokens = max_tokens;
-  return s;
-}
-
-void Drain(Engine& engine) {
-  for (int i = 0; i < 10000; ++i) {
-    auto n = engine.Step();
-    ASSERT_TRUE(n.ok()) << n.status().message();
-    const EngineMetrics m = engine.Metrics();
-    if (m.requests_running == 0 && m.requests_queued == 0) return;
-  }
-  FAIL() << "the engine did not drain";
 }
 
 // Submits every spec at once, runs the engine dry and returns each one's

@@ -8,10 +8,15 @@
 #include <thread>
 
 #include "core/thread_pool.h"
+#include "engine/engine_requests.h"
 #include "engine/test_model.h"
 
 namespace dsv32 {
 namespace {
+
+using testing::Drain;
+using testing::Greedy;
+using testing::Prompt;
 
 using std::chrono::milliseconds;
 
@@ -41,32 +46,6 @@ std::vector<int32_t> Reference(const Model& model, std::vector<int32_t> tokens, 
     tokens.push_back(best);
   }
   return out;
-}
-
-RequestSpec Greedy(std::vector<int32_t> prompt, int max_tokens, Lane lane = Lane::kInteractive) {
-  RequestSpec s;
-  s.prompt = std::move(prompt);
-  s.sampling.temperature = 0.0f;
-  s.max_tokens = max_tokens;
-  s.lane = lane;
-  return s;
-}
-
-std::vector<int32_t> Prompt(int seed, int n) {
-  std::vector<int32_t> p;
-  for (int i = 0; i < n; ++i) p.push_back((seed * 131 + i * 17 + 5) % 500);
-  return p;
-}
-
-// Steps until every request has ended.
-void Drain(Engine& engine) {
-  for (int i = 0; i < 10000; ++i) {
-    auto n = engine.Step();
-    ASSERT_TRUE(n.ok()) << n.status().message();
-    const EngineMetrics m = engine.Metrics();
-    if (m.requests_running == 0 && m.requests_queued == 0) return;
-  }
-  FAIL() << "the engine did not drain";
 }
 
 std::unique_ptr<Engine> MakeEngine(EngineOptions o = {}) {
