@@ -391,6 +391,28 @@ typedef struct dsv32_request_params {
   const struct dsv32_tokenizer* tokenizer; /* the model's tokenizer, needed with either
                                               (NULL: the engine's, if it has one);
                                               not retained after submit */
+  /* Tool calls in DeepSeek-V3.2's DSML markup (appended after the fields
+   * above, read as NULL/0 from a shorter struct_size). `tools`: an OpenAI
+   * "tools" JSON array; the output must then be a reply that
+   * a dsv32_chat_parser reads as calls of these tools, with arguments
+   * that are JSON matching each function's "parameters" schema, as
+   * `tool_choice` says: "auto" (NULL): free content, then optionally a
+   * tool-call block; "required": a block of one or more calls; {"type":
+   * "function", "function": {"name": N}}: one call of N; "none": no tool
+   * constraint. Parameters come in the schema's declared order (optional
+   * ones may be left out); docs/structured-output.md has the rules. The
+   * reply opens with free reasoning up to "</think>" when the prompt ends
+   * with "<think>". With json_schema too, "auto" content must match the
+   * schema (or be empty before a block); regex cannot be combined with
+   * tools. A chat_request that has "tools" is constrained this way by its
+   * own "tools" and "tool_choice" unless this field is set (which wins) or
+   * chat_tools_unconstrained is 1 (the tools are then only shown to the
+   * model). Errors from submit as for json_schema; dsv32_last_error()
+   * names the tool and property ("tools[0] (get_weather) property
+   * \"unit\": ..."). JSON text, read during submit. */
+  const char* tools;
+  const char* tool_choice;
+  int32_t chat_tools_unconstrained;
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */

@@ -32,14 +32,21 @@
 // ones are never generated, whatever additionalProperties says.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
+#include "chat/special_tokens.h"
 #include "core/status.h"
 #include "structured/json_schema.h"
 #include "structured/regex.h"
 
 namespace dsv32::chat {
+
+// Added tokens a reply's grammar spells as text: tokenizers that have
+// "</think>" as one token (V3.2's) should let masks allow it
+// (structured::TokenVocabulary::Build's markup).
+inline constexpr std::array<std::string_view, 1> kMarkupTokens = {kThinkEnd};
 
 struct ToolChoice {
   enum class Kind { kAuto, kRequired, kNone, kFunction };

@@ -85,6 +85,8 @@ struct RequestSpec {
   std::vector<int32_t> prompt;
   // Instead of `prompt`: an OpenAI-style chat request (chat/chat_request.h),
   // encoded as DeepSeek-V3.2's prompt and tokenized by the engine's tokenizer.
+  // Its tools are shown to the model; holding the reply to them is the
+  // constraint's job (the C API builds one from chat/tool_call_grammar.h).
   std::string chat_request;
   SamplingParams sampling;
   int32_t max_tokens = 256;
