@@ -22,6 +22,18 @@ int SubmitErrorStatus(dsv32_status status) {
   }
 }
 
+// The request field a refused constraint came from: the engine's messages
+// name the tools' part at fault ("tools[0] (f) property ...", "content
+// schema: ...", "tool_choice: ...").
+std::string ConstraintField(const GenerationSpec& spec, const std::string& message) {
+  if (!spec.tools.empty()) {
+    if (message.find("content schema") != std::string::npos) return "response_format";
+    if (message.find("tool_choice") != std::string::npos) return "tool_choice";
+    return "tools";
+  }
+  return spec.json_schema.empty() ? "" : "response_format";
+}
+
 }  // namespace
 
 Generation::Generation(const Backend& backend, GenerationSpec spec)
@@ -57,18 +69,20 @@ Generation::Generation(const Backend& backend, GenerationSpec spec)
     request.n_stop_tokens = spec_.stop_tokens.size();
   }
   request.stop_at_eos = spec_.stop_at_eos && !canned ? 1 : 0;
-  if (!spec_.json_schema.empty()) {
-    request.json_schema = spec_.json_schema.c_str();
-    request.tokenizer = backend_.tokenizer;
+  // Canned output is the reply whatever the constraint would say.
+  if (!canned && !spec_.json_schema.empty()) request.json_schema = spec_.json_schema.c_str();
+  if (!canned && !spec_.tools.empty()) {
+    request.tools = spec_.tools.c_str();
+    request.tool_choice = spec_.tool_choice.c_str();
   }
+  request.tokenizer = backend_.tokenizer;
   request.on_token = &Generation::OnToken;
   request.user_data = &inbox_;
   const dsv32_status s = dsv32_engine_submit(backend_.engine, &request, &id_);
   if (s != DSV32_OK) {
     const std::string message = dsv32_last_error();
     dsv32_token_decoder_free(decoder_);
-    throw ApiError(SubmitErrorStatus(s), message,
-                   spec_.json_schema.empty() ? "" : "response_format");
+    throw ApiError(SubmitErrorStatus(s), message, ConstraintField(spec_, message));
   }
 }
 

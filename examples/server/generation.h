@@ -41,8 +41,13 @@ struct GenerationSpec {
   bool logprobs = false;                  // keep each token's logprob and alternatives
   const char* prompt_field = "messages";  // named by errors about the prompt
   // Not empty: a JSON Schema the whole output must match (constrained
-  // decoding; {"type":"object"} for any JSON object).
+  // decoding; {"type":"object"} for any JSON object), or with tools the
+  // content of a reply that calls none.
   std::string json_schema;
+  // Not empty: the reply is held to calls of these tools (an OpenAI tools
+  // JSON array) in DSML markup, as tool_choice (JSON text) says.
+  std::string tools;
+  std::string tool_choice;
 };
 
 enum class Finish { kNone, kStop, kLength, kCancelled, kError };
