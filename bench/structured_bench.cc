@@ -145,8 +145,10 @@ std::shared_ptr<const structured::TokenVocabulary> VocabularyFor(const Case& c) 
 Result<std::shared_ptr<const TokenGrammar>> Compile(const Case& c) {
   if (c.tools) {
     DSV32_ASSIGN_OR_RETURN(chat::ToolChoice choice, chat::ParseToolChoice(c.tool_choice));
+    chat::ToolCallGrammarOptions options;
+    options.thinking = c.thinking;
     DSV32_ASSIGN_OR_RETURN(structured::Regex regex,
-                           chat::ToolCallReplyRegex(c.tools, choice, {.thinking = c.thinking}));
+                           chat::ToolCallReplyRegex(c.tools, choice, options));
     DSV32_ASSIGN_OR_RETURN(structured::Dfa dfa, structured::Dfa::Compile(regex));
     return TokenGrammar::Create(std::move(dfa), MarkupVocabulary());
   }

@@ -41,7 +41,8 @@ Result<std::optional<ToolReply>> ReadToolReply(const dsv32_request_params& p,
     // Ordered, so that the parameters keep their declared order.
     const auto request = nlohmann::ordered_json::parse(p.chat_request, nullptr, false);
     // A malformed request is the chat encoder's to report.
-    if (!request.is_object() || !request.contains("tools")) return std::optional<ToolReply>();
+    if (!request.is_object() || !request.contains("tools") || request["tools"].is_null())
+      return std::optional<ToolReply>();
     reply.tools = request["tools"].dump();
     reply.tool_choice =
         request.contains("tool_choice") ? request["tool_choice"].dump() : "\"auto\"";
@@ -50,6 +51,10 @@ Result<std::optional<ToolReply>> ReadToolReply(const dsv32_request_params& p,
   }
   DSV32_ASSIGN_OR_RETURN(chat::ToolChoice choice, chat::ParseToolChoice(reply.tool_choice));
   if (choice.kind == chat::ToolChoice::Kind::kNone) return std::optional<ToolReply>();
+  // "auto" over no tools is a reply without calls: nothing to hold it to.
+  if (const auto tools = nlohmann::ordered_json::parse(reply.tools, nullptr, false);
+      choice.kind == chat::ToolChoice::Kind::kAuto && tools.is_array() && tools.empty())
+    return std::optional<ToolReply>();
   if (p.regex) return InvalidArgument("tools cannot be combined with regex");
   if (!tokenizer) return InvalidArgument("tools need the tokenizer");
   if (p.chat_request) {

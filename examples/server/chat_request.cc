@@ -136,8 +136,8 @@ ChatCall ReadChatRequest(const std::string& text, const Backend& backend,
   request["thinking"] = ReadThinking(body, &request);
   const nlohmann::json* tools = body.Get("tools");
   const nlohmann::json choice = ReadToolChoice(body, tools);
-  if (tools && !choice.is_null()) {
-    request["tools"] = *tools;
+  if (tools && !choice.is_null()) request["tools"] = *tools;
+  if (tools && tools->is_array() && !tools->empty() && !choice.is_null()) {
     // The reply is held to the tools too, so that calls always parse.
     call.spec.tools = tools->dump();
     call.spec.tool_choice = choice.dump();

@@ -403,6 +403,14 @@ static void tool_requests(dsv32_model* model, dsv32_request_params* rp,
   rp->tool_choice = "\"none\"";
   CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_OK);
   CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp->tools = "[]"; /* "auto" over no tools: free text */
+  rp->tool_choice = NULL;
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp->tool_choice = "\"required\"";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "tools: empty") != NULL);
+  rp->tools = kTools;
 
   /* Errors name the tool and property. */
   rp->tool_choice = "{\"type\":\"function\",\"function\":{\"name\":\"missing\"}}";

@@ -36,6 +36,13 @@ constexpr const char* kTools = R"j([
  {"type": "function", "function": {"name": "now"}}
 ])j";
 
+ToolCallGrammarOptions Options(bool thinking, std::string content_schema = "") {
+  ToolCallGrammarOptions o;
+  o.thinking = thinking;
+  o.content_schema = std::move(content_schema);
+  return o;
+}
+
 Dfa Compile(std::string_view tools, const ToolChoice& choice,
             const ToolCallGrammarOptions& options = {}) {
   auto regex = ToolCallReplyRegex(tools, choice, options);
@@ -102,7 +109,9 @@ struct Parsed {
 };
 
 Parsed Parse(const std::string& reply, bool thinking) {
-  OutputParser parser({.thinking = thinking});
+  OutputParserOptions options;
+  options.thinking = thinking;
+  OutputParser parser(options);
   Parsed p;
   std::vector<OutputEvent> events = parser.Feed(reply + "<｜end▁of▁sentence｜>");
   for (OutputEvent& e : parser.Finish()) events.push_back(std::move(e));
@@ -146,7 +155,7 @@ std::map<std::string, Dfa> ArgumentSchemas(std::string_view tools_json) {
 
 void ExpectRoundTrip(const ToolChoice& choice, bool thinking, int draws, size_t min_calls,
                      size_t max_calls) {
-  const Dfa dfa = Compile(kTools, choice, {.thinking = thinking});
+  const Dfa dfa = Compile(kTools, choice, Options(thinking));
   const auto schemas = ArgumentSchemas(kTools);
   std::mt19937 rng(7);
   size_t with_calls = 0;
@@ -164,12 +173,16 @@ void ExpectRoundTrip(const ToolChoice& choice, bool thinking, int draws, size_t 
     with_calls += !p.calls.empty();
     for (const auto& [name, arguments] : p.calls) {
       ASSERT_TRUE(schemas.contains(name)) << name;
-      if (choice.kind == ToolChoice::Kind::kFunction) EXPECT_EQ(name, choice.function);
+      if (choice.kind == ToolChoice::Kind::kFunction) {
+        EXPECT_EQ(name, choice.function);
+      }
       EXPECT_TRUE(nlohmann::json::accept(arguments)) << arguments;
       EXPECT_TRUE(schemas.at(name).Matches(arguments)) << name << ": " << arguments;
     }
   }
-  if (min_calls == 0) EXPECT_GT(with_calls, 0u);
+  if (min_calls == 0) {
+    EXPECT_GT(with_calls, 0u);
+  }
 }
 
 TEST(ToolCallGrammarTest, AutoRepliesParseIntoValidCalls) {
@@ -187,7 +200,7 @@ TEST(ToolCallGrammarTest, NamedFunctionIsCalledOnce) {
 }
 
 TEST(ToolCallGrammarTest, WritesCallsAsTheEncoderDoes) {
-  const Dfa dfa = Compile(kTools, {ToolChoice::Kind::kAuto, ""}, {.thinking = true});
+  const Dfa dfa = Compile(kTools, {ToolChoice::Kind::kAuto, ""}, Options(true));
   const std::string call =
       "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n"
       "<｜DSML｜parameter name=\"city\" string=\"true\">Paris </ x>\n</｜DSML｜parameter>\n"
@@ -217,8 +230,8 @@ TEST(ToolCallGrammarTest, WritesCallsAsTheEncoderDoes) {
 TEST(ToolCallGrammarTest, ContentSchemaOrACall) {
   const Dfa dfa = Compile(
       kTools, {ToolChoice::Kind::kAuto, ""},
-      {.content_schema =
-           R"({"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]})"});
+      Options(false,
+              R"({"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]})"));
   EXPECT_TRUE(dfa.Matches(R"({"ok": true})"));
   EXPECT_FALSE(dfa.Matches("free text"));
   EXPECT_TRUE(
