@@ -244,7 +244,8 @@ void BM_Sample(benchmark::State& state, const Case* c, float temperature) {
     }
     // Inside the first string value: most of the vocabulary is allowed.
     TokenConstraint t = TokenConstraint::Create(g.value(), {LoadTokenizer().eos_id()}).value();
-    for (int32_t id : LoadTokenizer().Encode("{\"name\": \"Ada").value()) (void)t.Advance(id).ok();
+    const std::vector<int32_t> prefix = LoadTokenizer().Encode("{\"name\": \"Ada").value();
+    for (int32_t id : prefix) (void)t.Advance(id).ok();
     p.constraint = t;
   }
   Sampler sampler(p);
