@@ -22,15 +22,14 @@ int SubmitErrorStatus(dsv32_status status) {
   }
 }
 
-// The request field a refused constraint came from: the engine's messages
-// name the tools' part at fault ("tools[0] (f) property ...", "content
-// schema: ...", "tool_choice: ...").
+// The request field a refused constraint came from: the engine's message
+// names the part at fault ("tools: tools[0] (f) property ...", "tools:
+// content schema: ...", "tool_choice: ...").
 std::string ConstraintField(const GenerationSpec& spec, const std::string& message) {
-  if (!spec.tools.empty()) {
-    if (message.find("content schema") != std::string::npos) return "response_format";
-    if (message.find("tool_choice") != std::string::npos) return "tool_choice";
-    return "tools";
-  }
+  const auto says = [&](const char* what) { return message.find(what) != std::string::npos; };
+  if (says("content schema")) return "response_format";
+  if (says("tool_choice")) return "tool_choice";
+  if (says(": tools")) return "tools";
   return spec.json_schema.empty() ? "" : "response_format";
 }
 

@@ -54,8 +54,11 @@ std::optional<Result<Regex>> RawStringValue(const OrderedJson& schema) {
       return std::nullopt;
     }
   }
+  // Values of other types, or none at all, are the JSON compiler's to read
+  // (and an empty enum its to refuse).
   for (const OrderedJson* v : values)
     if (!v->is_string()) return std::nullopt;
+  if ((schema.contains("enum") || schema.contains("const")) && values.empty()) return std::nullopt;
   if (schema.contains("enum") || schema.contains("const")) {
     std::vector<Regex> options;
     for (const OrderedJson* v : values) options.push_back(Literal(v->get<std::string>()));

@@ -255,6 +255,9 @@ TEST(ToolCallGrammarTest, ErrorsNameTheToolAndProperty) {
          "properties":{"e":{"enum":[]}}}}}])",
          any, StatusCode::kInvalidArgument, "tools[0] (f) property \"e\"");
   expect(R"([{"type":"function","function":{"name":"f","parameters":{"type":"object",
+         "properties":{"s":{"type":"string","enum":[]}}}}}])",
+         any, StatusCode::kInvalidArgument, "tools[0] (f) property \"s\": schema.enum");
+  expect(R"([{"type":"function","function":{"name":"f","parameters":{"type":"object",
          "properties":{},"required":["x"]}}}])",
          any, StatusCode::kInvalidArgument, "\"x\" is not among the properties");
   expect(R"([{"type":"function","function":{"name":"a\"b"}}])", any, StatusCode::kInvalidArgument,
