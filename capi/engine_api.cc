@@ -236,6 +236,7 @@ dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_param
                         "dsv32_engine_submit: give prompt or chat_request, not both");
       spec.chat_request = p.chat_request;
     }
+    spec.skip_special_tokens = p.skip_special_tokens != 0;
     if (p.kv_export_path) spec.kv_export_path = p.kv_export_path;
     if (p.kv_import_path) spec.kv_import_path = p.kv_import_path;
     for (size_t i = 0; i < p.n_stop_strings; ++i) {

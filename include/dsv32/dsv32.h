@@ -336,8 +336,8 @@ typedef struct dsv32_token_event {
    * terminated: whole UTF-8 characters, held back while it could begin a
    * stop string (the stop string itself is never sent), and on the last
    * event whatever was still held. Special tokens are included as their
-   * text, so the pieces can go straight into a dsv32_chat_parser. Empty
-   * ("") without a tokenizer. */
+   * text, so the pieces can go straight into a dsv32_chat_parser, unless
+   * the request set skip_special_tokens. Empty ("") without a tokenizer. */
   const char* text;
   size_t text_length;
 } dsv32_token_event;
@@ -413,6 +413,9 @@ typedef struct dsv32_request_params {
   const char* tools;
   const char* tool_choice;
   int32_t chat_tools_unconstrained;
+  /* 1: the streamed text (and stop strings) leave special tokens' text out,
+   * as a plain completion shows it (appended after the tool fields). */
+  int32_t skip_special_tokens;
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */

@@ -92,6 +92,9 @@ struct RequestSpec {
   int32_t max_tokens = 256;
   std::vector<int32_t> stop_tokens;       // generation ends after emitting one of these
   std::vector<std::string> stop_strings;  // or once the text contains one (needs a tokenizer)
+  // Leave special tokens' text (EOS, ...) out of the streamed text, as a
+  // plain completion shows it; a chat reply keeps it for its parser.
+  bool skip_special_tokens = false;
   Lane lane = Lane::kInteractive;
   StreamCallback on_token;  // may be empty
   // Disaggregated prefill and decode. A prefill engine writes the
