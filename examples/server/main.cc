@@ -49,6 +49,7 @@ int Serve(const Options& o) {
   dsv32_engine_params params = dsv32_engine_default_params();
   params.n_threads = o.threads;
   params.max_context = o.max_context;
+  params.tokenizer = tokenizer;  // the engine streams text and applies stop strings
   dsv32_engine* engine = nullptr;
   const dsv32_status created = dsv32_engine_create(model, &params, &engine);
   dsv32_model_free(model);
