@@ -41,13 +41,16 @@ Result<Regex> Build(const std::vector<std::string_view>& words, int end) {
   for (size_t w = 0; w < cps.size(); ++w) {
     int n = 0;
     for (uint32_t c : cps[w]) {
-      auto it = children[static_cast<size_t>(n)].find(c);
-      if (it == children[static_cast<size_t>(n)].end()) {
-        it = children[static_cast<size_t>(n)].emplace(c, static_cast<int>(children.size())).first;
-        children.emplace_back();
-        word_at.push_back(-1);
+      auto& out = children[static_cast<size_t>(n)];
+      if (const auto it = out.find(c); it != out.end()) {
+        n = it->second;
+        continue;
       }
-      n = it->second;
+      // Growing `children` may move the maps, `out` among them: done with it first.
+      n = static_cast<int>(children.size());
+      out.emplace(c, n);
+      children.emplace_back();
+      word_at.push_back(-1);
     }
     if (word_at[static_cast<size_t>(n)] < 0) word_at[static_cast<size_t>(n)] = static_cast<int>(w);
   }
