@@ -8,6 +8,10 @@
 //   mask_logits_warm: the same, writing -inf into a logits row instead
 //   sample/*: the sampler's whole step over a 129280 row with and without a
 //     constraint, the part of a decode step these masks add to
+// The tools_* cases hold a reply to DSML tool calls of three functions
+// (chat/tool_call_grammar.h): prose then a call (auto), reasoning then two
+// calls (required, thinking), one named call; their free-text states
+// (prose, reasoning, raw string values) allow nearly every token.
 // per_token is seconds per token. The tokenizer directory can be overridden
 // with DSV32_TOKENIZER=/path/to/dir.
 #include <benchmark/benchmark.h>
@@ -15,6 +19,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "chat/tool_call_grammar.h"
 #include "engine/sampling.h"
 #include "structured/token_constraint.h"
 #include "text/tokenizer.h"
@@ -29,10 +34,62 @@ constexpr int32_t kModelVocab = 129280;
 
 struct Case {
   const char* name;
-  const char* schema;  // null: `regex` instead
+  const char* schema;  // null: `regex` instead, or `tools`
   const char* regex;
   const char* answer;
+  // Not null: a tool-call reply in DSML markup (chat/tool_call_grammar.h).
+  const char* tools = nullptr;
+  const char* tool_choice = nullptr;
+  bool thinking = false;
 };
+
+// Three functions an assistant might be given: flat strings and an enum, a
+// nested object with an array, and a date-time.
+constexpr const char* kTools = R"j([
+ {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city",
+  "parameters": {"type": "object", "properties": {
+    "city": {"type": "string", "description": "City name"},
+    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+    "days": {"type": "integer", "minimum": 1, "maximum": 14}}, "required": ["city"]}}},
+ {"type": "function", "function": {"name": "search_web", "description": "Search the web",
+  "parameters": {"type": "object", "properties": {
+    "query": {"type": "string"},
+    "filters": {"type": "object", "properties": {
+      "site": {"type": "string"}, "lang": {"enum": ["en", "fr", "de"]},
+      "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5}}},
+    "max_results": {"type": "integer", "minimum": 1, "maximum": 50}},
+   "required": ["query"]}}},
+ {"type": "function", "function": {"name": "create_event", "description": "Add a calendar event",
+  "parameters": {"type": "object", "properties": {
+    "title": {"type": "string"}, "start": {"type": "string", "format": "date-time"},
+    "attendees": {"type": "array", "items": {"type": "string"}}, "all_day": {"type": "boolean"}},
+   "required": ["title", "start"]}}}
+])j";
+
+constexpr const char* kWeatherCall =
+    "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n"
+    "<｜DSML｜parameter name=\"city\" string=\"true\">Paris</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"unit\" string=\"true\">celsius</｜DSML｜parameter>\n"
+    "</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+constexpr const char* kTwoCalls =
+    "I should look up the forecast first, then find recent news about the heat wave in "
+    "Paris so the answer has context.</think>"
+    "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n"
+    "<｜DSML｜parameter name=\"city\" string=\"true\">Paris</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"days\" string=\"false\">3</｜DSML｜parameter>\n"
+    "</｜DSML｜invoke>\n<｜DSML｜invoke name=\"search_web\">\n"
+    "<｜DSML｜parameter name=\"query\" string=\"true\">Paris heat wave news</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"filters\" string=\"false\">{\"lang\": \"fr\", \"tags\": "
+    "[\"weather\", \"europe\"]}</｜DSML｜parameter>\n"
+    "</｜DSML｜invoke>\n</｜DSML｜function_calls>";
+constexpr const char* kEventCall =
+    "\n\n<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"create_event\">\n"
+    "<｜DSML｜parameter name=\"title\" string=\"true\">Design review</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"start\" string=\"false\">\"2025-03-14T15:00:00Z\""
+    "</｜DSML｜parameter>\n"
+    "<｜DSML｜parameter name=\"attendees\" string=\"false\">[\"ada@example.org\", "
+    "\"grace@example.org\"]</｜DSML｜parameter>\n"
+    "</｜DSML｜invoke>\n</｜DSML｜function_calls>";
 
 const Case kCases[] = {
     {"flat_object",
@@ -50,6 +107,10 @@ const Case kCases[] = {
      R"({"city": "London", "population": 8982000, "boroughs": ["Camden", "Hackney", "Islington"], "mayor": {"name": "Sadiq Khan", "since": 2016}})"},
     {"regex_date_list", nullptr, "(\\d{4}-\\d{2}-\\d{2})(, \\d{4}-\\d{2}-\\d{2})*",
      "2024-01-15, 2024-02-29, 2025-12-31"},
+    {"tools_auto", nullptr, nullptr, nullptr, kTools, "\"auto\""},
+    {"tools_required_thinking", nullptr, nullptr, kTwoCalls, kTools, "\"required\"", true},
+    {"tools_named", nullptr, nullptr, kEventCall, kTools,
+     R"({"type": "function", "function": {"name": "create_event"}})"},
 };
 
 const Tokenizer& LoadTokenizer() {
@@ -70,13 +131,37 @@ std::shared_ptr<const structured::TokenVocabulary> Vocabulary() {
   return v;
 }
 
+// With the added tokens tool-call replies spell (as the C API builds it).
+std::shared_ptr<const structured::TokenVocabulary> MarkupVocabulary() {
+  static const auto v =
+      structured::TokenVocabulary::Build(LoadTokenizer(), kModelVocab, chat::kMarkupTokens).value();
+  return v;
+}
+
+std::shared_ptr<const structured::TokenVocabulary> VocabularyFor(const Case& c) {
+  return c.tools ? MarkupVocabulary() : Vocabulary();
+}
+
 Result<std::shared_ptr<const TokenGrammar>> Compile(const Case& c) {
+  if (c.tools) {
+    DSV32_ASSIGN_OR_RETURN(chat::ToolChoice choice, chat::ParseToolChoice(c.tool_choice));
+    chat::ToolCallGrammarOptions options;
+    options.thinking = c.thinking;
+    DSV32_ASSIGN_OR_RETURN(structured::Regex regex,
+                           chat::ToolCallReplyRegex(c.tools, choice, options));
+    DSV32_ASSIGN_OR_RETURN(structured::Dfa dfa, structured::Dfa::Compile(regex));
+    return TokenGrammar::Create(std::move(dfa), MarkupVocabulary());
+  }
   return c.schema ? TokenGrammar::FromJsonSchema(c.schema, Vocabulary())
                   : TokenGrammar::FromRegex(c.regex, Vocabulary());
 }
 
+// The auto case answers in prose, then calls.
 std::vector<int32_t> AnswerTokens(const Case& c) {
-  return LoadTokenizer().Encode(c.answer).value();
+  const std::string answer =
+      c.answer ? c.answer
+               : std::string("Let me check the current conditions for you.") + kWeatherCall;
+  return LoadTokenizer().Encode(answer).value();
 }
 
 void SetPerToken(benchmark::State& state, size_t tokens) {
@@ -87,7 +172,7 @@ void SetPerToken(benchmark::State& state, size_t tokens) {
 }
 
 void BM_Compile(benchmark::State& state, const Case& c) {
-  Vocabulary();
+  VocabularyFor(c);
   for (auto _ : state) {
     auto g = Compile(c);
     if (!g.ok()) {
@@ -129,7 +214,7 @@ void MaskLoop(benchmark::State& state, const Case& c, bool fresh, bool logits_ro
     std::shared_ptr<const TokenGrammar> g = compiled.value();
     if (fresh) {
       state.PauseTiming();
-      g = TokenGrammar::Create(compiled.value()->dfa(), Vocabulary());
+      g = TokenGrammar::Create(compiled.value()->dfa(), VocabularyFor(c));
       state.ResumeTiming();
     }
     benchmark::DoNotOptimize(run(g));
@@ -159,7 +244,8 @@ void BM_Sample(benchmark::State& state, const Case* c, float temperature) {
     }
     // Inside the first string value: most of the vocabulary is allowed.
     TokenConstraint t = TokenConstraint::Create(g.value(), {LoadTokenizer().eos_id()}).value();
-    for (int32_t id : LoadTokenizer().Encode("{\"name\": \"Ada").value()) (void)t.Advance(id).ok();
+    const std::vector<int32_t> prefix = LoadTokenizer().Encode("{\"name\": \"Ada").value();
+    for (int32_t id : prefix) (void)t.Advance(id).ok();
     p.constraint = t;
   }
   Sampler sampler(p);

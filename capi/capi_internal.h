@@ -24,17 +24,20 @@ struct dsv32_model {
 
 struct dsv32_tokenizer {
   std::shared_ptr<const dsv32::Tokenizer> tokenizer;
-  // What constrained decoding masks, built on first use for one width.
+  // What constrained decoding masks, built on first use for one width:
+  // without added tokens, and with the markup tokens tool-call replies use.
   mutable std::mutex mu;
   mutable std::shared_ptr<const dsv32::structured::TokenVocabulary> vocabulary;
+  mutable std::shared_ptr<const dsv32::structured::TokenVocabulary> markup_vocabulary;
 };
 
 namespace dsv32::capi {
 
 // The tokenizer's vocabulary for masks `vocab_size` wide (built once and
-// kept while that width is asked for).
+// kept while that width is asked for); `markup`: with the added tokens a
+// tool-call reply may spell (chat::kMarkupTokens).
 Result<std::shared_ptr<const structured::TokenVocabulary>> Vocabulary(
-    const dsv32_tokenizer& tokenizer, int32_t vocab_size);
+    const dsv32_tokenizer& tokenizer, int32_t vocab_size, bool markup = false);
 
 // Records `message` as the calling thread's last error and returns `code`.
 dsv32_status SetError(dsv32_status code, const std::string& message);

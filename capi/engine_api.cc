@@ -4,12 +4,15 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "capi_internal.h"
+#include "chat/tool_call_grammar.h"
 #include "engine/engine.h"
+#include "tool_reply.h"
 
 struct dsv32_engine {
   std::unique_ptr<dsv32::Engine> engine;
@@ -22,7 +25,7 @@ struct dsv32_engine {
   // Compiled constraints by vocabulary, kind and text, so that requests with
   // the same schema share one grammar and its cached masks.
   std::mutex grammars_mu;
-  std::map<std::tuple<const void*, bool, std::string>,
+  std::map<std::tuple<const void*, std::string, std::string>,
            std::shared_ptr<const dsv32::structured::TokenGrammar>>
       grammars;
 };
@@ -78,23 +81,42 @@ dsv32_status NullEngine(const char* fn) {
   return SetError(DSV32_ERR_INVALID_ARGUMENT, std::string(fn) + ": engine is NULL");
 }
 
-// The grammar of a request's json_schema or regex, compiled once per engine.
+// The grammar of a request's tool-call reply, json_schema or regex,
+// compiled once per engine.
 dsv32::Result<std::shared_ptr<const dsv32::structured::TokenGrammar>> Grammar(
-    dsv32_engine* engine, const dsv32_request_params& p) {
+    dsv32_engine* engine, const dsv32_request_params& p,
+    const std::optional<dsv32::capi::ToolReply>& tools) {
   using dsv32::structured::TokenGrammar;
   const bool schema = p.json_schema != nullptr;
-  const std::string what = schema ? "json_schema" : "regex";
+  const std::string what = tools ? "tools" : schema ? "json_schema" : "regex";
   if (schema && p.regex) return dsv32::InvalidArgument("give json_schema or regex, not both");
   const dsv32_tokenizer* tokenizer = p.tokenizer ? p.tokenizer : engine->tokenizer.get();
   if (!tokenizer) return dsv32::InvalidArgument(what + " needs the tokenizer");
   const auto vocab_size = static_cast<int32_t>(engine->engine->model().config().vocab_size);
-  DSV32_ASSIGN_OR_RETURN(auto vocab, dsv32::capi::Vocabulary(*tokenizer, vocab_size));
-  const std::string text = schema ? p.json_schema : p.regex;
-  const auto key = std::make_tuple(static_cast<const void*>(vocab.get()), schema, text);
+  DSV32_ASSIGN_OR_RETURN(auto vocab,
+                         dsv32::capi::Vocabulary(*tokenizer, vocab_size, tools.has_value()));
+  std::string text = schema ? p.json_schema : p.regex ? p.regex : "";
+  if (tools) {
+    // NUL cannot occur in JSON text, so the parts cannot run together.
+    text = tools->tools + '\0' + tools->tool_choice + '\0' + (tools->thinking ? "1" : "0") + '\0' +
+           text;
+  }
+  const auto key = std::make_tuple(static_cast<const void*>(vocab.get()), what, text);
   std::lock_guard lock(engine->grammars_mu);
   if (auto it = engine->grammars.find(key); it != engine->grammars.end()) return it->second;
-  auto grammar =
-      schema ? TokenGrammar::FromJsonSchema(text, vocab) : TokenGrammar::FromRegex(text, vocab);
+  auto grammar = [&]() -> dsv32::Result<std::shared_ptr<const TokenGrammar>> {
+    if (!tools)
+      return schema ? TokenGrammar::FromJsonSchema(text, vocab)
+                    : TokenGrammar::FromRegex(text, vocab);
+    dsv32::chat::ToolCallGrammarOptions options;
+    options.thinking = tools->thinking;
+    if (schema) options.content_schema = p.json_schema;
+    DSV32_ASSIGN_OR_RETURN(auto choice, dsv32::chat::ParseToolChoice(tools->tool_choice));
+    DSV32_ASSIGN_OR_RETURN(auto regex,
+                           dsv32::chat::ToolCallReplyRegex(tools->tools, choice, options));
+    DSV32_ASSIGN_OR_RETURN(auto dfa, dsv32::structured::Dfa::Compile(regex));
+    return TokenGrammar::Create(std::move(dfa), vocab);
+  }();
   if (!grammar.ok()) return grammar.status().WithContext(what);
   // A bound on what an engine keeps: past it, start over.
   if (engine->grammars.size() >= 64) engine->grammars.clear();
@@ -216,6 +238,7 @@ dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_param
                         "dsv32_engine_submit: give prompt or chat_request, not both");
       spec.chat_request = p.chat_request;
     }
+    spec.skip_special_tokens = p.skip_special_tokens != 0;
     if (p.kv_export_path) spec.kv_export_path = p.kv_export_path;
     if (p.kv_import_path) spec.kv_import_path = p.kv_import_path;
     for (size_t i = 0; i < p.n_stop_strings; ++i) {
@@ -233,8 +256,11 @@ dsv32_status dsv32_engine_submit(dsv32_engine* engine, const dsv32_request_param
     if (p.lane != DSV32_LANE_INTERACTIVE && p.lane != DSV32_LANE_COMPUTE)
       return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_engine_submit: unknown lane");
     spec.lane = static_cast<dsv32::Lane>(p.lane);
-    if (p.json_schema || p.regex) {
-      auto grammar = Grammar(engine, p);
+    const dsv32_tokenizer* tokenizer = p.tokenizer ? p.tokenizer : engine->tokenizer.get();
+    auto tools = dsv32::capi::ReadToolReply(p, tokenizer ? tokenizer->tokenizer.get() : nullptr);
+    if (!tools.ok()) return FromStatus(tools.status().WithContext("dsv32_engine_submit"));
+    if (p.json_schema || p.regex || tools->has_value()) {
+      auto grammar = Grammar(engine, p, tools.value());
       if (!grammar.ok()) return FromStatus(grammar.status().WithContext("dsv32_engine_submit"));
       auto constraint =
           dsv32::structured::TokenConstraint::Create(std::move(grammar).value(), spec.stop_tokens);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "capi_internal.h"
+#include "chat/tool_call_grammar.h"
 #include "text/stream_decoder.h"
 #include "text/tokenizer.h"
 
@@ -16,14 +17,18 @@ struct dsv32_token_decoder {
 namespace dsv32::capi {
 
 Result<std::shared_ptr<const structured::TokenVocabulary>> Vocabulary(
-    const dsv32_tokenizer& tokenizer, int32_t vocab_size) {
+    const dsv32_tokenizer& tokenizer, int32_t vocab_size, bool markup) {
   std::lock_guard lock(tokenizer.mu);
-  if (!tokenizer.vocabulary || tokenizer.vocabulary->vocab_size() != vocab_size) {
-    auto v = structured::TokenVocabulary::Build(*tokenizer.tokenizer, vocab_size);
+  auto& kept = markup ? tokenizer.markup_vocabulary : tokenizer.vocabulary;
+  if (!kept || kept->vocab_size() != vocab_size) {
+    auto v = structured::TokenVocabulary::Build(
+        *tokenizer.tokenizer, vocab_size,
+        markup ? std::span<const std::string_view>(chat::kMarkupTokens)
+               : std::span<const std::string_view>());
     if (!v.ok()) return v.status();
-    tokenizer.vocabulary = std::move(v).value();
+    kept = std::move(v).value();
   }
-  return tokenizer.vocabulary;
+  return kept;
 }
 
 }  // namespace dsv32::capi

@@ -33,19 +33,29 @@ bool ReadThinking(const Fields& body, nlohmann::json* encoder_request) {
   return thinking;
 }
 
-// Whether the tools go into the prompt: tool_choice "auto" (the default) or
-// "none". Forcing a call needs constrained decoding, which this server
-// does not have.
-bool ReadToolChoice(const Fields& body) {
+// The request's tool_choice: "auto" (the default), "none" (the tools stay
+// out of the prompt), "required" or {"type": "function", "function":
+// {"name": N}} naming one of the tools. Returns the choice the reply is
+// held to, null for "none".
+nlohmann::json ReadToolChoice(const Fields& body, const nlohmann::json* tools) {
   const nlohmann::json* choice = body.Get("tool_choice");
-  if (!choice) return true;
-  if (choice->is_string() && *choice == "auto") return true;
-  if (choice->is_string() && *choice == "none") return false;
-  if (choice->is_string() && *choice != "required")
-    throw InvalidField("tool_choice", "must be \"auto\", \"none\", \"required\" or an object");
+  if (!choice || *choice == "auto") return "auto";
+  if (*choice == "none") return nullptr;
+  if (!tools || !tools->is_array() || tools->empty())
+    throw InvalidField("tool_choice", "needs tools to choose from");
+  if (*choice == "required") return *choice;
+  if (choice->is_object() && choice->contains("type") && (*choice)["type"] == "function" &&
+      choice->contains("function") && (*choice)["function"].is_object() &&
+      (*choice)["function"].contains("name") && (*choice)["function"]["name"].is_string()) {
+    for (const nlohmann::json& tool : *tools)
+      if (tool.is_object() && tool.contains("function") && tool["function"].is_object() &&
+          tool["function"].value("name", nlohmann::json()) == (*choice)["function"]["name"])
+        return *choice;
+    throw InvalidField("tool_choice", "names a function that is not among the tools");
+  }
   throw InvalidField("tool_choice",
-                     "only \"auto\" and \"none\" are supported: forcing a tool call needs "
-                     "constrained decoding");
+                     "must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
+                     "\"function\": {\"name\": ...}}");
 }
 
 // OpenAI's top-level response_format becomes the first system (or
@@ -124,8 +134,14 @@ ChatCall ReadChatRequest(const std::string& text, const Backend& backend,
     throw InvalidField("messages", "must be a non-empty array");
   nlohmann::json request = {{"messages", *messages}};
   request["thinking"] = ReadThinking(body, &request);
-  if (const nlohmann::json* tools = body.Get("tools"); tools && ReadToolChoice(body))
-    request["tools"] = *tools;
+  const nlohmann::json* tools = body.Get("tools");
+  const nlohmann::json choice = ReadToolChoice(body, tools);
+  if (tools && !choice.is_null()) request["tools"] = *tools;
+  if (tools && tools->is_array() && !tools->empty() && !choice.is_null()) {
+    // The reply is held to the tools too, so that calls always parse.
+    call.spec.tools = tools->dump();
+    call.spec.tool_choice = choice.dump();
+  }
   nlohmann::json as_sent = request;
   std::string prompt;
   if (!AttachResponseFormat(body, &request)) {
@@ -148,11 +164,12 @@ ChatCall ReadChatRequest(const std::string& text, const Backend& backend,
   // special tokens are meant.
   call.spec.prompt =
       Tokenize(backend, prompt, /*add_bos=*/false, /*parse_special=*/true, "messages");
-  // A reply that is only content (no reasoning before it, no tool call in
-  // DSML markup) is constrained to the response format's schema, so it
-  // always parses; otherwise the format is an instruction in the prompt.
+  // The response format's schema holds a reply that is only content (no
+  // reasoning before it), or, with tools, the content a tool-call reply
+  // may have instead of a call; otherwise the format is an instruction in
+  // the prompt.
   if (const nlohmann::json* format = body.Get("response_format");
-      format && !call.thinking && !request.contains("tools")) {
+      format && (!call.thinking || !call.spec.tools.empty())) {
     const std::string type = (*format)["type"];
     if (type == "json_object") call.spec.json_schema = R"({"type":"object"})";
     if (type == "json_schema") {

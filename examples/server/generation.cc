@@ -22,10 +22,21 @@ int SubmitErrorStatus(dsv32_status status) {
   }
 }
 
+// The request field a refused constraint came from: the engine's message
+// names the part at fault ("tools: tools[0] (f) property ...", "tools:
+// content schema: ...", "tool_choice: ...").
+std::string ConstraintField(const GenerationSpec& spec, const std::string& message) {
+  const auto says = [&](const char* what) { return message.find(what) != std::string::npos; };
+  if (says("content schema")) return "response_format";
+  if (says("tool_choice")) return "tool_choice";
+  if (says(": tools")) return "tools";
+  return spec.json_schema.empty() ? "" : "response_format";
+}
+
 }  // namespace
 
 Generation::Generation(const Backend& backend, GenerationSpec spec)
-    : backend_(backend), spec_(std::move(spec)), stops_(spec_.stop_strings) {
+    : backend_(backend), spec_(std::move(spec)) {
   n_prompt_ = static_cast<int64_t>(spec_.prompt.size());
   if (n_prompt_ >= backend_.max_context)
     throw ApiError(400,
@@ -41,34 +52,42 @@ Generation::Generation(const Backend& backend, GenerationSpec spec)
   stop_tokens_.insert(spec_.stop_tokens.begin(), spec_.stop_tokens.end());
   if (spec_.stop_at_eos && backend_.eos_id >= 0) stop_tokens_.insert(backend_.eos_id);
 
-  if (dsv32_token_decoder_create(backend_.tokenizer, spec_.skip_special ? 1 : 0, &decoder_) !=
-      DSV32_OK)
-    throw ApiError(500, std::string("token decoder: ") + dsv32_last_error());
-
   dsv32_request_params request = dsv32_request_default_params();
   request.prompt = spec_.prompt.data();
   request.n_prompt = spec_.prompt.size();
   request.sampling = &spec_.sampling;
   request.max_tokens = static_cast<int32_t>(max_tokens);
-  // Canned output decides its own end; otherwise the engine stops at once.
+  // Canned output decides its own end and is decoded here; otherwise the
+  // engine stops at once and streams the text.
   const bool canned = !backend_.canned.empty();
-  if (!canned) {
+  std::vector<const char*> stop_strings;
+  if (canned) {
+    if (dsv32_token_decoder_create(backend_.tokenizer, spec_.skip_special ? 1 : 0, &decoder_) !=
+        DSV32_OK)
+      throw ApiError(500, std::string("token decoder: ") + dsv32_last_error());
+  } else {
     request.stop_tokens = spec_.stop_tokens.data();
     request.n_stop_tokens = spec_.stop_tokens.size();
+    for (const std::string& stop : spec_.stop_strings) stop_strings.push_back(stop.c_str());
+    request.stop_strings = stop_strings.data();
+    request.n_stop_strings = stop_strings.size();
+    request.skip_special_tokens = spec_.skip_special ? 1 : 0;
   }
   request.stop_at_eos = spec_.stop_at_eos && !canned ? 1 : 0;
-  if (!spec_.json_schema.empty()) {
-    request.json_schema = spec_.json_schema.c_str();
-    request.tokenizer = backend_.tokenizer;
+  // Canned output is the reply whatever the constraint would say.
+  if (!canned && !spec_.json_schema.empty()) request.json_schema = spec_.json_schema.c_str();
+  if (!canned && !spec_.tools.empty()) {
+    request.tools = spec_.tools.c_str();
+    request.tool_choice = spec_.tool_choice.c_str();
   }
+  request.tokenizer = backend_.tokenizer;
   request.on_token = &Generation::OnToken;
   request.user_data = &inbox_;
   const dsv32_status s = dsv32_engine_submit(backend_.engine, &request, &id_);
   if (s != DSV32_OK) {
     const std::string message = dsv32_last_error();
     dsv32_token_decoder_free(decoder_);
-    throw ApiError(SubmitErrorStatus(s), message,
-                   spec_.json_schema.empty() ? "" : "response_format");
+    throw ApiError(SubmitErrorStatus(s), message, ConstraintField(spec_, message));
   }
 }
 
@@ -83,7 +102,8 @@ Generation::~Generation() {
 
 void Generation::OnToken(const dsv32_token_event* e, void* user_data) {
   auto* inbox = static_cast<Inbox*>(user_data);
-  Event event{e->token, e->logprob, {e->top, e->top + e->n_top}, e->finished != 0, e->reason};
+  Event event{e->token,         e->logprob, {e->top, e->top + e->n_top},
+              e->finished != 0, e->reason,  std::string(e->text, e->text_length)};
   {
     std::lock_guard lock(inbox->mu);
     inbox->events.push_back(std::move(event));
@@ -116,22 +136,23 @@ bool Generation::Next(int timeout_ms, GenerationUpdate* update) {
 void Generation::Take(const Event& e, GenerationUpdate* update) {
   if (e.finished) engine_done_ = true;
   if (finish_ != Finish::kNone) return;
+  if (!decoder_) update->text += e.text;
   if (e.token >= 0) {
-    const int32_t token =
-        backend_.canned.empty() ? e.token : backend_.canned[static_cast<size_t>(n_generated_)];
+    const int32_t token = decoder_ ? backend_.canned[static_cast<size_t>(n_generated_)] : e.token;
     ++n_generated_;
     if (spec_.logprobs) update->tokens.push_back({token, e.logprob, e.top});
-    const char* piece = nullptr;
-    size_t length = 0;
-    std::string text;
-    if (dsv32_token_decoder_push(decoder_, token, &piece, &length) == DSV32_OK)
-      text.assign(piece, length);
-    if (stops_.Push(text, &update->text)) return End(Finish::kStop, /*flush=*/false, update);
-    if (stop_tokens_.count(token)) return End(Finish::kStop, /*flush=*/true, update);
+    if (decoder_) {
+      const char* piece = nullptr;
+      size_t length = 0;
+      if (dsv32_token_decoder_push(decoder_, token, &piece, &length) == DSV32_OK)
+        update->text.append(piece, length);
+      if (stop_tokens_.count(token)) return End(Finish::kStop, /*flush=*/true, update);
+    }
   }
   if (!e.finished) return;
   switch (e.reason) {
     case DSV32_FINISH_STOP_TOKEN:
+    case DSV32_FINISH_STOP_STRING:
       return End(Finish::kStop, /*flush=*/true, update);
     case DSV32_FINISH_MAX_TOKENS:
     case DSV32_FINISH_CONTEXT_FULL:
@@ -152,14 +173,12 @@ void Generation::Take(const Event& e, GenerationUpdate* update) {
 void Generation::End(Finish finish, bool flush, GenerationUpdate* update) {
   finish_ = finish;
   update->finish = finish;
-  if (flush) {
-    // Releases what the decoder and the stop matcher hold.
+  if (flush && decoder_) {
+    // Releases what the decoder holds (the engine's last event carries its own).
     const char* piece = nullptr;
     size_t length = 0;
-    std::string rest;
     if (dsv32_token_decoder_push(decoder_, -1, &piece, &length) == DSV32_OK)
-      rest.assign(piece, length);
-    if (!stops_.Push(rest, &update->text)) stops_.Flush(&update->text);
+      update->text.append(piece, length);
   }
   Cancel();
 }

@@ -1,7 +1,8 @@
-// One completion run through the engine: submits the prompt, takes the
-// streamed tokens on the reader's thread, turns them into whole UTF-8 text,
-// cuts it at stop strings, and ends the engine request on every path
-// (finish, stop string, cancellation, destruction).
+// One completion run through the engine: submits the prompt with its stop
+// strings, takes the streamed tokens and the engine's text (whole UTF-8
+// characters, cut at the first stop string) on the reader's thread, and
+// ends the engine request on every path (finish, stop string,
+// cancellation, destruction).
 #pragma once
 
 #include <dsv32/dsv32.h>
@@ -14,8 +15,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "stop_matcher.h"
-
 namespace dsv32_server {
 
 // What every generating route needs from the loaded model.
@@ -26,7 +25,8 @@ struct Backend {
   int64_t max_context = 0;  // tokens per request, prompt included
   int64_t vocab_size = 0;
   // Testing only: when not empty, the i-th generated token is replaced by
-  // canned[i], so the text that follows is known in advance.
+  // canned[i], so the text that follows is known in advance (decoded here;
+  // stop strings and constraints do not apply to it).
   std::vector<int32_t> canned;
 };
 
@@ -41,8 +41,13 @@ struct GenerationSpec {
   bool logprobs = false;                  // keep each token's logprob and alternatives
   const char* prompt_field = "messages";  // named by errors about the prompt
   // Not empty: a JSON Schema the whole output must match (constrained
-  // decoding; {"type":"object"} for any JSON object).
+  // decoding; {"type":"object"} for any JSON object), or with tools the
+  // content of a reply that calls none.
   std::string json_schema;
+  // Not empty: the reply is held to calls of these tools (an OpenAI tools
+  // JSON array) in DSML markup, as tool_choice (JSON text) says.
+  std::string tools;
+  std::string tool_choice;
 };
 
 enum class Finish { kNone, kStop, kLength, kCancelled, kError };
@@ -87,6 +92,7 @@ class Generation {
     std::vector<dsv32_token_logprob> top;
     bool finished;
     dsv32_finish_reason reason;
+    std::string text;
   };
   // Filled on the engine's thread, drained by Next().
   struct Inbox {
@@ -103,8 +109,7 @@ class Generation {
   std::unordered_set<int32_t> stop_tokens_;
   Inbox inbox_;
   dsv32_request_id id_ = 0;
-  dsv32_token_decoder* decoder_ = nullptr;
-  StopMatcher stops_;
+  dsv32_token_decoder* decoder_ = nullptr;  // canned output only
   int64_t n_prompt_ = 0;
   int64_t n_generated_ = 0;
   bool engine_done_ = false;

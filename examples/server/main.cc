@@ -50,6 +50,7 @@ int Serve(const Options& o) {
   params.n_threads = o.threads;
   params.max_context = o.max_context;
   params.speculative_tokens = static_cast<int32_t>(o.speculative_tokens);
+  params.tokenizer = tokenizer;  // the engine streams text and applies stop strings
   dsv32_engine* engine = nullptr;
   const dsv32_status created = dsv32_engine_create(model, &params, &engine);
   dsv32_model_free(model);

@@ -346,8 +346,8 @@ typedef struct dsv32_token_event {
    * terminated: whole UTF-8 characters, held back while it could begin a
    * stop string (the stop string itself is never sent), and on the last
    * event whatever was still held. Special tokens are included as their
-   * text, so the pieces can go straight into a dsv32_chat_parser. Empty
-   * ("") without a tokenizer. */
+   * text, so the pieces can go straight into a dsv32_chat_parser, unless
+   * the request set skip_special_tokens. Empty ("") without a tokenizer. */
   const char* text;
   size_t text_length;
 } dsv32_token_event;
@@ -401,6 +401,31 @@ typedef struct dsv32_request_params {
   const struct dsv32_tokenizer* tokenizer; /* the model's tokenizer, needed with either
                                               (NULL: the engine's, if it has one);
                                               not retained after submit */
+  /* Tool calls in DeepSeek-V3.2's DSML markup (appended after the fields
+   * above, read as NULL/0 from a shorter struct_size). `tools`: an OpenAI
+   * "tools" JSON array; the output must then be a reply that
+   * a dsv32_chat_parser reads as calls of these tools, with arguments
+   * that are JSON matching each function's "parameters" schema, as
+   * `tool_choice` says: "auto" (NULL): free content, then optionally a
+   * tool-call block; "required": a block of one or more calls; {"type":
+   * "function", "function": {"name": N}}: one call of N; "none": no tool
+   * constraint. Parameters come in the schema's declared order (optional
+   * ones may be left out); docs/structured-output.md has the rules. The
+   * reply opens with free reasoning up to "</think>" when the prompt ends
+   * with "<think>". With json_schema too, "auto" content must match the
+   * schema (or be empty before a block); regex cannot be combined with
+   * tools. A chat_request that has "tools" is constrained this way by its
+   * own "tools" and "tool_choice" unless this field is set (which wins) or
+   * chat_tools_unconstrained is 1 (the tools are then only shown to the
+   * model). Errors from submit as for json_schema; dsv32_last_error()
+   * names the tool and property ("tools[0] (get_weather) property
+   * \"unit\": ..."). JSON text, read during submit. */
+  const char* tools;
+  const char* tool_choice;
+  int32_t chat_tools_unconstrained;
+  /* 1: the streamed text (and stop strings) leave special tokens' text out,
+   * as a plain completion shows it (appended after the tool fields). */
+  int32_t skip_special_tokens;
 } dsv32_request_params;
 
 /* max_tokens 256, stop_at_eos 1, the interactive lane, the rest 0/NULL. */

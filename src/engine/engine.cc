@@ -159,7 +159,9 @@ Result<RequestId> Engine::Submit(RequestSpec spec) {
   auto r = std::make_unique<Request>(id, std::move(spec));
   r->tokens = r->spec.prompt;
   r->prompt_len = n;
-  if (tokenizer) r->decoder.emplace(*tokenizer);
+  if (tokenizer)
+    r->decoder.emplace(*tokenizer,
+                       DecodeOptions{.skip_special_tokens = r->spec.skip_special_tokens});
   r->sampler.ObservePrompt(r->tokens);
   r->submitted = Clock::now();
   queued_[static_cast<int>(r->spec.lane)].push_back(r.get());

@@ -97,11 +97,16 @@ struct RequestSpec {
   std::vector<int32_t> prompt;
   // Instead of `prompt`: an OpenAI-style chat request (chat/chat_request.h),
   // encoded as DeepSeek-V3.2's prompt and tokenized by the engine's tokenizer.
+  // Its tools are shown to the model; holding the reply to them is the
+  // constraint's job (the C API builds one from chat/tool_call_grammar.h).
   std::string chat_request;
   SamplingParams sampling;
   int32_t max_tokens = 256;
   std::vector<int32_t> stop_tokens;       // generation ends after emitting one of these
   std::vector<std::string> stop_strings;  // or once the text contains one (needs a tokenizer)
+  // Leave special tokens' text (EOS, ...) out of the streamed text, as a
+  // plain completion shows it; a chat reply keeps it for its parser.
+  bool skip_special_tokens = false;
   Lane lane = Lane::kInteractive;
   StreamCallback on_token;  // may be empty
   // Disaggregated prefill and decode. A prefill engine writes the

@@ -1,6 +1,7 @@
 #include "structured/dfa.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -10,6 +11,7 @@ namespace {
 
 struct ByteRange {
   uint8_t lo, hi;
+  auto operator<=>(const ByteRange&) const = default;
 };
 using ByteSeq = std::vector<ByteRange>;
 
@@ -115,20 +117,25 @@ struct Nfa {
     if (!overflow) eps[static_cast<size_t>(from)].push_back(to);
   }
 
+  // Byte edges from `from` to `to` that spell one code point of `ranges`.
+  void AddSequences(const std::vector<CodepointRange>& ranges, int32_t from, int32_t to) {
+    for (const ByteSeq& seq : Utf8Sequences(ranges)) {
+      int32_t at = from;
+      for (size_t k = 0; k < seq.size() && !overflow; ++k) {
+        const int32_t next = k + 1 == seq.size() ? to : Add();
+        if (!overflow) edges[static_cast<size_t>(at)].push_back({seq[k].lo, seq[k].hi, next});
+        at = next;
+      }
+    }
+  }
+
   // Builds `node` starting at `from`; returns its end state.
   int32_t Build(const RegexNode& node, int32_t from) {
     if (overflow) return from;
     switch (node.kind) {
       case RegexNode::Kind::kSet: {
         const int32_t end = Add();
-        for (const ByteSeq& seq : Utf8Sequences(node.ranges)) {
-          int32_t at = from;
-          for (size_t k = 0; k < seq.size() && !overflow; ++k) {
-            const int32_t to = k + 1 == seq.size() ? end : Add();
-            if (!overflow) edges[static_cast<size_t>(at)].push_back({seq[k].lo, seq[k].hi, to});
-            at = to;
-          }
-        }
+        AddSequences(node.ranges, from, end);
         return end;
       }
       case RegexNode::Kind::kConcat: {
@@ -161,6 +168,40 @@ struct Nfa {
           at = Build(child, at);
         }
         Eps(at, end);
+        return end;
+      }
+      case RegexNode::Kind::kAutomaton: {
+        // Fresh states throughout: `from` may carry other edges or loops.
+        const auto& states = node.automaton->states;
+        std::vector<int32_t> nfa_state(states.size());
+        for (int32_t& s : nfa_state) s = Add();
+        const int32_t end = Add();
+        if (overflow || states.empty()) return end;
+        Eps(from, nfa_state[0]);
+        // The bytes after a lead byte lead to the same place from every
+        // state with that edge, so they are built once: the DFA then has
+        // about one state per automaton state, not one per lead byte too.
+        std::map<std::pair<ByteSeq, int32_t>, int32_t> shared;
+        for (size_t s = 0; s < states.size(); ++s) {
+          if (states[s].accepting) Eps(nfa_state[s], end);
+          for (const CodepointAutomaton::Edge& e : states[s].edges)
+            for (const ByteSeq& seq : Utf8Sequences({e.range})) {
+              int32_t at = nfa_state[static_cast<size_t>(e.to)];
+              for (size_t k = seq.size(); k-- > 1 && !overflow;) {
+                auto [it, inserted] =
+                    shared.try_emplace({ByteSeq(seq.begin() + static_cast<ptrdiff_t>(k), seq.end()),
+                                        nfa_state[static_cast<size_t>(e.to)]},
+                                       0);
+                if (inserted) {
+                  it->second = Add();
+                  if (!overflow)
+                    edges[static_cast<size_t>(it->second)].push_back({seq[k].lo, seq[k].hi, at});
+                }
+                at = it->second;
+              }
+              if (!overflow) edges[nfa_state[s]].push_back({seq[0].lo, seq[0].hi, at});
+            }
+        }
         return end;
       }
     }

@@ -95,6 +95,9 @@ Regex EncodeContent(const Regex& r) {
       return r->kind == RegexNode::Kind::kConcat ? Concat(std::move(children))
                                                  : Alt(std::move(children));
     }
+    // Patterns never parse to automata: those are built for raw text only.
+    case RegexNode::Kind::kAutomaton:
+      return r;
   }
   return r;
 }

@@ -80,6 +80,67 @@ Regex Optional(Regex child) { return Repeat(std::move(child), 0, 1); }
 Regex Empty() { return Concat({}); }
 Regex Nothing() { return Alt({}); }
 
+Regex Automaton(CodepointAutomaton automaton) {
+  RegexNode node;
+  node.kind = RegexNode::Kind::kAutomaton;
+  node.automaton = std::make_shared<const CodepointAutomaton>(std::move(automaton));
+  return Make(std::move(node));
+}
+
+namespace {
+
+// The parts of `ranges` (sorted, disjoint) outside `removed` (sorted, disjoint).
+std::vector<CodepointRange> Subtract(const std::vector<CodepointRange>& ranges,
+                                     const std::vector<CodepointRange>& removed) {
+  std::vector<CodepointRange> out;
+  for (const CodepointRange& r : ranges) {
+    uint32_t lo = r.lo;
+    bool rest = true;  // [lo, r.hi] is still to be kept
+    for (const CodepointRange& cut : removed) {
+      if (cut.hi < lo || cut.lo > r.hi) continue;
+      if (cut.lo > lo) out.push_back({lo, cut.lo - 1});
+      if (cut.hi >= r.hi) {
+        rest = false;
+        break;
+      }
+      lo = cut.hi + 1;
+    }
+    if (rest) out.push_back({lo, r.hi});
+  }
+  return out;
+}
+
+}  // namespace
+
+Regex WithoutCodepoints(const Regex& regex, const std::vector<CodepointRange>& ranges) {
+  const Regex cut = Set(ranges);  // sorted and merged
+  switch (regex->kind) {
+    case RegexNode::Kind::kSet:
+      return Set(Subtract(regex->ranges, cut->ranges));
+    case RegexNode::Kind::kRepeat:
+      return Repeat(WithoutCodepoints(regex->children[0], ranges), regex->min, regex->max);
+    case RegexNode::Kind::kConcat:
+    case RegexNode::Kind::kAlt: {
+      std::vector<Regex> children;
+      for (const Regex& c : regex->children) children.push_back(WithoutCodepoints(c, ranges));
+      return regex->kind == RegexNode::Kind::kConcat ? Concat(std::move(children))
+                                                     : Alt(std::move(children));
+    }
+    case RegexNode::Kind::kAutomaton: {
+      CodepointAutomaton a = *regex->automaton;
+      for (CodepointAutomaton::State& s : a.states) {
+        std::vector<CodepointAutomaton::Edge> kept;
+        for (const CodepointAutomaton::Edge& e : s.edges)
+          for (const CodepointRange& r : Subtract({e.range}, cut->ranges))
+            kept.push_back({r, e.to});
+        s.edges = std::move(kept);
+      }
+      return Automaton(std::move(a));
+    }
+  }
+  return regex;
+}
+
 std::vector<CodepointRange> Complement(const std::vector<CodepointRange>& ranges) {
   std::vector<CodepointRange> out;
   uint32_t next = 0;

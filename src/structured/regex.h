@@ -30,15 +30,32 @@ struct CodepointRange {
 struct RegexNode;
 using Regex = std::shared_ptr<const RegexNode>;
 
+// A deterministic automaton over code points, for languages whose regular
+// expression would be huge while their automaton is small (text that avoids
+// given words, structured/text_avoiding.h). State 0 starts; a code point
+// with no edge out of a state rejects.
+struct CodepointAutomaton {
+  struct Edge {
+    CodepointRange range;
+    int32_t to = 0;
+  };
+  struct State {
+    std::vector<Edge> edges;  // disjoint ranges
+    bool accepting = false;
+  };
+  std::vector<State> states;
+};
+
 struct RegexNode {
-  enum class Kind { kSet, kConcat, kAlt, kRepeat };
+  enum class Kind { kSet, kConcat, kAlt, kRepeat, kAutomaton };
   Kind kind = Kind::kConcat;
   // kSet: one code point from these sorted, disjoint ranges; none matches nothing.
   std::vector<CodepointRange> ranges;
   // kConcat (empty: the empty string), kAlt (empty: nothing), kRepeat (one child).
   std::vector<Regex> children;
   int32_t min = 0;
-  int32_t max = 0;  // kRepeat: -1 = unbounded
+  int32_t max = 0;                                      // kRepeat: -1 = unbounded
+  std::shared_ptr<const CodepointAutomaton> automaton;  // kAutomaton
 };
 
 constexpr uint32_t kMaxCodepoint = 0x10FFFF;
@@ -55,6 +72,11 @@ Regex Repeat(Regex child, int32_t min, int32_t max);
 Regex Optional(Regex child);
 Regex Empty();
 Regex Nothing();
+// The strings `automaton` accepts (it should have at least one state).
+Regex Automaton(CodepointAutomaton automaton);
+// `regex` with the code points in `ranges` taken out of every set and
+// automaton edge: the strings it matches that contain none of them.
+Regex WithoutCodepoints(const Regex& regex, const std::vector<CodepointRange>& ranges);
 
 // The code points not in `ranges` (sorted, disjoint), surrogates excluded.
 std::vector<CodepointRange> Complement(const std::vector<CodepointRange>& ranges);

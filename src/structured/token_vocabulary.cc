@@ -6,16 +6,18 @@
 
 namespace dsv32::structured {
 
-Result<std::shared_ptr<const TokenVocabulary>> TokenVocabulary::Build(const Tokenizer& tokenizer,
-                                                                      int32_t vocab_size) {
+Result<std::shared_ptr<const TokenVocabulary>> TokenVocabulary::Build(
+    const Tokenizer& tokenizer, int32_t vocab_size, std::span<const std::string_view> markup) {
   if (vocab_size < 0) return InvalidArgument("token vocabulary: vocab_size must be >= 0");
   if (vocab_size == 0) vocab_size = tokenizer.id_limit();
-  std::unordered_set<int32_t> added;
-  for (const AddedToken& t : tokenizer.added_tokens()) added.insert(t.id);
+  std::unordered_set<int32_t> added, markup_ids;
+  for (const AddedToken& t : tokenizer.added_tokens())
+    (std::find(markup.begin(), markup.end(), t.content) == markup.end() ? added : markup_ids)
+        .insert(t.id);
   std::vector<std::string> bytes(static_cast<size_t>(vocab_size));
   const int32_t limit = std::min(vocab_size, tokenizer.id_limit());
   for (int32_t id = 0; id < limit; ++id) {
-    if (added.contains(id) || tokenizer.IsSpecial(id)) continue;
+    if (!markup_ids.contains(id) && (added.contains(id) || tokenizer.IsSpecial(id))) continue;
     auto b = tokenizer.TokenBytes(id);
     if (b.ok()) bytes[static_cast<size_t>(id)] = std::string(b.value());
   }

@@ -1,9 +1,11 @@
 // The tokens constrained decoding chooses from, as bytes and as a trie.
 //
 // Only the tokenizer's BPE vocabulary takes part: special and other added
-// tokens ("<｜User｜>", "<think>") are never allowed by a grammar, and neither
-// are ids past the tokenizer's (the model's vocab_size may be larger: V3.2's
-// is 129280, its tokenizer's 128815). Masks are vocab_size bits wide.
+// tokens ("<｜User｜>", "<think>") are never allowed by a grammar, unless
+// named as markup tokens (a tool-call reply's "</think>", which V3.2's
+// tokenizer has as one added token), and neither are ids past the
+// tokenizer's (the model's vocab_size may be larger: V3.2's is 129280, its
+// tokenizer's 128815). Masks are vocab_size bits wide.
 //
 // The trie is stored in preorder, so walking it beside a DFA is one pass
 // over an array that skips whole subtrees once the DFA rejects their prefix.
@@ -11,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,8 +33,10 @@ class TokenVocabulary {
   };
 
   // `vocab_size`: the model's (logits') width; 0 = the tokenizer's id_limit.
-  static Result<std::shared_ptr<const TokenVocabulary>> Build(const Tokenizer& tokenizer,
-                                                              int32_t vocab_size = 0);
+  // Added tokens whose text is one of `markup` take part as that text.
+  static Result<std::shared_ptr<const TokenVocabulary>> Build(
+      const Tokenizer& tokenizer, int32_t vocab_size = 0,
+      std::span<const std::string_view> markup = {});
   // From explicit token bytes (id = index; empty = never allowed), for tests.
   static Result<std::shared_ptr<const TokenVocabulary>> FromBytes(std::vector<std::string> bytes,
                                                                   int32_t vocab_size);

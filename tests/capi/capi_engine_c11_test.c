@@ -281,13 +281,159 @@ static dsv32_finish_reason run_to_end(dsv32_engine* engine, const dsv32_request_
   memset(&rs, 0, sizeof rs);
   rs.struct_size = sizeof rs;
   CHECK(dsv32_engine_poll(engine, id, &rs) == DSV32_OK);
-  int32_t tokens[128];
+  int32_t tokens[512];
   size_t n = 0, length = 0;
-  CHECK(dsv32_engine_tokens(engine, id, tokens, NULL, 128, &n) == DSV32_OK);
+  CHECK(dsv32_engine_tokens(engine, id, tokens, NULL, 512, &n) == DSV32_OK);
   if (rs.reason == DSV32_FINISH_STOP_TOKEN && n > 0) --n;
   CHECK(dsv32_tokenizer_decode(tokenizer, tokens, n, 0, text, capacity, &length) == DSV32_OK);
   CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
   return rs.reason;
+}
+
+/* How many calls of `name` the chat parser reads in `text`, with the last
+ * one's arguments; -1 on a parser error. */
+static int parse_calls(const char* text, const char* name, char* arguments, size_t capacity) {
+  dsv32_chat_parser* parser = NULL;
+  CHECK(dsv32_chat_parser_create(NULL, &parser) == DSV32_OK);
+  if (!parser) return -1;
+  CHECK(dsv32_chat_parser_feed(parser, text, strlen(text)) == DSV32_OK);
+  CHECK(dsv32_chat_parser_finish(parser) == DSV32_OK);
+  int calls = 0, errors = 0;
+  dsv32_chat_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.struct_size = sizeof ev;
+  int32_t more = 0;
+  arguments[0] = '\0';
+  while (dsv32_chat_parser_next(parser, &ev, &more) == DSV32_OK && more) {
+    if (ev.type == DSV32_CHAT_TOOL_CALL_START) {
+      calls += strcmp(ev.text, name) == 0;
+      arguments[0] = '\0';
+    }
+    if (ev.type == DSV32_CHAT_TOOL_CALL_ARGUMENTS && strlen(arguments) + ev.text_length < capacity)
+      strncat(arguments, ev.text, ev.text_length);
+    errors += ev.type == DSV32_CHAT_ERROR;
+  }
+  dsv32_chat_parser_free(parser);
+  return errors ? -1 : calls;
+}
+
+/* A chat request is held to its own tools and tool_choice (chat prompts
+ * need a model with the tokenizer's whole vocabulary). */
+static void chat_tool_requests(const char* model_dir, const dsv32_tokenizer* tokenizer) {
+  dsv32_model* model = NULL;
+  CHECK(dsv32_model_load(model_dir, NULL, &model) == DSV32_OK);
+  if (!model) return;
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  ep.background = 0;
+  ep.n_threads = 1;
+  ep.tokenizer = tokenizer;
+  ep.max_context = 1024;
+  dsv32_engine* engine = NULL;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  dsv32_model_free(model);
+  if (!engine) return;
+  dsv32_sampling_params sp = dsv32_sampling_default_params();
+  sp.temperature = 0.0f;
+  dsv32_request_params rp = dsv32_request_default_params();
+  rp.sampling = &sp;
+  rp.max_tokens = 300;
+  rp.chat_request =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"Pick one\"}],\"tools\":[{\"type\":"
+      "\"function\",\"function\":{\"name\":\"pick\",\"parameters\":{\"type\":\"object\","
+      "\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"]}}}],"
+      "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"pick\"}}}";
+  char text[2048], arguments[256];
+  CHECK(run_to_end(engine, &rp, tokenizer, text, sizeof text) == DSV32_FINISH_STOP_TOKEN);
+  CHECK(parse_calls(text, "pick", arguments, sizeof arguments) == 1);
+  CHECK(strcmp(arguments, "{\"ok\": true}") == 0 || strcmp(arguments, "{\"ok\": false}") == 0);
+  /* ... unless it opts out, or names its own tools. */
+  rp.chat_tools_unconstrained = 1;
+  rp.max_tokens = 4;
+  dsv32_request_id id = 0;
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp.chat_tools_unconstrained = 0;
+  rp.tools = "[{\"type\":\"function\",\"function\":{\"name\":\"other\"}}]";
+  rp.tool_choice = "\"required\"";
+  rp.max_tokens = 300;
+  CHECK(run_to_end(engine, &rp, tokenizer, text, sizeof text) == DSV32_FINISH_STOP_TOKEN);
+  CHECK(parse_calls(text, "other", arguments, sizeof arguments) >= 1);
+  /* The request's own tool_choice must still be valid JSON of the kind. */
+  rp.tools = NULL;
+  rp.tool_choice = NULL;
+  rp.chat_request =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"tools\":[{\"type\":"
+      "\"function\",\"function\":{\"name\":\"pick\"}}],\"tool_choice\":\"sometimes\"}";
+  CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "tool_choice") != NULL);
+  dsv32_engine_free(engine);
+}
+
+/* Replies held to a call of the tools in DSML markup: the chat parser
+ * reads them as calls with JSON arguments. */
+static void tool_requests(dsv32_model* model, dsv32_request_params* rp,
+                          const dsv32_tokenizer* tokenizer) {
+  dsv32_engine_params ep = dsv32_engine_default_params();
+  ep.background = 0;
+  ep.n_threads = 1;
+  ep.tokenizer = tokenizer;
+  ep.max_context = 2048; /* the tools' preamble, and markup spelled a byte at a time */
+  dsv32_engine* engine = NULL;
+  CHECK(dsv32_engine_create(model, &ep, &engine) == DSV32_OK);
+  if (!engine) return;
+  static const char kTools[] =
+      "[{\"type\":\"function\",\"function\":{\"name\":\"pick\",\"parameters\":"
+      "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"},"
+      "\"size\":{\"enum\":[1,2,3]}},\"required\":[\"ok\",\"size\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"other\"}}]";
+  char text[2048];
+  rp->tools = kTools;
+  rp->tool_choice = "{\"type\":\"function\",\"function\":{\"name\":\"pick\"}}";
+  rp->max_tokens = 400;
+  CHECK(run_to_end(engine, rp, tokenizer, text, sizeof text) == DSV32_FINISH_STOP_TOKEN);
+  char arguments[256];
+  CHECK(parse_calls(text, "pick", arguments, sizeof arguments) == 1);
+  CHECK(strncmp(arguments, "{\"ok\": ", 7) == 0 && strstr(arguments, "\"size\": ") != NULL);
+
+  /* "required" opens the block at once; "none" constrains nothing. */
+  rp->tool_choice = "\"required\"";
+  dsv32_request_id id = 0;
+  rp->max_tokens = 8;
+  run_to_end(engine, rp, tokenizer, text, sizeof text);
+  CHECK(strncmp(text, "\n\n<\xef\xbd\x9c", 6) == 0); /* "\n\n<｜" */
+  rp->tool_choice = "\"none\"";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp->tools = "[]"; /* "auto" over no tools: free text */
+  rp->tool_choice = NULL;
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_OK);
+  CHECK(dsv32_engine_release(engine, id) == DSV32_OK);
+  rp->tool_choice = "\"required\"";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "tools: empty") != NULL);
+  rp->tools = kTools;
+
+  /* Errors name the tool and property. */
+  rp->tool_choice = "{\"type\":\"function\",\"function\":{\"name\":\"missing\"}}";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(dsv32_last_error(), "\"missing\" is not among the tools") != NULL);
+  rp->tool_choice = NULL;
+  rp->tools =
+      "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+      "{\"properties\":{\"n\":{\"type\":\"integer\",\"multipleOf\":2}}}}}]";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_UNSUPPORTED);
+  CHECK(strstr(dsv32_last_error(), "tools[0] (f) property \"n\"") != NULL);
+  rp->tools = "[";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  rp->tools = kTools;
+  rp->regex = "x";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
+  rp->regex = NULL;
+  rp->tools = NULL;
+  rp->tool_choice = "\"auto\"";
+  CHECK(dsv32_engine_submit(engine, rp, &id) == DSV32_ERR_INVALID_ARGUMENT); /* no tools */
+  rp->tool_choice = NULL;
+  dsv32_engine_free(engine);
 }
 
 /* Requests whose output must match a JSON Schema or a regex. */
@@ -354,6 +500,9 @@ static void constrained_requests(dsv32_model* model, const char* tokenizer_dir) 
   rp.json_schema = "{}";
   CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
   CHECK(strstr(dsv32_last_error(), "tokenizer") != NULL);
+  rp.json_schema = NULL;
+  rp.tokenizer = tokenizer;
+  tool_requests(model, &rp, tokenizer);
   dsv32_engine_free(engine);
   dsv32_tokenizer_free(tokenizer);
 }
@@ -404,8 +553,8 @@ static void speculative_engine(dsv32_model* model, const int32_t* greedy) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: %s MODEL_DIR TOKENIZER_DIR\n", argv[0]);
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s MODEL_DIR TOKENIZER_DIR CHAT_MODEL_DIR\n", argv[0]);
     return 2;
   }
   dsv32_model* model = NULL;
@@ -433,6 +582,12 @@ int main(int argc, char** argv) {
   speculative_engine(model, greedy);
   text_engine(model, argv[2]);
   constrained_requests(model, argv[2]);
+  {
+    dsv32_tokenizer* tokenizer = NULL;
+    CHECK(dsv32_tokenizer_load(argv[2], &tokenizer) == DSV32_OK);
+    if (tokenizer) chat_tool_requests(argv[3], tokenizer);
+    dsv32_tokenizer_free(tokenizer);
+  }
 
   /* A background engine: the same greedy request gives the same tokens,
    * while a second one runs beside it. */

@@ -5,6 +5,7 @@
 #include "chat/chat_encoder.h"
 #include "engine/engine.h"
 #include "engine/test_model.h"
+#include "structured/token_constraint.h"
 #include "text/tokenizer.h"
 
 namespace dsv32 {
@@ -76,6 +77,25 @@ TEST(EngineTextTest, StopStringEndsTheTextBeforeIt) {
   const Streamed run = RunToEnd(*engine, spec);
   EXPECT_EQ(run.reason, FinishReason::kStopString);
   EXPECT_EQ(run.text, full.substr(0, full.find(stop)));
+}
+
+TEST(EngineTextTest, SpecialTokensTextCanBeLeftOut) {
+  auto engine = TextEngine();
+  const int32_t eos = DeepSeekTokenizer()->eos_id();
+  auto vocab = structured::TokenVocabulary::Build(
+      *DeepSeekTokenizer(), static_cast<int32_t>(engine->model().config().vocab_size));
+  ASSERT_TRUE(vocab.ok()) << vocab.status().message();
+  auto grammar = structured::TokenGrammar::FromRegex("ok", vocab.value());
+  ASSERT_TRUE(grammar.ok()) << grammar.status().message();
+  // "ok" then the end of sentence, whatever the random model prefers.
+  RequestSpec spec = Greedy(8);
+  spec.stop_tokens = {eos};
+  spec.sampling.constraint = structured::TokenConstraint::Create(grammar.value(), {eos}).value();
+  EXPECT_EQ(RunToEnd(*engine, spec).text, "ok<｜end▁of▁sentence｜>");
+  spec.skip_special_tokens = true;
+  const Streamed skipped = RunToEnd(*engine, spec);
+  EXPECT_EQ(skipped.reason, FinishReason::kStopToken);
+  EXPECT_EQ(skipped.text, "ok");
 }
 
 TEST(EngineTextTest, ChatRequestIsEncodedAndTokenized) {

@@ -66,6 +66,37 @@ post tools /v1/chat/completions '{"messages": [{"role": "user", "content": "Weat
   "response_format": {"type": "json_object"}, "max_tokens": 3, "temperature": 0}' 200
 check tools tools.json 'd["choices"][0]["finish_reason"] in ("length", "stop", "tool_calls")'
 
+# tool_choice "required" or a named function holds the reply to calls in
+# DSML markup, so even a random model's arguments parse and match the
+# schema (bounded values keep its replies short).
+mode_tools='[{"type": "function", "function": {"name": "set_mode", "parameters": {"type": "object",
+  "properties": {"mode": {"type": "string", "enum": ["fast", "slow"]},
+    "level": {"type": "integer", "minimum": 0, "maximum": 9}}, "required": ["mode", "level"]}}},
+  {"type": "function", "function": {"name": "stop"}}]'
+post tool_named /v1/chat/completions '{"messages": [{"role": "user", "content": "Go fast"}],
+  "tools": '"$mode_tools"', "tool_choice": {"type": "function", "function": {"name": "set_mode"}},
+  "max_tokens": 300, "temperature": 0}' 200
+check tool_named tool_named.json 'd["choices"][0]["finish_reason"] == "tool_calls"
+  and len(d["choices"][0]["message"]["tool_calls"]) == 1
+  and d["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "set_mode"
+  and json.loads(d["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])["mode"] in ("fast", "slow")
+  and 0 <= json.loads(d["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])["level"] <= 9'
+post tool_required /v1/chat/completions '{"messages": [{"role": "user", "content": "Do it"}],
+  "tools": '"$mode_tools"', "tool_choice": "required", "max_tokens": 600, "temperature": 1,
+  "top_k": 20, "seed": 5}' 200
+check tool_required tool_required.json 'd["choices"][0]["finish_reason"] == "tool_calls"
+  and d["choices"][0]["message"]["content"] is None
+  and all(isinstance(json.loads(c["function"]["arguments"]), dict)
+          for c in d["choices"][0]["message"]["tool_calls"])'
+post tool_unknown /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}],
+  "tools": '"$mode_tools"', "tool_choice": {"type": "function", "function": {"name": "fly"}}}' 400
+check tool_unknown tool_unknown.json 'd["error"]["param"] == "tool_choice"'
+post tool_unsupported /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}],
+  "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+    "properties": {"n": {"type": "number", "multipleOf": 3}}}}}], "tool_choice": "required"}' 400
+check tool_unsupported tool_unsupported.json 'd["error"]["param"] == "tools"
+  and "tools[0] (f) property \"n\"" in d["error"]["message"]'
+
 # Without thinking or tools the reply is held to the response format's
 # schema, so even a random model's content parses and validates.
 post structured /v1/chat/completions '{"messages": [{"role": "user", "content": "Answer in JSON"}],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs openai_client_test.mjs against dsv32-server answering with the canned
-# tool-call completion.
+# tool-call completion, then its --constrained checks against the model.
 # Usage: openai_client_test.sh SERVER_BIN MODEL_DIR TOKENIZER_DIR NODE_DIR WORK_DIR
 set -euo pipefail
 server_bin="$1" model="$2" tokenizer="$3" node_dir="$4" work="$5"
@@ -19,4 +19,11 @@ start_server "$work/server.log" "$server_bin" --model "$model" --tokenizer "$tok
 # runs from beside the installed modules.
 cp "$here/openai_client_test.mjs" "$node_dir/"
 timeout 500 node "$node_dir/openai_client_test.mjs" "$BASE" || { cat "$work/server.log" >&2; fail "openai client checks"; }
+finish_server
+# The same client against the model itself, with tool_choice holding the
+# reply to tool calls.
+start_server "$work/server_constrained.log" "$server_bin" --model "$model" --tokenizer "$tokenizer" \
+  --served-model-name tiny --threads 2
+timeout 500 node "$node_dir/openai_client_test.mjs" "$BASE" --constrained ||
+  { cat "$work/server_constrained.log" >&2; fail "openai client checks, constrained"; }
 finish_server

@@ -131,6 +131,19 @@ TEST(TokenConstraintTest, RealVocabularyLeavesOutSpecialAndMissingIds) {
   for (const AddedToken& a : t.added_tokens()) EXPECT_TRUE(vocab->bytes(a.id).empty()) << a.id;
 }
 
+TEST(TokenConstraintTest, MarkupTokensTakePartAsTheirText) {
+  // V3's tokenizer has no "</think>" token; one of its other added tokens
+  // stands in.
+  const Tokenizer& t = RealTokenizer();
+  const std::string_view markup[] = {"<｜tool▁calls▁end｜>"};
+  auto vocab = TokenVocabulary::Build(t, kModelVocab, markup);
+  ASSERT_TRUE(vocab.ok()) << vocab.status().message();
+  const int32_t id = t.TokenId(markup[0]).value();
+  EXPECT_EQ((*vocab)->bytes(id), markup[0]);
+  EXPECT_EQ((*vocab)->usable_tokens(), RealVocabulary()->usable_tokens() + 1);
+  EXPECT_TRUE((*vocab)->bytes(t.eos_id()).empty());
+}
+
 TEST(TokenConstraintTest, RealMasksMatchBruteForce) {
   auto grammar = TokenGrammar::FromJsonSchema(
       R"({"type":"object","properties":{"name":{"type":"string"},"n":{"type":"integer"}},"required":["name","n"]})",
