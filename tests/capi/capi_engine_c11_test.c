@@ -37,6 +37,17 @@ static void on_token(const dsv32_token_event* e, void* user_data) {
 
 static const int32_t kPrompt[5] = {5, 17, 3, 99, 42};
 
+/* A request for kPrompt under `sp`, up to max_tokens tokens, not ended by EOS. */
+static dsv32_request_params prompt_request(const dsv32_sampling_params* sp, int32_t max_tokens) {
+  dsv32_request_params rp = dsv32_request_default_params();
+  rp.prompt = kPrompt;
+  rp.n_prompt = 5;
+  rp.sampling = sp;
+  rp.max_tokens = max_tokens;
+  rp.stop_at_eos = 0;
+  return rp;
+}
+
 /* A greedy request on an engine stepped by this thread. */
 static void stepped_engine(dsv32_model* model, int32_t* greedy_out) {
   dsv32_engine_params ep = dsv32_engine_default_params();
@@ -51,12 +62,7 @@ static void stepped_engine(dsv32_model* model, int32_t* greedy_out) {
   sp.temperature = 0.0f;
   sp.top_logprobs = 2;
   stream_state st = {0, 0, 0, DSV32_FINISH_NONE, -1};
-  dsv32_request_params rp = dsv32_request_default_params();
-  rp.prompt = kPrompt;
-  rp.n_prompt = 5;
-  rp.sampling = &sp;
-  rp.max_tokens = 4;
-  rp.stop_at_eos = 0;
+  dsv32_request_params rp = prompt_request(&sp, 4);
   rp.lane = DSV32_LANE_COMPUTE;
   rp.on_token = on_token;
   rp.user_data = &st;
@@ -217,12 +223,7 @@ static void text_engine(dsv32_model* model, const char* tokenizer_dir) {
 
   dsv32_sampling_params sp = dsv32_sampling_default_params();
   sp.temperature = 0.0f;
-  dsv32_request_params rp = dsv32_request_default_params();
-  rp.prompt = kPrompt;
-  rp.n_prompt = 5;
-  rp.sampling = &sp;
-  rp.max_tokens = 8;
-  rp.stop_at_eos = 0;
+  dsv32_request_params rp = prompt_request(&sp, 8);
   text_state full, stopped;
   dsv32_request_id id = run_text(engine, &rp, &full);
   CHECK(full.reason == DSV32_FINISH_MAX_TOKENS && full.length > 2);
@@ -524,12 +525,7 @@ static void speculative_engine(dsv32_model* model, const int32_t* greedy) {
   if (!engine) return;
   dsv32_sampling_params sp = dsv32_sampling_default_params();
   sp.temperature = 0.0f;
-  dsv32_request_params rp = dsv32_request_default_params();
-  rp.prompt = kPrompt;
-  rp.n_prompt = 5;
-  rp.sampling = &sp;
-  rp.max_tokens = 4;
-  rp.stop_at_eos = 0;
+  dsv32_request_params rp = prompt_request(&sp, 4);
   dsv32_request_id id = 0;
   CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_OK);
   int64_t ran = 0;
@@ -603,12 +599,7 @@ int main(int argc, char** argv) {
   CHECK(dsv32_engine_sampling_defaults(engine, &sp) == DSV32_OK);
   CHECK(sp.temperature == 1.0f && sp.top_p == 1.0f && sp.seed < 0);
   sp.temperature = 0.0f;
-  dsv32_request_params rp = dsv32_request_default_params();
-  rp.prompt = kPrompt;
-  rp.n_prompt = 5;
-  rp.sampling = &sp;
-  rp.max_tokens = 4;
-  rp.stop_at_eos = 0;
+  dsv32_request_params rp = prompt_request(&sp, 4);
   dsv32_request_id a = 0, b = 0;
   CHECK(dsv32_engine_submit(engine, &rp, &a) == DSV32_OK);
   rp.max_tokens = 1000;
