@@ -92,10 +92,18 @@ dsv32::Result<std::shared_ptr<const dsv32::structured::TokenGrammar>> Grammar(
   if (schema && p.regex) return dsv32::InvalidArgument("give json_schema or regex, not both");
   const dsv32_tokenizer* tokenizer = p.tokenizer ? p.tokenizer : engine->tokenizer.get();
   if (!tokenizer) return dsv32::InvalidArgument(what + " needs the tokenizer");
+  // A schema without tools holds the content; a reply that opens with
+  // reasoning reasons freely first.
+  bool reasoning_first = false;
+  if (schema && !tools) {
+    DSV32_ASSIGN_OR_RETURN(reasoning_first,
+                           dsv32::capi::OpensWithReasoning(p, *tokenizer->tokenizer));
+  }
   const auto vocab_size = static_cast<int32_t>(engine->engine->model().config().vocab_size);
-  DSV32_ASSIGN_OR_RETURN(auto vocab,
-                         dsv32::capi::Vocabulary(*tokenizer, vocab_size, tools.has_value()));
+  DSV32_ASSIGN_OR_RETURN(auto vocab, dsv32::capi::Vocabulary(*tokenizer, vocab_size,
+                                                             tools.has_value() || reasoning_first));
   std::string text = schema ? p.json_schema : p.regex ? p.regex : "";
+  if (reasoning_first) text.insert(0, std::string("reasoning") + '\0');
   if (tools) {
     // NUL cannot occur in JSON text, so the parts cannot run together.
     text = tools->tools + '\0' + tools->tool_choice + '\0' + (tools->thinking ? "1" : "0") + '\0' +
@@ -104,18 +112,27 @@ dsv32::Result<std::shared_ptr<const dsv32::structured::TokenGrammar>> Grammar(
   const auto key = std::make_tuple(static_cast<const void*>(vocab.get()), what, text);
   std::lock_guard lock(engine->grammars_mu);
   if (auto it = engine->grammars.find(key); it != engine->grammars.end()) return it->second;
+  auto from_regex = [&](const dsv32::structured::Regex& regex)
+      -> dsv32::Result<std::shared_ptr<const TokenGrammar>> {
+    DSV32_ASSIGN_OR_RETURN(auto dfa, dsv32::structured::Dfa::Compile(regex));
+    return TokenGrammar::Create(std::move(dfa), vocab);
+  };
   auto grammar = [&]() -> dsv32::Result<std::shared_ptr<const TokenGrammar>> {
+    dsv32::chat::ToolCallGrammarOptions options;
+    if (schema) options.content_schema = p.json_schema;
+    if (reasoning_first) {
+      options.thinking = true;
+      DSV32_ASSIGN_OR_RETURN(auto regex, dsv32::chat::ContentReplyRegex(options));
+      return from_regex(regex);
+    }
     if (!tools)
       return schema ? TokenGrammar::FromJsonSchema(text, vocab)
                     : TokenGrammar::FromRegex(text, vocab);
-    dsv32::chat::ToolCallGrammarOptions options;
     options.thinking = tools->thinking;
-    if (schema) options.content_schema = p.json_schema;
     DSV32_ASSIGN_OR_RETURN(auto choice, dsv32::chat::ParseToolChoice(tools->tool_choice));
     DSV32_ASSIGN_OR_RETURN(auto regex,
                            dsv32::chat::ToolCallReplyRegex(tools->tools, choice, options));
-    DSV32_ASSIGN_OR_RETURN(auto dfa, dsv32::structured::Dfa::Compile(regex));
-    return TokenGrammar::Create(std::move(dfa), vocab);
+    return from_regex(regex);
   }();
   if (!grammar.ok()) return grammar.status().WithContext(what);
   // A bound on what an engine keeps: past it, start over.

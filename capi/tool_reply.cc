@@ -29,6 +29,12 @@ bool PromptOpensReasoning(const dsv32_request_params& p, const Tokenizer& tokeni
 
 }  // namespace
 
+Result<bool> OpensWithReasoning(const dsv32_request_params& p, const Tokenizer& tokenizer) {
+  if (!p.chat_request) return PromptOpensReasoning(p, tokenizer);
+  DSV32_ASSIGN_OR_RETURN(std::string prompt, chat::EncodeChatJson(p.chat_request));
+  return EndsWith(prompt, chat::kThinkStart);
+}
+
 Result<std::optional<ToolReply>> ReadToolReply(const dsv32_request_params& p,
                                                const Tokenizer* tokenizer) {
   ToolReply reply;
@@ -57,12 +63,7 @@ Result<std::optional<ToolReply>> ReadToolReply(const dsv32_request_params& p,
     return std::optional<ToolReply>();
   if (p.regex) return InvalidArgument("tools cannot be combined with regex");
   if (!tokenizer) return InvalidArgument("tools need the tokenizer");
-  if (p.chat_request) {
-    DSV32_ASSIGN_OR_RETURN(std::string prompt, chat::EncodeChatJson(p.chat_request));
-    reply.thinking = EndsWith(prompt, chat::kThinkStart);
-  } else {
-    reply.thinking = PromptOpensReasoning(p, *tokenizer);
-  }
+  DSV32_ASSIGN_OR_RETURN(reply.thinking, OpensWithReasoning(p, *tokenizer));
   return std::optional<ToolReply>(std::move(reply));
 }
 

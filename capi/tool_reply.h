@@ -18,6 +18,10 @@ struct ToolReply {
   bool thinking = false;    // the prompt ends with "<think>"
 };
 
+// Whether the request's reply opens with reasoning: its prompt (or a chat
+// request's encoded prompt) ends with "<think>".
+Result<bool> OpensWithReasoning(const dsv32_request_params& p, const Tokenizer& tokenizer);
+
 // nullopt when the output is not held to tool calls (no tools, "none", or
 // a chat request that opts out).
 Result<std::optional<ToolReply>> ReadToolReply(const dsv32_request_params& p,

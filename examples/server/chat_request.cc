@@ -164,12 +164,10 @@ ChatCall ReadChatRequest(const std::string& text, const Backend& backend,
   // special tokens are meant.
   call.spec.prompt =
       Tokenize(backend, prompt, /*add_bos=*/false, /*parse_special=*/true, "messages");
-  // The response format's schema holds a reply that is only content (no
-  // reasoning before it), or, with tools, the content a tool-call reply
-  // may have instead of a call; otherwise the format is an instruction in
-  // the prompt.
-  if (const nlohmann::json* format = body.Get("response_format");
-      format && (!call.thinking || !call.spec.tools.empty())) {
+  // The response format's schema holds the reply's content (after its
+  // reasoning when thinking), or, with tools, the content a tool-call reply
+  // may have instead of a call; it is in the prompt as an instruction too.
+  if (const nlohmann::json* format = body.Get("response_format")) {
     const std::string type = (*format)["type"];
     if (type == "json_object") call.spec.json_schema = R"({"type":"object"})";
     if (type == "json_schema") {

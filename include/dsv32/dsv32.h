@@ -395,7 +395,10 @@ typedef struct dsv32_request_params {
    * keyword or regex feature outside it, DSV32_ERR_INVALID_ARGUMENT for
    * malformed or unsatisfiable input (enum: [], minLength > maxLength,
    * ...), no tokenizer, or no stop token; dsv32_last_error() names the
-   * problem and, for schemas, its path ("schema.properties.age.multipleOf"). */
+   * problem and, for schemas, its path ("schema.properties.age.multipleOf").
+   * A prompt that ends with "<think>" (a chat request's, once encoded)
+   * opens the reply with reasoning: json_schema then holds what follows the
+   * first "</think>", and the reasoning before it is free. */
   const char* json_schema;                 /* a JSON Schema; {"type":"object"} = JSON mode */
   const char* regex;                       /* a whole-match regular expression */
   const struct dsv32_tokenizer* tokenizer; /* the model's tokenizer, needed with either

@@ -186,6 +186,34 @@ Result<ToolChoice> ParseToolChoice(std::string_view json_text) {
       "{\"type\": \"function\", \"function\": {\"name\": ...}}");
 }
 
+namespace {
+
+// JSON matching the content schema, without a raw "｜" so that no DSML
+// markup can appear in it.
+Result<Regex> SchemaContent(const ToolCallGrammarOptions& options) {
+  auto content = structured::JsonSchemaToRegex(options.content_schema, options.json);
+  if (!content.ok()) return content.status().WithContext("content schema");
+  return structured::WithoutCodepoints(content.value(), {{kFullwidthBar, kFullwidthBar}});
+}
+
+// `reply` after the reasoning when the reply opens with it: free text up to
+// the first "</think>", with nothing the parser would read as its end early.
+Result<Regex> AfterReasoning(Regex reply, const ToolCallGrammarOptions& options) {
+  if (!options.thinking) return reply;
+  DSV32_ASSIGN_OR_RETURN(
+      Regex reasoning,
+      structured::TextUntil(kThinkEnd, {kDsml, kBeginOfSentence, kEndOfSentence, kThinkStart}));
+  return Concat({reasoning, std::move(reply)});
+}
+
+}  // namespace
+
+Result<Regex> ContentReplyRegex(const ToolCallGrammarOptions& options) {
+  if (options.content_schema.empty()) return InvalidArgument("content schema: empty");
+  DSV32_ASSIGN_OR_RETURN(Regex content, SchemaContent(options));
+  return AfterReasoning(std::move(content), options);
+}
+
 Result<Regex> ToolCallReplyRegex(std::string_view tools_json, const ToolChoice& choice,
                                  const ToolCallGrammarOptions& options) {
   if (choice.kind == ToolChoice::Kind::kNone)
@@ -223,19 +251,11 @@ Result<Regex> ToolCallReplyRegex(std::string_view tools_json, const ToolChoice& 
       DSV32_ASSIGN_OR_RETURN(Regex content, structured::TextAvoiding(markers));
       reply = Concat({content, structured::Optional(block)});
     } else {
-      auto content = structured::JsonSchemaToRegex(options.content_schema, options.json);
-      if (!content.ok()) return content.status().WithContext("content schema");
-      reply = Alt({structured::WithoutCodepoints(content.value(), {{kFullwidthBar, kFullwidthBar}}),
-                   block});
+      DSV32_ASSIGN_OR_RETURN(Regex content, SchemaContent(options));
+      reply = Alt({std::move(content), block});
     }
   }
-  if (options.thinking) {
-    DSV32_ASSIGN_OR_RETURN(
-        Regex reasoning,
-        structured::TextUntil(kThinkEnd, {kDsml, kBeginOfSentence, kEndOfSentence, kThinkStart}));
-    reply = Concat({reasoning, reply});
-  }
-  return reply;
+  return AfterReasoning(std::move(reply), options);
 }
 
 }  // namespace dsv32::chat

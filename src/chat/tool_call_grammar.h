@@ -75,4 +75,11 @@ struct ToolCallGrammarOptions {
 Result<structured::Regex> ToolCallReplyRegex(std::string_view tools_json, const ToolChoice& choice,
                                              const ToolCallGrammarOptions& options = {});
 
+// A reply held only to options.content_schema (a response format without
+// tools): JSON matching it, after the reasoning when options.thinking (free
+// text up to the first "</think>", as above), so a thinking model reasons
+// freely and its content is the JSON. Errors as ToolCallReplyRegex's for the
+// schema, under "content schema".
+Result<structured::Regex> ContentReplyRegex(const ToolCallGrammarOptions& options);
+
 }  // namespace dsv32::chat

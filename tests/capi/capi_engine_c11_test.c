@@ -367,6 +367,25 @@ static void chat_tool_requests(const char* model_dir, const dsv32_tokenizer* tok
       "\"function\",\"function\":{\"name\":\"pick\"}}],\"tool_choice\":\"sometimes\"}";
   CHECK(dsv32_engine_submit(engine, &rp, &id) == DSV32_ERR_INVALID_ARGUMENT);
   CHECK(strstr(dsv32_last_error(), "tool_choice") != NULL);
+
+  /* A reply that opens with reasoning (thinking on): a schema holds only
+   * what follows "</think>", so the reasoning is free. This model does not
+   * close it within the budget, so the reply runs to max_tokens as free
+   * text, where an unframed schema would have made it JSON from the first
+   * token. */
+  rp.chat_request =
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"Answer in JSON\"}],\"thinking\":true}";
+  rp.json_schema = "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}}}";
+  rp.max_tokens = 24;
+  const dsv32_finish_reason reasoned = run_to_end(engine, &rp, tokenizer, text, sizeof text);
+  CHECK(reasoned == DSV32_FINISH_MAX_TOKENS || strstr(text, "</think>{") != NULL);
+  CHECK(text[0] != '{');
+  /* Without thinking the schema holds the whole reply. */
+  rp.chat_request = "{\"messages\":[{\"role\":\"user\",\"content\":\"Answer in JSON\"}]}";
+  rp.max_tokens = 300;
+  CHECK(run_to_end(engine, &rp, tokenizer, text, sizeof text) == DSV32_FINISH_STOP_TOKEN);
+  CHECK(text[0] == '{' && text[strlen(text) - 1] == '}');
+  rp.json_schema = NULL;
   dsv32_engine_free(engine);
 }
 

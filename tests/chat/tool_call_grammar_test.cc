@@ -239,6 +239,45 @@ TEST(ToolCallGrammarTest, ContentSchemaOrACall) {
                   "</｜DSML｜invoke>\n</｜DSML｜function_calls>"));
 }
 
+// A response format without tools: after free reasoning the content is
+// the schema's JSON, and replies drawn from the grammar parse into exactly
+// that.
+TEST(ToolCallGrammarTest, ContentReplyReasonsThenMatchesTheSchema) {
+  const std::string schema =
+      R"({"type":"object","properties":{"ok":{"type":"boolean"},"n":{"type":"integer"}},)"
+      R"("required":["ok"]})";
+  auto regex = ContentReplyRegex(Options(true, schema));
+  ASSERT_TRUE(regex.ok()) << regex.status().message();
+  const Dfa dfa = Dfa::Compile(regex.value()).value();
+  EXPECT_TRUE(dfa.Matches(R"(Let me see.</think>{"ok": true})"));
+  EXPECT_TRUE(dfa.Matches(R"(</think>{"ok": false, "n": 3})"));
+  EXPECT_FALSE(dfa.Matches(R"({"ok": true})"));  // the reasoning's end must come first
+  EXPECT_FALSE(dfa.Matches("Let me see.</think>free text"));
+  EXPECT_FALSE(dfa.Matches(R"(a</think>b</think>{"ok": true})"));
+  auto content = structured::JsonSchemaToRegex(schema);
+  ASSERT_TRUE(content.ok());
+  const Dfa json = Dfa::Compile(content.value()).value();
+  std::mt19937 rng(11);
+  for (int i = 0; i < 100; ++i) {
+    const std::string reply = RandomMatch(dfa, rng, 120);
+    const Parsed p = Parse(reply, /*thinking=*/true);
+    EXPECT_TRUE(p.errors.empty()) << reply << "\n" << p.errors.front();
+    EXPECT_TRUE(p.calls.empty()) << reply;
+    EXPECT_TRUE(json.Matches(p.content)) << reply;
+  }
+
+  // Without reasoning the schema is the whole reply.
+  const Dfa plain = Dfa::Compile(ContentReplyRegex(Options(false, schema)).value()).value();
+  EXPECT_TRUE(plain.Matches(R"({"ok": true})"));
+  EXPECT_FALSE(plain.Matches(R"(</think>{"ok": true})"));
+
+  EXPECT_EQ(ContentReplyRegex(Options(true, "")).status().code(), StatusCode::kInvalidArgument);
+  auto bad = ContentReplyRegex(Options(true, R"({"type":"object","patternProperties":{}})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("content schema"), std::string::npos)
+      << bad.status().message();
+}
+
 TEST(ToolCallGrammarTest, ErrorsNameTheToolAndProperty) {
   auto expect = [](std::string_view tools, const ToolChoice& choice, StatusCode code,
                    const std::string& words) {
