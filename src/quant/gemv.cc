@@ -52,8 +52,6 @@ struct RowsBase {
     *k1 = k + static_cast<int64_t>(hn::Lanes(df));
   }
   float Scale(int64_t, int64_t) const { return 1.0f; }
-  // Whether Scale() is anything but 1, so a decoded weight needs it.
-  static constexpr bool kScaled = false;
   float Correction(int64_t, const float*) const { return 0.0f; }
 };
 
@@ -84,6 +82,9 @@ struct BF16Rows : RowsBase {
   float Scalar(int64_t r, int64_t k) const { return BF16ToF32(bf16[r * cols + k]); }
 };
 
+// The block scales are not applied here: RunFp8Prescaled folds them into
+// the activations, so a whole row is one unscaled stream, with no
+// per-segment reduction or scale lookup between steps.
 template <bool kTable>
 struct Fp8Rows : RowsBase {
   explicit Fp8Rows(const QuantMatrix& m)
@@ -98,9 +99,7 @@ struct Fp8Rows : RowsBase {
   int64_t block_rows;
   int64_t block_cols;
   int64_t scale_cols;
-  int64_t Segment() const { return block_cols; }
   int64_t Granule() const { return block_cols; }
-  static constexpr bool kScaled = true;
   const void* Bytes(int64_t r, int64_t k) const { return fp8 + r * cols + k; }
   int64_t RowBytes() const { return cols; }
   void Decode(DF df, int64_t r, int64_t k, VF* w0, VF* w1) const {
@@ -116,22 +115,12 @@ struct Fp8Rows : RowsBase {
   float Scalar(int64_t r, int64_t k) const {
     return Fp8E4M3ToF32(fp8[r * cols + k]) * (kTable ? 1.0f : 1.0f / kFp8BitsScale);
   }
-  float Scale(int64_t r, int64_t segment) const {
-    const float s = scales[(r / block_rows) * scale_cols + segment];
+  // The factor for the activations of row r's column block `block`: its
+  // scale, times what the bit decode leaves out.
+  float BlockScale(int64_t r, int64_t block) const {
+    const float s = scales[(r / block_rows) * scale_cols + block];
     return kTable ? s : s * kFp8BitsScale;
   }
-};
-
-// FP8 with the block scales folded into the activations instead
-// (RunFp8Prescaled): the whole row is one segment with no scale, so the loop
-// over it is one unbroken stream per row, with no per-segment reduction or
-// scale lookup between steps.
-template <bool kTable>
-struct Fp8PrescaledRows : Fp8Rows<kTable> {
-  using Fp8Rows<kTable>::Fp8Rows;
-  int64_t Segment() const { return int64_t{1} << 40; }
-  static constexpr bool kScaled = false;
-  float Scale(int64_t, int64_t) const { return 1.0f; }
 };
 
 // Steps run over whole 32-weight chunks: the packed row is padded to a chunk
@@ -307,8 +296,8 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
 }
 
 // The same sums for three to eight tokens, where the FMAs per weight
-// outnumber the decode work: each step of weights is decoded once, scaled
-// and multiplied into every token, with one accumulator per row and token
+// outnumber the decode work: each step of weights is decoded once and
+// multiplied into every token, with one accumulator per row and token
 // (there are enough of them to hide the FMA latency). Rows are decoded
 // first and the tokens' activations loaded one token at a time, so kRows
 // rows of kTokens accumulators fit in the registers.
@@ -332,8 +321,6 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
   for (int64_t s0 = c0, seg = c0 / segment; s0 < c1; s0 += segment, ++seg) {
     const int64_t s1 = std::min(c1, s0 + segment);
     const int64_t steps_end = w.StepsEnd(df, s0, s1);
-    VF scale[kRows];
-    for (int i = 0; i < kRows; ++i) scale[i] = hn::Set(df, w.Scale(r0 + i, seg));
     for (int64_t k = s0; k < steps_end; k += 2 * lanes) {
       int64_t k0, k1;
       Rows::Columns(df, k, &k0, &k1);
@@ -341,10 +328,6 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
       for (int i = 0; i < kRows; ++i) {
         hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
         w.Decode(df, r0 + i, k, &w0[i], &w1[i]);
-        if constexpr (Rows::kScaled) {
-          w0[i] = hn::Mul(w0[i], scale[i]);
-          w1[i] = hn::Mul(w1[i], scale[i]);
-        }
       }
       for (int t = 0; t < kTokens; ++t) {
         const VF x0 = hn::LoadU(df, x[t] + k0);
@@ -477,8 +460,7 @@ void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_
 template <bool kTable>
 void RunFp8Prescaled(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
                      ThreadPool* pool) {
-  const Fp8Rows<kTable> scales(m);
-  const Fp8PrescaledRows<kTable> w(m);
+  const Fp8Rows<kTable> w(m);
   const int64_t cols = m.cols;
   ForRows(m.rows, pool, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scaled;
@@ -490,7 +472,7 @@ void RunFp8Prescaled(const QuantMatrix& m, const float* x, int64_t tokens, float
         const float* xt = x + t * cols;
         float* out = scaled.data() + t * cols;
         for (int64_t c0 = 0, seg = 0; c0 < cols; c0 += m.block_cols, ++seg) {
-          const float s = scales.Scale(r, seg);
+          const float s = w.BlockScale(r, seg);
           const int64_t c1 = std::min(cols, c0 + m.block_cols);
           for (int64_t c = c0; c < c1; ++c) out[c] = xt[c] * s;
         }
