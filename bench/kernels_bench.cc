@@ -170,13 +170,14 @@ std::vector<float> Activations(int64_t n) {
 }
 
 void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t tokens,
-          Fp8Decode decode) {
+          Fp8Decode decode, Int4Dot int4_dot) {
   const auto& copies = RotatingCopies(f, s);
   const auto x = Activations(tokens * s.cols);
   std::vector<float> y(static_cast<size_t>(tokens * s.rows));
   size_t i = 0;
   for (auto _ : state) {
-    MatVec(copies[i++ % copies.size()]->m, x.data(), tokens, y.data(), &Pool(threads), decode);
+    MatVec(copies[i++ % copies.size()]->m, x.data(), tokens, y.data(), &Pool(threads), decode,
+           int4_dot);
     benchmark::ClobberMemory();
   }
   const double bytes = static_cast<double>(copies[0]->m.bytes());
@@ -190,12 +191,13 @@ void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t 
 // stays in L2: how fast the kernel decodes when memory is not the limit.
 // Above the read bandwidth, a GEMV from memory is bound by memory; below it,
 // by the decode.
-void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols) {
+void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols,
+                  Int4Dot int4_dot) {
   const auto w = MakeMatrix(f, rows, cols, 1);
   const auto x = Activations(cols);
   std::vector<float> y(static_cast<size_t>(rows));
   for (auto _ : state) {
-    MatVec(w->m, x.data(), 1, y.data(), &Pool(1));
+    MatVec(w->m, x.data(), 1, y.data(), &Pool(1), Fp8Decode::kBits, int4_dot);
     benchmark::ClobberMemory();
   }
   const double bytes = static_cast<double>(w->m.bytes());
@@ -255,7 +257,7 @@ void RegisterAll() {
     for (const ModelShape& s : kDecodeShapes) {
       for (int threads = 1; threads <= kMaxThreads; ++threads) {
         benchmark::RegisterBenchmark(Name("gemv", FormatName(f), s, 1, threads).c_str(), Gemv, f, s,
-                                     threads, int64_t{1}, Fp8Decode::kBits)
+                                     threads, int64_t{1}, Fp8Decode::kBits, Int4Dot::kInt8)
             ->UseRealTime()
             ->MinTime(0.2);
       }
@@ -266,15 +268,35 @@ void RegisterAll() {
   for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
     for (int threads = 1; threads <= kMaxThreads; ++threads) {
       benchmark::RegisterBenchmark(Name("gemv", "fp8_table", s, 1, threads).c_str(), Gemv,
-                                   Format::kFp8, s, threads, int64_t{1}, Fp8Decode::kTable)
+                                   Format::kFp8, s, threads, int64_t{1}, Fp8Decode::kTable, Int4Dot::kInt8)
           ->UseRealTime()
           ->MinTime(0.2);
     }
     for (int64_t tokens : {4, 8}) {
       benchmark::RegisterBenchmark(Name("gemv", "fp8", s, tokens, 2).c_str(), Gemv, Format::kFp8, s,
-                                   2, tokens, Fp8Decode::kBits)
+                                   2, tokens, Fp8Decode::kBits, Int4Dot::kInt8)
           ->UseRealTime()
           ->MinTime(0.2);
+    }
+  }
+  // INT4 with the nibbles decoded to f32 against exact activations, for
+  // comparison with the int8 dot above, and a few multi-token steps.
+  for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[6]}) {
+    for (int threads = 1; threads <= kMaxThreads; ++threads) {
+      benchmark::RegisterBenchmark(Name("gemv", "int4_g32_f32dot", s, 1, threads).c_str(), Gemv,
+                                   Format::kInt4G32, s, threads, int64_t{1}, Fp8Decode::kBits,
+                                   Int4Dot::kF32)
+          ->UseRealTime()
+          ->MinTime(0.2);
+    }
+    for (int64_t tokens : {4, 8}) {
+      for (Int4Dot dot : {Int4Dot::kInt8, Int4Dot::kF32}) {
+        const char* name = dot == Int4Dot::kInt8 ? "int4_g32" : "int4_g32_f32dot";
+        benchmark::RegisterBenchmark(Name("gemv", name, s, tokens, 2).c_str(), Gemv,
+                                     Format::kInt4G32, s, 2, tokens, Fp8Decode::kBits, dot)
+            ->UseRealTime()
+            ->MinTime(0.2);
+      }
     }
   }
   constexpr int64_t kResidentCols = 4096;
@@ -283,8 +305,13 @@ void RegisterAll() {
     const int64_t rows = (int64_t{1} << 20) / static_cast<int64_t>(probe.bytes());
     const ModelShape resident{"resident", rows, kResidentCols};
     benchmark::RegisterBenchmark(Name("gemv_l2", FormatName(f), resident, 1, 1).c_str(),
-                                 GemvResident, f, rows, kResidentCols)
+                                 GemvResident, f, rows, kResidentCols, Int4Dot::kInt8)
         ->MinTime(0.2);
+    if (f == Format::kInt4G32) {
+      benchmark::RegisterBenchmark(Name("gemv_l2", "int4_g32_f32dot", resident, 1, 1).c_str(),
+                                   GemvResident, f, rows, kResidentCols, Int4Dot::kF32)
+          ->MinTime(0.2);
+    }
   }
   const Format gemm_formats[] = {Format::kFp8, Format::kBF16, Format::kInt4G32, Format::kF32};
   for (const ModelShape& s : kPrefillShapes) {

@@ -1,5 +1,8 @@
 # Warnings and the sanitizer build shared by every target in the tree.
 add_compile_options(-Wall -Wextra -Wno-unused-parameter)
+# Highway compiles its Ice Lake target (AVX-512 VNNI and VBMI2) only when
+# asked; the INT4 kernels' integer dot products need it.
+add_compile_definitions(HWY_WANT_AVX3_DL)
 if(DSV32_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
                       -fno-sanitize-recover=all)
@@ -15,3 +18,14 @@ if(DSV32_FUZZ)
                       -fno-sanitize-recover=all)
   add_link_options(-fsanitize=address,undefined)
 endif()
+
+# The sanitizer build is unoptimized except for the sources named here:
+# code whose tests walk the tokenizer's whole 129K-token vocabulary (the
+# tokenizer, the grammars' token masks, the chat encoder), which at -O0
+# under the sanitizers takes minutes of the test run.
+function(dsv32_optimize_under_sanitizers)
+  if(DSV32_SANITIZE)
+    set_source_files_properties(${ARGN} DIRECTORY ${PROJECT_SOURCE_DIR}
+                                PROPERTIES COMPILE_OPTIONS -O1)
+  endif()
+endfunction()

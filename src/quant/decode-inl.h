@@ -105,6 +105,30 @@ HWY_INLINE void DecodeInt4(DF df, const uint8_t* HWY_RESTRICT p, float scale, VF
   *hi = hn::Mul(hn::ConvertTo(df, hn::ShiftRight<4>(bytes)), s);
 }
 
+// The part of an INT4 row's sum that its zero points contribute, to be
+// subtracted: sum over groups g of scale[g] * zero[g] * sums[g], where sums[g]
+// is the sum of the activations the group multiplies (zero null: every zero
+// point is 8).
+HWY_INLINE float Int4ZeroCorrection(const float* HWY_RESTRICT scale,
+                                    const uint8_t* HWY_RESTRICT zero,
+                                    const float* HWY_RESTRICT sums, int64_t groups) {
+  const DF df;
+  const hn::Rebind<uint8_t, DF> du8;
+  const hn::Rebind<int32_t, DF> di32;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF acc = hn::Zero(df);
+  int64_t g = 0;
+  for (; g + lanes <= groups; g += lanes) {
+    VF term = hn::Mul(hn::LoadU(df, scale + g), hn::LoadU(df, sums + g));
+    if (zero) term = hn::Mul(term, hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, zero + g))));
+    acc = hn::Add(acc, term);
+  }
+  float tail = 0.0f;
+  for (; g < groups; ++g) tail += scale[g] * sums[g] * (zero ? static_cast<float>(zero[g]) : 1.0f);
+  const float total = hn::GetLane(hn::SumOfLanes(df, acc)) + tail;
+  return zero ? total : total * kInt4SymmetricZero;
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace dsv32
 HWY_AFTER_NAMESPACE();

@@ -163,23 +163,8 @@ struct Int4Rows : RowsBase {
   float Scalar(int64_t, int64_t) const { return 0.0f; }
   // sum over groups of zero * scale * (sum of the group's activations).
   float Correction(int64_t r, const float* sums) const {
-    const DF df;
-    const hn::Rebind<uint8_t, DF> du8;
-    const hn::Rebind<int32_t, DF> di32;
-    const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-    const float* s = scales + r * groups;
-    const uint8_t* z = zeros ? zeros + r * groups : nullptr;
-    VF acc = hn::Zero(df);
-    int64_t g = 0;
-    for (; g + lanes <= groups; g += lanes) {
-      VF term = hn::Mul(hn::LoadU(df, s + g), hn::LoadU(df, sums + g));
-      if (z) term = hn::Mul(term, hn::ConvertTo(df, hn::PromoteTo(di32, hn::LoadU(du8, z + g))));
-      acc = hn::Add(acc, term);
-    }
-    float tail = 0.0f;
-    for (; g < groups; ++g) tail += s[g] * sums[g] * (z ? static_cast<float>(z[g]) : 1.0f);
-    const float total = hn::GetLane(hn::SumOfLanes(df, acc)) + tail;
-    return z ? total : total * kInt4SymmetricZero;
+    return Int4ZeroCorrection(scales + r * groups, zeros ? zeros + r * groups : nullptr, sums,
+                              groups);
   }
 };
 
@@ -618,10 +603,14 @@ namespace dsv32 {
 HWY_EXPORT(MatVecImpl);
 
 void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
-            Fp8Decode fp8_decode) {
+            Fp8Decode fp8_decode, Int4Dot int4_dot) {
   if (tokens <= 0 || w.rows <= 0) return;
   if (w.cols <= 0) {
     std::fill(y, y + tokens * w.rows, 0.0f);
+    return;
+  }
+  if (w.format == WeightFormat::kInt4 && int4_dot == Int4Dot::kInt8 &&
+      MatVecInt4Int8(w, x, tokens, y, pool)) {
     return;
   }
   HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, tokens, y, pool, fp8_decode == Fp8Decode::kTable);

@@ -15,11 +15,31 @@ class ThreadPool;
 // table. Both are exact; the benchmark compares their speed.
 enum class Fp8Decode { kBits, kTable };
 
+// How the INT4 decode kernel multiplies. kInt8 rounds the activations to
+// int8, one scale (max |x| / 127) per 32 columns, and sums nibble-times-int8
+// products with integer dot instructions (AVX-512 VNNI, or PMADDUBSW on the
+// other x86 targets): about half the instructions per weight byte of kF32,
+// which decodes the nibbles to f32 against the exact activations. Rounding
+// the activations adds an error far below INT4's own (docs/int4-format.md).
+// Where the CPU or the group size has no int8 kernel, kInt8 runs kF32.
+enum class Int4Dot { kInt8, kF32 };
+
 // Decode kernel: streams W once, each decoded weight used for every token of
 // a group of up to eight. Best for a handful of tokens. Rows are split over
 // the pool.
 void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
-            Fp8Decode fp8_decode = Fp8Decode::kBits);
+            Fp8Decode fp8_decode = Fp8Decode::kBits, Int4Dot int4_dot = Int4Dot::kInt8);
+
+// Whether MatVec with Int4Dot::kInt8 rounds the activations for w on this
+// CPU (w is INT4 with groups of 32 or 128 and the target has an int8 dot).
+bool Int4DotRoundsActivations(const QuantMatrix& w);
+
+// x [tokens, cols] as that int8 path sees it: rounded and scaled back.
+void RoundActivationsToInt8(const float* x, int64_t tokens, int64_t cols, float* out);
+
+// The int8 path itself; false (and y untouched) where it does not apply.
+bool MatVecInt4Int8(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
+                    ThreadPool* pool);
 
 // Prefill kernel: dequantizes W tile by tile to f32 once and reuses each
 // tile for every token with a register-blocked inner loop. Tiles of rows are
