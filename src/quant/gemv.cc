@@ -280,6 +280,18 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
   StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
 }
 
+// Where the multi-token blocks of a chunk of rows put their sums. Column
+// blocks before a row's last leave vector sums in `partial` (and the scalar
+// tails' sums in `extra`), which the next block adds to, so each row and
+// token is reduced to one float once rather than once per column block.
+struct ChunkSums {
+  float* partial;       // [row - first_row][token][lane]
+  float* extra;         // [row - first_row][token]
+  int64_t first_row;
+  int64_t tokens;
+  bool first, last;     // whether the column block is the row's first, last
+};
+
 // The same sums for three to eight tokens, where the FMAs per weight
 // outnumber the decode work: each step of weights is decoded once and
 // multiplied into every token, with one accumulator per row and token
@@ -288,7 +300,8 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
 // rows of kTokens accumulators fit in the registers.
 template <int kRows, int kTokens, class Rows>
 HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
-                                int64_t r0, int64_t t0, float* y, int64_t y_stride) {
+                                int64_t r0, int64_t t0, float* y, int64_t y_stride,
+                                const ChunkSums& sums) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const float* x[kTokens];
@@ -296,10 +309,11 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
 
   VF acc[kRows][kTokens];
   float extra[kRows][kTokens];
+  const auto at = [&](int i, int t) { return ((r0 + i - sums.first_row) * sums.tokens + t0 + t); };
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) {
-      acc[i][t] = hn::Zero(df);
-      extra[i][t] = 0.0f;
+      acc[i][t] = sums.first ? hn::Zero(df) : hn::LoadU(df, sums.partial + at(i, t) * lanes);
+      extra[i][t] = sums.first ? 0.0f : sums.extra[at(i, t)];
     }
   }
   const int64_t segment = w.Segment();
@@ -325,43 +339,47 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
     }
     AddScalarTail(w, r0, seg, steps_end, s1, x, extra);
   }
-  StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
+  if (!sums.last) {
+    for (int i = 0; i < kRows; ++i) {
+      for (int t = 0; t < kTokens; ++t) {
+        hn::StoreU(acc[i][t], df, sums.partial + at(i, t) * lanes);
+        sums.extra[at(i, t)] = extra[i][t];
+      }
+    }
+    return;
+  }
+  StoreSums(w, acc, extra, 0, a, r0, t0, y, y_stride);
 }
 
 // Up to four tokens share four rows' decoded weights; five to eight, two.
 template <int kTokens, class Rows>
 HWY_INLINE void MultiTokenRows(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
-                               int64_t r, int64_t r_end, int64_t t0, float* y, int64_t y_stride) {
+                               int64_t r, int64_t r_end, int64_t t0, float* y, int64_t y_stride,
+                               const ChunkSums& sums) {
   constexpr int kRows = kTokens <= 4 ? 4 : 2;
   for (; r + kRows <= r_end; r += kRows) {
-    MultiTokenBlock<kRows, kTokens>(w, c0, c1, a, r, t0, y, y_stride);
+    MultiTokenBlock<kRows, kTokens>(w, c0, c1, a, r, t0, y, y_stride, sums);
   }
-  for (; r < r_end; ++r) MultiTokenBlock<1, kTokens>(w, c0, c1, a, r, t0, y, y_stride);
+  for (; r < r_end; ++r) MultiTokenBlock<1, kTokens>(w, c0, c1, a, r, t0, y, y_stride, sums);
 }
 
 template <class Rows>
 HWY_INLINE void MultiTokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
                                 int64_t r, int64_t r_end, int64_t t0, int64_t count, float* y,
-                                int64_t y_stride) {
+                                int64_t y_stride, const ChunkSums& sums) {
   switch (count) {
     case 3:
-      MultiTokenRows<3>(w, c0, c1, a, r, r_end, t0, y, y_stride);
-      return;
+      return MultiTokenRows<3>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     case 4:
-      MultiTokenRows<4>(w, c0, c1, a, r, r_end, t0, y, y_stride);
-      return;
+      return MultiTokenRows<4>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     case 5:
-      MultiTokenRows<5>(w, c0, c1, a, r, r_end, t0, y, y_stride);
-      return;
+      return MultiTokenRows<5>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     case 6:
-      MultiTokenRows<6>(w, c0, c1, a, r, r_end, t0, y, y_stride);
-      return;
+      return MultiTokenRows<6>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     case 7:
-      MultiTokenRows<7>(w, c0, c1, a, r, r_end, t0, y, y_stride);
-      return;
+      return MultiTokenRows<7>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     default:
-      MultiTokenRows<8>(w, c0, c1, a, r, r_end, t0, y, y_stride);
-      return;
+      return MultiTokenRows<8>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
   }
 }
 
@@ -395,14 +413,20 @@ void RunRows(const Rows& w, int64_t begin, int64_t end, int64_t cols, const Acti
   // One or two tokens read little of x per weight byte, and whole rows keep
   // the weight streams long for the prefetchers.
   const int64_t block = tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
+  thread_local std::vector<float> partial, extra;
+  if (tokens > 2) {
+    partial.resize(static_cast<size_t>(kRowChunk * tokens * hn::Lanes(DF())));
+    extra.resize(static_cast<size_t>(kRowChunk * tokens));
+  }
   for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
     const int64_t chunk_end = std::min(end, chunk + kRowChunk);
     for (int64_t c0 = 0; c0 < cols; c0 += block) {
       const int64_t c1 = std::min(cols, c0 + block);
       if (tokens > 2) {
+        const ChunkSums sums{partial.data(), extra.data(), chunk, tokens, c0 == 0, c1 == cols};
         for (int64_t t0 = 0, g = 0; g < groups; ++g) {
           const int64_t count = (tokens - t0) / (groups - g);
-          MultiTokenGroup(w, c0, c1, a, chunk, chunk_end, t0, count, y, rows);
+          MultiTokenGroup(w, c0, c1, a, chunk, chunk_end, t0, count, y, rows, sums);
           t0 += count;
         }
         continue;
