@@ -52,13 +52,8 @@ Dfa Compile(std::string_view tools, const ToolChoice& choice,
   return std::move(dfa).value();
 }
 
-// A random whole match: random bytes the DFA allows, heading for the
-// nearest accepting state once the text is long enough (every state the
-// DFA keeps can reach one). Bytes that would make text hard to read back
-// are drawn more often, so markup look-alikes get tried.
-std::string RandomMatch(const Dfa& dfa, std::mt19937& rng, size_t soft_length,
-                        const std::string& prefix = "") {
-  // Distance to acceptance by reverse breadth-first search.
+// Each state's distance to acceptance, by reverse breadth-first search.
+std::vector<int32_t> DistanceToAcceptance(const Dfa& dfa) {
   const int32_t n = dfa.num_states();
   std::vector<int32_t> dist(static_cast<size_t>(n), -1);
   std::vector<std::vector<int32_t>> preds(static_cast<size_t>(n));
@@ -78,6 +73,16 @@ std::string RandomMatch(const Dfa& dfa, std::mt19937& rng, size_t soft_length,
         dist[static_cast<size_t>(p)] = dist[static_cast<size_t>(work[i])] + 1;
         work.push_back(p);
       }
+  return dist;
+}
+
+// A random whole match: random bytes the DFA allows, heading for the
+// nearest accepting state once the text is long enough (every state the
+// DFA keeps can reach one; `dist` is DistanceToAcceptance(dfa)). Bytes that
+// would make text hard to read back are drawn more often, so markup
+// look-alikes get tried.
+std::string RandomMatch(const Dfa& dfa, const std::vector<int32_t>& dist, std::mt19937& rng,
+                        size_t soft_length, const std::string& prefix = "") {
   std::string out = prefix;
   int32_t s = dfa.Walk(dfa.start(), prefix);
   EXPECT_NE(s, Dfa::kDead) << prefix;
@@ -157,6 +162,7 @@ void ExpectRoundTrip(const ToolChoice& choice, bool thinking, int draws, size_t 
                      size_t max_calls) {
   const Dfa dfa = Compile(kTools, choice, Options(thinking));
   const auto schemas = ArgumentSchemas(kTools);
+  const auto dist = DistanceToAcceptance(dfa);
   std::mt19937 rng(7);
   size_t with_calls = 0;
   for (int i = 0; i < draws; ++i) {
@@ -165,7 +171,7 @@ void ExpectRoundTrip(const ToolChoice& choice, bool thinking, int draws, size_t 
     const std::string opening = (thinking ? "Thought.</think>" : "") +
                                 std::string(min_calls == 0 ? "Sure." : "") +
                                 "\n\n<｜DSML｜function_calls>\n";
-    const std::string reply = RandomMatch(dfa, rng, 200, i % 2 ? opening : "");
+    const std::string reply = RandomMatch(dfa, dist, rng, 200, i % 2 ? opening : "");
     const Parsed p = Parse(reply, thinking);
     EXPECT_TRUE(p.errors.empty()) << reply << "\n" << p.errors.front();
     EXPECT_GE(p.calls.size(), min_calls) << reply;
@@ -257,9 +263,10 @@ TEST(ToolCallGrammarTest, ContentReplyReasonsThenMatchesTheSchema) {
   auto content = structured::JsonSchemaToRegex(schema);
   ASSERT_TRUE(content.ok());
   const Dfa json = Dfa::Compile(content.value()).value();
+  const auto dist = DistanceToAcceptance(dfa);
   std::mt19937 rng(11);
   for (int i = 0; i < 100; ++i) {
-    const std::string reply = RandomMatch(dfa, rng, 120);
+    const std::string reply = RandomMatch(dfa, dist, rng, 120);
     const Parsed p = Parse(reply, /*thinking=*/true);
     EXPECT_TRUE(p.errors.empty()) << reply << "\n" << p.errors.front();
     EXPECT_TRUE(p.calls.empty()) << reply;
