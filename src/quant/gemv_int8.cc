@@ -26,41 +26,31 @@ namespace {
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
 constexpr bool kHasInt8Dot = true;
 
-// Per 32-bit lane: the four products of unsigned bytes of lo with signed
-// bytes of xlo, plus the four of hi with xhi. Nibbles times int8 stay within
-// 16 bits two at a time (2 * 15 * 127), so without VNNI the pairs of
-// PMADDUBSW are added before one PMADDWD widens them.
 #if HWY_TARGET == HWY_AVX3_DL
-// Highway's target attributes for AVX3_DL name VNNI's VEX form only, so the
-// EVEX instruction is written out; the target is chosen only on CPUs with
-// AVX-512 VNNI.
+// acc + per 32-bit lane the four products of the unsigned bytes of w with
+// the signed bytes of x. Highway's target attributes for AVX3_DL name VNNI's
+// VEX form only, so the EVEX instruction is written out; the target is
+// chosen only on CPUs with AVX-512 VNNI.
 template <class R>
-HWY_INLINE R DotPairRaw(R lo, R xlo, R hi, R xhi) {
-  R acc = lo ^ lo;
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(lo), "v"(xlo));
-  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(hi), "v"(xhi));
+HWY_INLINE R QuadDot(R acc, R w, R x) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
   return acc;
 }
 #else
-#if HWY_TARGET <= HWY_AVX3
-HWY_INLINE __m512i DotPairRaw(__m512i lo, __m512i xlo, __m512i hi, __m512i xhi) {
-  const __m512i pairs =
-      _mm512_add_epi16(_mm512_maddubs_epi16(lo, xlo), _mm512_maddubs_epi16(hi, xhi));
-  return _mm512_madd_epi16(pairs, _mm512_set1_epi16(1));
+// Per 16-bit lane the two products of the unsigned bytes of w with the
+// signed bytes of x (PMADDUBSW). Nibbles times int8 stay far from its
+// saturation: 2 * 15 * 127.
+template <class R>
+HWY_INLINE R PairDot(R w, R x) {
+  if constexpr (sizeof(R) == 64) {
+    return _mm512_maddubs_epi16(w, x);
+  } else if constexpr (sizeof(R) == 32) {
+    return _mm256_maddubs_epi16(w, x);
+  } else {
+    return _mm_maddubs_epi16(w, x);
+  }
 }
 #endif
-#if HWY_TARGET <= HWY_AVX2
-HWY_INLINE __m256i DotPairRaw(__m256i lo, __m256i xlo, __m256i hi, __m256i xhi) {
-  const __m256i pairs =
-      _mm256_add_epi16(_mm256_maddubs_epi16(lo, xlo), _mm256_maddubs_epi16(hi, xhi));
-  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
-#endif
-HWY_INLINE __m128i DotPairRaw(__m128i lo, __m128i xlo, __m128i hi, __m128i xhi) {
-  const __m128i pairs = _mm_add_epi16(_mm_maddubs_epi16(lo, xlo), _mm_maddubs_epi16(hi, xhi));
-  return _mm_madd_epi16(pairs, _mm_set1_epi16(1));
-}
-#endif  // HWY_TARGET == HWY_AVX3_DL
 
 // The 32-bit sums of the nibbles of `bytes` times the int8 activations:
 // per chunk of 16 bytes, four lanes. The low nibbles of a chunk pair with
@@ -70,10 +60,22 @@ HWY_INLINE hn::Vec<hn::Repartition<int32_t, DU8>> NibbleDot(DU8 du8, hn::Vec<DU8
                                                            hn::Vec<hn::Repartition<int8_t, DU8>> xlo,
                                                            hn::Vec<hn::Repartition<int8_t, DU8>> xhi) {
   const hn::Repartition<uint16_t, DU8> du16;
+  const hn::Repartition<int32_t, DU8> di32;
   const auto mask = hn::Set(du8, uint8_t{0x0f});
   const auto lo = hn::And(bytes, mask);
   const auto hi = hn::And(hn::BitCast(du8, hn::ShiftRight<4>(hn::BitCast(du16, bytes))), mask);
-  return {DotPairRaw(lo.raw, xlo.raw, hi.raw, xhi.raw)};
+#if HWY_TARGET == HWY_AVX3_DL
+  return {QuadDot(QuadDot(hn::Zero(di32).raw, lo.raw, xlo.raw), hi.raw, xhi.raw)};
+#else
+  // The low and high halves' pairs add in 16 bits (at most 4 * 15 * 127)
+  // before one PMADDWD widens them.
+  const hn::Repartition<int16_t, DU8> di16;
+  using VI16 = hn::Vec<decltype(di16)>;
+  const VI16 pairs = hn::Add(VI16{PairDot(lo.raw, xlo.raw)}, VI16{PairDot(hi.raw, xhi.raw)});
+  auto unused = hn::Zero(di32);
+  return hn::ReorderWidenMulAccumulate(di32, pairs, hn::Set(di16, int16_t{1}), hn::Zero(di32),
+                                       unused);
+#endif
 }
 #else
 constexpr bool kHasInt8Dot = false;
