@@ -35,3 +35,15 @@ function(dsv32_optimize_under_sanitizers)
                                 PROPERTIES COMPILE_OPTIONS -O1)
   endif()
 endfunction()
+
+# The matmul and attention kernels (Highway, compiled once per CPU target)
+# are built at -O1 without the sanitizers' instrumentation in the sanitizer
+# build: at -O0 they made every test that runs a model several times
+# slower, and instrumented at -O1 they take three times as long to compile.
+# The Release pass tests them against their references on every target.
+function(dsv32_kernels_outside_sanitizers)
+  if(DSV32_SANITIZE)
+    set_source_files_properties(${ARGN} DIRECTORY ${PROJECT_SOURCE_DIR}
+                                PROPERTIES COMPILE_OPTIONS "-O1;-fno-sanitize=all")
+  endif()
+endfunction()

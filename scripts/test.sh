@@ -2,7 +2,7 @@
 # Installs what is missing, then: builds with AddressSanitizer and
 # UndefinedBehaviorSanitizer and runs the whole suite under them; fuzzes the
 # parsers of untrusted input (tokenizer, chat requests, model output) with
-# libFuzzer for a minute each; builds in Release and runs the whole suite
+# libFuzzer for 30 seconds each; builds in Release and runs the whole suite
 # with ctest, whose summary closes the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
-fuzz_seconds="${DSV32_FUZZ_SECONDS:-60}"
+fuzz_seconds="${DSV32_FUZZ_SECONDS:-30}"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSV32_FUZZ=ON \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DDSV32_BUILD_BENCH=OFF
 cmake --build build-fuzz -j"$jobs" --target tokenizer_fuzz chat_fuzz output_parser_fuzz
@@ -31,7 +31,7 @@ fuzz() {
   fi
   echo "fuzzing ${name}: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "build-fuzz/$name.log"), no findings"
 }
-# The three run side by side, each for its minute of wall time.
+# The three run side by side, each for its share of wall time.
 fuzz tokenizer tests/fuzz/corpus/tokenizer -max_len=8192 &
 tokenizer_job=$!
 fuzz chat tests/chat/data/fuzz_seeds/chat -dict=tests/fuzz/chat.dict &
