@@ -25,17 +25,6 @@ if(DSV32_FUZZ)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
-# The sanitizer build is unoptimized except for the sources named here:
-# code whose tests walk the tokenizer's whole 129K-token vocabulary (the
-# tokenizer, the grammars' token masks, the chat encoder), which at -O0
-# under the sanitizers takes minutes of the test run.
-function(dsv32_optimize_under_sanitizers)
-  if(DSV32_SANITIZE)
-    set_source_files_properties(${ARGN} DIRECTORY ${PROJECT_SOURCE_DIR}
-                                PROPERTIES COMPILE_OPTIONS -O1)
-  endif()
-endfunction()
-
 # The matmul and attention kernels (Highway, compiled once per CPU target)
 # are built at -O1 without the sanitizers' instrumentation in the sanitizer
 # build: at -O0 they made every test that runs a model several times
