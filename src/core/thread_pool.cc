@@ -23,10 +23,9 @@ inline void CpuRelax() {
 #endif
 }
 
-}  // namespace
-
+// Spins until `done` holds or the spin time is up; true if it holds.
 template <class Done>
-bool ThreadPool::SpinUntil(const Done& done) {
+bool SpinUntil(const Done& done) {
   const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
   for (;;) {
     // The clock is read once per 64 checks; a check is a load and a pause.
@@ -37,6 +36,8 @@ bool ThreadPool::SpinUntil(const Done& done) {
     if (std::chrono::steady_clock::now() > deadline) return done();
   }
 }
+
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   const int extra = std::max(1, num_threads) - 1;

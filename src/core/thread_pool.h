@@ -31,9 +31,6 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int index);
-  // Spins until `done` holds or the spin time is up; true if it holds.
-  template <class Done>
-  static bool SpinUntil(const Done& done);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
