@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "quant/gemv_rows.h"
 #include "quant/int4.h"
 #include "quant/kernels.h"
 
@@ -25,16 +26,6 @@ namespace {
 // granule that column blocks must be a multiple of, how to decode a step of
 // 2 * Lanes(df) weights and which columns they belong to, and the scalar
 // decode for the columns past the last whole step of a segment.
-
-// The one- and two-token kernels request each row's weights this many bytes
-// of the thread's stream ahead (at least the next block of rows): short rows
-// need several rows of lead for the data to arrive in time, and hardware
-// prefetchers alone follow four interleaved short rows poorly.
-constexpr int64_t kPrefetchBytes = 8192;
-
-inline int64_t PrefetchRows(int64_t row_bytes) {
-  return (kPrefetchBytes + row_bytes - 1) / row_bytes;
-}
 
 // Defaults shared by the formats: no scales, any vector-aligned blocking.
 struct RowsBase {
@@ -232,7 +223,7 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
       extra[i][t] = 0.0f;
     }
   }
-  const int64_t ahead = std::max<int64_t>(kRows, PrefetchRows(w.RowBytes()));
+  const int64_t ahead = std::max<int64_t>(kRows, GemvPrefetchRows(w.RowBytes()));
   const int64_t segment = w.Segment();
   // c0 is a multiple of the granule and so of the segment.
   const int64_t first_seg = c0 / segment;
@@ -254,7 +245,7 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
       for (int i = 0; i < kRows; ++i) {
         // One core keeps too few misses in flight on its own to stream at
         // full speed, so the same columns of rows further on (the next
-        // block, or kPrefetchBytes ahead) are requested now.
+        // block, or kGemvPrefetchBytes ahead) are requested now.
         hwy::Prefetch(w.Bytes(std::min(r0 + i + ahead, w.rows - 1), k));
         VF w0, w1;
         w.Decode(df, r0 + i, k, &w0, &w1);
@@ -391,11 +382,10 @@ HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activati
   return RowBlock<kRows, 2>(w, c0, c1, a, r, 0, y, y_stride);
 }
 
-// Rows are taken kRowChunk at a time and, past two tokens, their columns in
+// Rows are taken kGemvRowChunk at a time and, past two tokens, their columns in
 // blocks whose activations (for the up to eight tokens of a group) fit in
 // 16 KiB, so each block of x is read from L1 by every row of the chunk
 // rather than from L2 by every row.
-constexpr int64_t kRowChunk = 16;
 constexpr int64_t kBlockFloats = 4096;
 constexpr int64_t kMaxGroupTokens = 8;
 
@@ -415,11 +405,11 @@ void RunRows(const Rows& w, int64_t begin, int64_t end, int64_t cols, const Acti
   const int64_t block = tokens <= 2 ? cols : std::max<int64_t>(1, target / granule) * granule;
   thread_local std::vector<float> partial, extra;
   if (tokens > 2) {
-    partial.resize(static_cast<size_t>(kRowChunk * tokens * hn::Lanes(DF())));
-    extra.resize(static_cast<size_t>(kRowChunk * tokens));
+    partial.resize(static_cast<size_t>(kGemvRowChunk * tokens * hn::Lanes(DF())));
+    extra.resize(static_cast<size_t>(kGemvRowChunk * tokens));
   }
-  for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
-    const int64_t chunk_end = std::min(end, chunk + kRowChunk);
+  for (int64_t chunk = begin; chunk < end; chunk += kGemvRowChunk) {
+    const int64_t chunk_end = std::min(end, chunk + kGemvRowChunk);
     for (int64_t c0 = 0; c0 < cols; c0 += block) {
       const int64_t c1 = std::min(cols, c0 + block);
       if (tokens > 2) {
@@ -443,20 +433,10 @@ void RunRows(const Rows& w, int64_t begin, int64_t end, int64_t cols, const Acti
   }
 }
 
-// Splits the rows over the pool's threads, each a contiguous range.
-template <class Body>
-void ForRows(int64_t rows, ThreadPool* pool, const Body& body) {
-  if (pool && pool->size() > 1) {
-    pool->ParallelFor(rows, kRowChunk, body);
-  } else {
-    body(0, rows);
-  }
-}
-
 template <class Rows>
 void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
          ThreadPool* pool) {
-  ForRows(rows, pool,
+  ForGemvRows(rows, pool,
           [&](int64_t begin, int64_t end) { RunRows(w, begin, end, cols, a, tokens, y); });
 }
 
@@ -471,7 +451,7 @@ void RunFp8Prescaled(const QuantMatrix& m, const float* x, int64_t tokens, float
                      ThreadPool* pool) {
   const Fp8Rows<kTable> w(m);
   const int64_t cols = m.cols;
-  ForRows(m.rows, pool, [&](int64_t begin, int64_t end) {
+  ForGemvRows(m.rows, pool, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scaled;
     scaled.resize(static_cast<size_t>(tokens * cols));
     const Activations a{scaled.data(), cols, nullptr, 0};
@@ -506,7 +486,7 @@ HWY_INLINE void Int4RowBlock(const Int4Rows& w, const Activations& a, int64_t r0
   constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DF()));
   const int64_t chunks = w.row_bytes / kInt4ChunkBytes;
   const int64_t group_chunks = kGroupChunks ? kGroupChunks : w.group / kInt4Chunk;
-  const int64_t ahead = std::max<int64_t>(kRows, PrefetchRows(w.row_bytes));
+  const int64_t ahead = std::max<int64_t>(kRows, GemvPrefetchRows(w.row_bytes));
   const uint8_t* row[kRows];
   const uint8_t* next[kRows];
   const float* scale[kRows];
@@ -566,7 +546,7 @@ void RunInt4FewTokens(const Int4Rows& w, const Activations& a, float* y, ThreadP
     for (; r + 2 <= end; r += 2) Int4RowBlock<2, kTokens, kGroupChunks>(w, a, r, y, w.rows);
     for (; r < end; ++r) Int4RowBlock<1, kTokens, kGroupChunks>(w, a, r, y, w.rows);
   };
-  ForRows(w.rows, pool, body);
+  ForGemvRows(w.rows, pool, body);
 }
 
 template <int kTokens>

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "quant/gemv_rows.h"
 #include "quant/int4.h"
 #include "quant/kernels.h"
 
@@ -17,6 +18,18 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/decode-inl.h"
+
+// Defined once, though foreach_target includes this file once per target.
+#ifndef DSV32_QUANT_GEMV_INT8_ONCE_
+#define DSV32_QUANT_GEMV_INT8_ONCE_
+namespace dsv32 {
+// The group sizes the int8 kernels are written for: a scale per chunk, or
+// one per four chunks.
+inline bool HasInt8Kernel(const QuantMatrix& m) {
+  return m.block_cols == 32 || m.block_cols == 128;
+}
+}  // namespace dsv32
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace dsv32 {
@@ -276,23 +289,19 @@ HWY_INLINE void Int8TokenGroup(const QuantMatrix& m, const RoundedActivations& a
   }
 }
 
-// Rows are taken in chunks of kRowChunk; the tokens in groups of at most
-// four, each group running over the chunk's rows, which stay in L2 for the
-// next group.
-constexpr int64_t kRowChunk = 16;
+// Rows are taken in chunks of kGemvRowChunk; the tokens in groups of at
+// most four, each group running over the chunk's rows, which stay in L2 for
+// the next group.
 constexpr int64_t kMaxGroupTokens = 4;
-// Short rows request their data this many bytes of the stream ahead (see
-// kPrefetchBytes in gemv.cc).
-constexpr int64_t kPrefetchBytes = 8192;
 
 template <int kGroupChunks>
 void RunInt8(const QuantMatrix& m, const RoundedActivations& a, int64_t tokens, float* y,
              ThreadPool* pool) {
   const int64_t groups = (tokens + kMaxGroupTokens - 1) / kMaxGroupTokens;
-  const int64_t ahead = std::max<int64_t>(4, (kPrefetchBytes + a.chunk_bytes - 1) / a.chunk_bytes);
+  const int64_t ahead = std::max<int64_t>(4, GemvPrefetchRows(a.chunk_bytes));
   auto body = [&](int64_t begin, int64_t end) {
-    for (int64_t chunk = begin; chunk < end; chunk += kRowChunk) {
-      const int64_t chunk_end = std::min(end, chunk + kRowChunk);
+    for (int64_t chunk = begin; chunk < end; chunk += kGemvRowChunk) {
+      const int64_t chunk_end = std::min(end, chunk + kGemvRowChunk);
       for (int64_t t0 = 0, g = 0; g < groups; ++g) {
         const int64_t count = (tokens - t0) / (groups - g);
         Int8TokenGroup<kGroupChunks>(m, a, chunk, chunk_end, t0, count, ahead, y);
@@ -300,11 +309,7 @@ void RunInt8(const QuantMatrix& m, const RoundedActivations& a, int64_t tokens, 
       }
     }
   };
-  if (pool && pool->size() > 1) {
-    pool->ParallelFor(m.rows, kRowChunk, body);
-  } else {
-    body(0, m.rows);
-  }
+  ForGemvRows(m.rows, pool, body);
 }
 
 #endif  // x86 with vectors
@@ -330,7 +335,7 @@ void RoundActivationsImpl(const float* x, int64_t tokens, int64_t cols, float* o
 bool MatVecInt4Int8Impl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
                         ThreadPool* pool) {
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
-  if (m.block_cols != 32 && m.block_cols != 128) return false;
+  if (!HasInt8Kernel(m)) return false;
   thread_local RoundedActivations a;
   RoundActivations(x, tokens, m.cols, m.block_cols, &a);
   if (m.block_cols == 32) {
@@ -357,7 +362,7 @@ HWY_EXPORT(RoundActivationsImpl);
 HWY_EXPORT(MatVecInt4Int8Impl);
 
 bool Int4DotRoundsActivations(const QuantMatrix& w) {
-  return w.format == WeightFormat::kInt4 && (w.block_cols == 32 || w.block_cols == 128) &&
+  return w.format == WeightFormat::kInt4 && HasInt8Kernel(w) &&
          HWY_DYNAMIC_DISPATCH(Int8DotAvailableImpl)();
 }
 
