@@ -43,11 +43,14 @@ start_server() {
   local log="$1"
   SERVER_LOG="$log"
   shift
-  "$@" --host 127.0.0.1 --port 0 > "$log" 2>&1 &
+  # The log exists before the server starts: the background redirect opens it
+  # only once the child runs, and the wait below may read it first.
+  : > "$log"
+  "$@" --host 127.0.0.1 --port 0 >> "$log" 2>&1 &
   SERVER_PID=$!
   local port=""
   for _ in $(seq 1 600); do
-    port="$(sed -n 's|.*on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -n 1)"
+    port="$(sed -n 's|.*on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -n 1)" || true
     [[ -n "$port" ]] && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; fail "the server exited"; }
     sleep 0.1
