@@ -31,6 +31,12 @@ constexpr size_t kBandwidthBytes = size_t{1} << 30;
 double g_read_bandwidth[kMaxThreads + 1];  // bytes/s by thread count
 double g_fma_peak[kMaxThreads + 1];        // flop/s by thread count
 
+// 256 MiB: far past the last-level cache, and read in tens of milliseconds.
+ReadBandwidthProbe& BandwidthProbe() {
+  static ReadBandwidthProbe probe(size_t{256} << 20);
+  return probe;
+}
+
 ThreadPool& Pool(int threads) {
   static ThreadPool one(1), two(2);
   return threads == 1 ? one : two;
@@ -185,6 +191,11 @@ void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t 
       benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["pct_of_bw"] = benchmark::Counter(100.0 * bytes / g_read_bandwidth[threads],
                                                    benchmark::Counter::kIsIterationInvariantRate);
+  // Against the bandwidth of the moment: measured again right after the
+  // timed loop, on as many threads.
+  state.counters["pct_of_bw_now"] =
+      benchmark::Counter(100.0 * bytes / BandwidthProbe().Measure(threads),
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // The same GEMV on one matrix of about 1 MiB, called again and again so it

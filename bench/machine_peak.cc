@@ -77,21 +77,37 @@ double BestTimeOnThreads(int threads, const std::function<void(int)>& fn) {
   return best;
 }
 
-}  // namespace
-
-double MeasureReadBandwidth(int threads, size_t bytes) {
-  const size_t n = bytes / sizeof(float);
-  auto buffer = hwy::AllocateAligned<float>(n);
-  // Touch every page so the passes read, never fault.
-  std::memset(buffer.get(), 0, n * sizeof(float));
+// Bytes/s of `threads` threads summing disjoint parts of buffer[0, n).
+double ReadBandwidthOf(const float* buffer, size_t n, int threads) {
   const size_t per_thread = n / static_cast<size_t>(threads) / 1024 * 1024;
   std::vector<float> sums(static_cast<size_t>(threads));
   const double seconds = BestTimeOnThreads(threads, [&](int t) {
-    sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(ReadSum)(
-        buffer.get() + static_cast<size_t>(t) * per_thread, per_thread);
+    sums[static_cast<size_t>(t)] =
+        HWY_DYNAMIC_DISPATCH(ReadSum)(buffer + static_cast<size_t>(t) * per_thread, per_thread);
   });
   return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) / seconds;
 }
+
+// A buffer with every page touched, so the passes read and never fault.
+float* TouchedBuffer(size_t floats) {
+  float* buffer = hwy::AllocateAligned<float>(floats).release();
+  std::memset(buffer, 0, floats * sizeof(float));
+  return buffer;
+}
+
+}  // namespace
+
+double MeasureReadBandwidth(int threads, size_t bytes) {
+  ReadBandwidthProbe probe(bytes);
+  return probe.Measure(threads);
+}
+
+ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes)
+    : buffer_(TouchedBuffer(bytes / sizeof(float))), floats_(bytes / sizeof(float)) {}
+
+ReadBandwidthProbe::~ReadBandwidthProbe() { hwy::FreeAlignedBytes(buffer_, nullptr, nullptr); }
+
+double ReadBandwidthProbe::Measure(int threads) { return ReadBandwidthOf(buffer_, floats_, threads); }
 
 double MeasureFmaPeak(int threads) {
   const size_t iterations = 50'000'000;

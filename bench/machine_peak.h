@@ -11,6 +11,24 @@ namespace dsv32 {
 // of a few passes.
 double MeasureReadBandwidth(int threads, std::size_t bytes);
 
+// The read bandwidth again, on a buffer kept between calls, for a figure
+// taken right next to a kernel's: on a shared machine the bandwidth drifts by
+// tens of percent over a run, so a kernel is best compared with what memory
+// gave at about the same moment.
+class ReadBandwidthProbe {
+ public:
+  explicit ReadBandwidthProbe(std::size_t bytes);
+  ~ReadBandwidthProbe();
+  ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
+  ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
+  // Bytes/s of `threads` threads, best of three passes.
+  double Measure(int threads);
+
+ private:
+  float* buffer_;
+  std::size_t floats_;
+};
+
 // f32 FMA throughput in flop/s (an FMA is 2 flops) of `threads` threads
 // running independent FMA chains on the widest vectors Highway picks.
 double MeasureFmaPeak(int threads);
