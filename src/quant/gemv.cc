@@ -21,18 +21,19 @@ namespace dsv32 {
 namespace HWY_NAMESPACE {
 namespace {
 
-// Each *Rows type tells the kernel how one format is laid out: the span of
-// columns that share a scale applied after the sum (a segment), the
-// granule that column blocks must be a multiple of, how to decode a step of
+// Each *Rows type tells the kernel how one format is laid out: the granule
+// that column blocks must be a multiple of, how to decode a step of
 // 2 * Lanes(df) weights and which columns they belong to, and the scalar
-// decode for the columns past the last whole step of a segment.
+// decode for the columns past the last whole step. No format applies a
+// scale inside a row: FP8's block scales are folded into the activations
+// (RunFp8Prescaled) and INT4's into its decoded weights, so every row is
+// one unscaled sum.
 
-// Defaults shared by the formats: no scales, any vector-aligned blocking.
+// Defaults shared by the formats: any vector-aligned blocking.
 struct RowsBase {
   explicit RowsBase(const QuantMatrix& m) : rows(m.rows), cols(m.cols) {}
   int64_t rows;
   int64_t cols;
-  int64_t Segment() const { return int64_t{1} << 40; }
   int64_t Granule() const { return kInt4Chunk; }
   int64_t StepsEnd(DF df, int64_t s0, int64_t s1) const {
     const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
@@ -42,7 +43,6 @@ struct RowsBase {
     *k0 = k;
     *k1 = k + static_cast<int64_t>(hn::Lanes(df));
   }
-  float Scale(int64_t, int64_t) const { return 1.0f; }
   float Correction(int64_t, const float*) const { return 0.0f; }
 };
 
@@ -75,7 +75,7 @@ struct BF16Rows : RowsBase {
 
 // The block scales are not applied here: RunFp8Prescaled folds them into
 // the activations, so a whole row is one unscaled stream, with no
-// per-segment reduction or scale lookup between steps.
+// reduction or scale lookup between blocks.
 template <bool kTable>
 struct Fp8Rows : RowsBase {
   explicit Fp8Rows(const QuantMatrix& m)
@@ -168,17 +168,16 @@ struct Activations {
   int64_t groups;
 };
 
-// extra[i][t] += scale * W[r0 + i, k0..k1) . x[t][k0..k1) by scalar decode,
-// for the columns of a segment past its last whole step.
+// extra[i][t] += W[r0 + i, k0..k1) . x[t][k0..k1) by scalar decode, for the
+// columns past the last whole step.
 template <int kRows, int kTokens, class Rows>
-HWY_INLINE void AddScalarTail(const Rows& w, int64_t r0, int64_t seg, int64_t k0, int64_t k1,
+HWY_INLINE void AddScalarTail(const Rows& w, int64_t r0, int64_t k0, int64_t k1,
                               const float* const* x, float (&extra)[kRows][kTokens]) {
   for (int i = 0; i < kRows && k0 < k1; ++i) {
-    const float scale = w.Scale(r0 + i, seg);
     for (int t = 0; t < kTokens; ++t) {
       float tail = 0.0f;
       for (int64_t k = k0; k < k1; ++k) tail += w.Scalar(r0 + i, k) * x[t][k];
-      extra[i][t] += tail * scale;
+      extra[i][t] += tail;
     }
   }
 }
@@ -204,9 +203,8 @@ HWY_INLINE void StoreSums(const Rows& w, const VF (&acc)[kRows][kTokens],
 }
 
 // Adds W[r0 + i, c0..c1) . x[t0 + t, c0..c1) to y[t0 + t, r0 + i] for
-// i < kRows, t < kTokens (writes it when c0 is 0). Per segment, two vector
-// accumulators per row and token (two chains hide the FMA latency), folded
-// into the running sum with the segment's scale.
+// i < kRows, t < kTokens (writes it when c0 is 0). Two vector accumulators
+// per row and token: two chains hide the FMA latency.
 template <int kRows, int kTokens, class Rows>
 HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r0,
                          int64_t t0, float* y, int64_t y_stride) {
@@ -215,59 +213,44 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
   const float* x[kTokens];
   for (int t = 0; t < kTokens; ++t) x[t] = a.x + (t0 + t) * a.stride;
 
-  VF acc[kRows][kTokens];
+  VF a0[kRows][kTokens], a1[kRows][kTokens];
   float extra[kRows][kTokens];
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) {
-      acc[i][t] = hn::Zero(df);
+      a0[i][t] = a1[i][t] = hn::Zero(df);
       extra[i][t] = 0.0f;
     }
   }
   const int64_t ahead = std::max<int64_t>(kRows, GemvPrefetchRows(w.RowBytes()));
-  const int64_t segment = w.Segment();
-  // c0 is a multiple of the granule and so of the segment.
-  const int64_t first_seg = c0 / segment;
-  for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
-    const int64_t s1 = std::min(c1, s0 + segment);
-    const int64_t steps_end = w.StepsEnd(df, s0, s1);
-    VF a0[kRows][kTokens], a1[kRows][kTokens];
-    for (int i = 0; i < kRows; ++i) {
-      for (int t = 0; t < kTokens; ++t) a0[i][t] = a1[i][t] = hn::Zero(df);
-    }
-    for (int64_t k = s0; k < steps_end; k += 2 * lanes) {
-      int64_t k0, k1;
-      Rows::Columns(df, k, &k0, &k1);
-      VF x0[kTokens], x1[kTokens];
-      for (int t = 0; t < kTokens; ++t) {
-        x0[t] = hn::LoadU(df, x[t] + k0);
-        x1[t] = hn::LoadU(df, x[t] + k1);
-      }
-      for (int i = 0; i < kRows; ++i) {
-        // One core keeps too few misses in flight on its own to stream at
-        // full speed, so the same columns of rows further on (the next
-        // block, or kGemvPrefetchBytes ahead) are requested now.
-        hwy::Prefetch(w.Bytes(std::min(r0 + i + ahead, w.rows - 1), k));
-        VF w0, w1;
-        w.Decode(df, r0 + i, k, &w0, &w1);
-        for (int t = 0; t < kTokens; ++t) {
-          a0[i][t] = hn::MulAdd(w0, x0[t], a0[i][t]);
-          a1[i][t] = hn::MulAdd(w1, x1[t], a1[i][t]);
-        }
-      }
+  const int64_t steps_end = w.StepsEnd(df, c0, c1);
+  for (int64_t k = c0; k < steps_end; k += 2 * lanes) {
+    int64_t k0, k1;
+    Rows::Columns(df, k, &k0, &k1);
+    VF x0[kTokens], x1[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+      x0[t] = hn::LoadU(df, x[t] + k0);
+      x1[t] = hn::LoadU(df, x[t] + k1);
     }
     for (int i = 0; i < kRows; ++i) {
-      const VF scale = hn::Set(df, w.Scale(r0 + i, seg));
+      // One core keeps too few misses in flight on its own to stream at
+      // full speed, so the same columns of rows further on (the next
+      // block, or kGemvPrefetchBytes ahead) are requested now.
+      hwy::Prefetch(w.Bytes(std::min(r0 + i + ahead, w.rows - 1), k));
+      VF w0, w1;
+      w.Decode(df, r0 + i, k, &w0, &w1);
       for (int t = 0; t < kTokens; ++t) {
-        acc[i][t] = hn::MulAdd(hn::Add(a0[i][t], a1[i][t]), scale, acc[i][t]);
+        a0[i][t] = hn::MulAdd(w0, x0[t], a0[i][t]);
+        a1[i][t] = hn::MulAdd(w1, x1[t], a1[i][t]);
       }
     }
   }
-  // The columns past the last whole step of each segment, kept out of the
-  // loop above so its accumulators stay in registers.
-  for (int64_t s0 = c0, seg = first_seg; s0 < c1; s0 += segment, ++seg) {
-    const int64_t s1 = std::min(c1, s0 + segment);
-    AddScalarTail(w, r0, seg, w.StepsEnd(df, s0, s1), s1, x, extra);
+  VF acc[kRows][kTokens];
+  for (int i = 0; i < kRows; ++i) {
+    for (int t = 0; t < kTokens; ++t) acc[i][t] = hn::Add(a0[i][t], a1[i][t]);
   }
+  // The columns past the last whole step, kept out of the loop above so its
+  // accumulators stay in registers.
+  AddScalarTail(w, r0, steps_end, c1, x, extra);
   StoreSums(w, acc, extra, c0, a, r0, t0, y, y_stride);
 }
 
@@ -307,29 +290,25 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
       extra[i][t] = sums.first ? 0.0f : sums.extra[at(i, t)];
     }
   }
-  const int64_t segment = w.Segment();
-  for (int64_t s0 = c0, seg = c0 / segment; s0 < c1; s0 += segment, ++seg) {
-    const int64_t s1 = std::min(c1, s0 + segment);
-    const int64_t steps_end = w.StepsEnd(df, s0, s1);
-    for (int64_t k = s0; k < steps_end; k += 2 * lanes) {
-      int64_t k0, k1;
-      Rows::Columns(df, k, &k0, &k1);
-      VF w0[kRows], w1[kRows];
+  const int64_t steps_end = w.StepsEnd(df, c0, c1);
+  for (int64_t k = c0; k < steps_end; k += 2 * lanes) {
+    int64_t k0, k1;
+    Rows::Columns(df, k, &k0, &k1);
+    VF w0[kRows], w1[kRows];
+    for (int i = 0; i < kRows; ++i) {
+      hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
+      w.Decode(df, r0 + i, k, &w0[i], &w1[i]);
+    }
+    for (int t = 0; t < kTokens; ++t) {
+      const VF x0 = hn::LoadU(df, x[t] + k0);
+      const VF x1 = hn::LoadU(df, x[t] + k1);
       for (int i = 0; i < kRows; ++i) {
-        hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
-        w.Decode(df, r0 + i, k, &w0[i], &w1[i]);
-      }
-      for (int t = 0; t < kTokens; ++t) {
-        const VF x0 = hn::LoadU(df, x[t] + k0);
-        const VF x1 = hn::LoadU(df, x[t] + k1);
-        for (int i = 0; i < kRows; ++i) {
-          acc[i][t] = hn::MulAdd(w0[i], x0, acc[i][t]);
-          acc[i][t] = hn::MulAdd(w1[i], x1, acc[i][t]);
-        }
+        acc[i][t] = hn::MulAdd(w0[i], x0, acc[i][t]);
+        acc[i][t] = hn::MulAdd(w1[i], x1, acc[i][t]);
       }
     }
-    AddScalarTail(w, r0, seg, steps_end, s1, x, extra);
   }
+  AddScalarTail(w, r0, steps_end, c1, x, extra);
   if (!sums.last) {
     for (int i = 0; i < kRows; ++i) {
       for (int t = 0; t < kTokens; ++t) {
