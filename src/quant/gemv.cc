@@ -202,6 +202,22 @@ HWY_INLINE void StoreSums(const Rows& w, const VF (&acc)[kRows][kTokens],
   }
 }
 
+// Calls step(k, k0, k1) for each whole step of 2 * Lanes(df) weights in
+// [c0, c1): k addresses the step's weights, k0 and k1 are the first columns
+// of its two vectors. Returns where the whole steps end.
+template <class Rows, class Step>
+HWY_INLINE int64_t ForEachStep(const Rows& w, int64_t c0, int64_t c1, const Step& step) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t steps_end = w.StepsEnd(df, c0, c1);
+  for (int64_t k = c0; k < steps_end; k += 2 * lanes) {
+    int64_t k0, k1;
+    Rows::Columns(df, k, &k0, &k1);
+    step(k, k0, k1);
+  }
+  return steps_end;
+}
+
 // Adds W[r0 + i, c0..c1) . x[t0 + t, c0..c1) to y[t0 + t, r0 + i] for
 // i < kRows, t < kTokens (writes it when c0 is 0). Two vector accumulators
 // per row and token: two chains hide the FMA latency.
@@ -209,7 +225,6 @@ template <int kRows, int kTokens, class Rows>
 HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activations& a, int64_t r0,
                          int64_t t0, float* y, int64_t y_stride) {
   const DF df;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const float* x[kTokens];
   for (int t = 0; t < kTokens; ++t) x[t] = a.x + (t0 + t) * a.stride;
 
@@ -222,10 +237,7 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
     }
   }
   const int64_t ahead = std::max<int64_t>(kRows, GemvPrefetchRows(w.RowBytes()));
-  const int64_t steps_end = w.StepsEnd(df, c0, c1);
-  for (int64_t k = c0; k < steps_end; k += 2 * lanes) {
-    int64_t k0, k1;
-    Rows::Columns(df, k, &k0, &k1);
+  const int64_t steps_end = ForEachStep(w, c0, c1, [&](int64_t k, int64_t k0, int64_t k1) {
     VF x0[kTokens], x1[kTokens];
     for (int t = 0; t < kTokens; ++t) {
       x0[t] = hn::LoadU(df, x[t] + k0);
@@ -243,7 +255,7 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
         a1[i][t] = hn::MulAdd(w1, x1[t], a1[i][t]);
       }
     }
-  }
+  });
   VF acc[kRows][kTokens];
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) acc[i][t] = hn::Add(a0[i][t], a1[i][t]);
@@ -290,10 +302,7 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
       extra[i][t] = sums.first ? 0.0f : sums.extra[at(i, t)];
     }
   }
-  const int64_t steps_end = w.StepsEnd(df, c0, c1);
-  for (int64_t k = c0; k < steps_end; k += 2 * lanes) {
-    int64_t k0, k1;
-    Rows::Columns(df, k, &k0, &k1);
+  const int64_t steps_end = ForEachStep(w, c0, c1, [&](int64_t k, int64_t k0, int64_t k1) {
     VF w0[kRows], w1[kRows];
     for (int i = 0; i < kRows; ++i) {
       hwy::Prefetch(w.Bytes(std::min(r0 + i + kRows, w.rows - 1), k));
@@ -307,7 +316,7 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
         acc[i][t] = hn::MulAdd(w1[i], x1, acc[i][t]);
       }
     }
-  }
+  });
   AddScalarTail(w, r0, steps_end, c1, x, extra);
   if (!sums.last) {
     for (int i = 0; i < kRows; ++i) {
