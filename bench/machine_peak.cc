@@ -88,13 +88,6 @@ double ReadBandwidthOf(const float* buffer, size_t n, int threads) {
   return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) / seconds;
 }
 
-// A buffer with every page touched, so the passes read and never fault.
-float* TouchedBuffer(size_t floats) {
-  float* buffer = hwy::AllocateAligned<float>(floats).release();
-  std::memset(buffer, 0, floats * sizeof(float));
-  return buffer;
-}
-
 }  // namespace
 
 double MeasureReadBandwidth(int threads, size_t bytes) {
@@ -103,11 +96,13 @@ double MeasureReadBandwidth(int threads, size_t bytes) {
 }
 
 ReadBandwidthProbe::ReadBandwidthProbe(size_t bytes)
-    : buffer_(TouchedBuffer(bytes / sizeof(float))), floats_(bytes / sizeof(float)) {}
+    : floats_(bytes / sizeof(float)), buffer_(hwy::AllocateAligned<float>(floats_)) {
+  std::memset(buffer_.get(), 0, floats_ * sizeof(float));
+}
 
-ReadBandwidthProbe::~ReadBandwidthProbe() { hwy::FreeAlignedBytes(buffer_, nullptr, nullptr); }
-
-double ReadBandwidthProbe::Measure(int threads) { return ReadBandwidthOf(buffer_, floats_, threads); }
+double ReadBandwidthProbe::Measure(int threads) {
+  return ReadBandwidthOf(buffer_.get(), floats_, threads);
+}
 
 double MeasureFmaPeak(int threads) {
   const size_t iterations = 50'000'000;

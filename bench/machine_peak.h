@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "hwy/aligned_allocator.h"
+
 namespace dsv32 {
 
 // Streaming read bandwidth in bytes/s: `threads` threads summing disjoint
@@ -17,16 +19,15 @@ double MeasureReadBandwidth(int threads, std::size_t bytes);
 // gave at about the same moment.
 class ReadBandwidthProbe {
  public:
+  // Allocates the buffer and touches every page, so the passes read and
+  // never fault.
   explicit ReadBandwidthProbe(std::size_t bytes);
-  ~ReadBandwidthProbe();
-  ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
-  ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
   // Bytes/s of `threads` threads, best of three passes.
   double Measure(int threads);
 
  private:
-  float* buffer_;
   std::size_t floats_;
+  hwy::AlignedFreeUniquePtr<float[]> buffer_;
 };
 
 // f32 FMA throughput in flop/s (an FMA is 2 flops) of `threads` threads

@@ -425,7 +425,7 @@ template <class Rows>
 void Run(const Rows& w, int64_t rows, int64_t cols, const Activations& a, int64_t tokens, float* y,
          ThreadPool* pool) {
   ForGemvRows(rows, pool,
-          [&](int64_t begin, int64_t end) { RunRows(w, begin, end, cols, a, tokens, y); });
+              [&](int64_t begin, int64_t end) { RunRows(w, begin, end, cols, a, tokens, y); });
 }
 
 // FP8 with the block scales folded into the activations. Rows of one block

@@ -50,7 +50,7 @@ start_server() {
   SERVER_PID=$!
   local port=""
   for _ in $(seq 1 600); do
-    port="$(sed -n 's|.*on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -n 1)" || true
+    port="$(sed -n 's|.*on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$log" | head -n 1)"
     [[ -n "$port" ]] && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; fail "the server exited"; }
     sleep 0.1
