@@ -1,8 +1,8 @@
 // MatMulTiled: the prefill kernel. The activations are packed once into
-// panels of 2 * Lanes tokens ([k][token]); each worker then takes tiles of
+// panels of kNV * Lanes tokens ([k][token]); each worker then takes tiles of
 // weight rows, dequantizes kKC columns of a tile to f32 (once), and runs a
-// register-blocked kernel over every panel: kMR weights broadcast against two
-// vectors of tokens, kMR x 2 accumulators that live in registers for the
+// register-blocked kernel over every panel: kMR weights broadcast against kNV
+// vectors of tokens, kMR x kNV accumulators that live in registers for the
 // whole column block. Partial sums stay in a [row][token] buffer per slab of
 // tiles and are written to y transposed at the end of the slab.
 #include <algorithm>
@@ -26,19 +26,23 @@ namespace dsv32 {
 namespace HWY_NAMESPACE {
 namespace {
 
-// Rows per micro-kernel: 14 x 2 accumulators, two token vectors and a
-// broadcast fill the 32 AVX-512 registers; targets with 16 registers take 6.
-#if HWY_TARGET <= HWY_AVX3
-constexpr int kMR = 14;
-#else
+// The micro-kernel's shape. On AVX-512, 6 rows x 4 token vectors: 24
+// accumulators, four token vectors and a broadcast in the 32 registers, and
+// per step 10 loads for 24 FMAs. It measured 1-7% faster than 14 x 2 (16
+// loads for 28 FMAs) over pairs of runs timed back to back, at 128 and 512
+// tokens. Targets with 16 registers take 6 x 2.
 constexpr int kMR = 6;
+#if HWY_TARGET <= HWY_AVX3
+constexpr int kNV = 4;
+#else
+constexpr int kNV = 2;
 #endif
 constexpr int64_t kTileRows = 4 * kMR;
 // Columns per dequantized block: a multiple of the 128-wide FP8 blocks and
 // of the INT4 chunk, long enough that loading and storing the sums is rare
 // next to the FMAs (256 measured a few percent faster than 128), and small
-// enough that a micro-kernel's weights (kMR rows, 14 KiB) and one token
-// panel (32 KiB) about fit in a 48 KiB L1.
+// enough that a micro-kernel's weights (kMR rows, 6 KiB) stay in L1 while a
+// token panel streams past them from L2.
 constexpr int64_t kKC = 256;
 
 // Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized
@@ -130,44 +134,56 @@ void PrefetchSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n) {
   for (int64_t b = 0; b < bytes; b += 64) hwy::Prefetch(begin + b);
 }
 
-// c[i][0..2N) += sum_k w[i * w_stride + k] * xp[k * 2N + 0..2N) for i < kMR;
-// the first column block writes c instead, so it needs no clearing.
+// c[i][0..NV * N) += sum_k w[i * w_stride + k] * xp[k * NV * N + 0..NV * N)
+// for i < kMR; the first column block writes c instead, so it needs no
+// clearing.
+template <int NV>
 HWY_INLINE void MicroKernel(const float* HWY_RESTRICT w, int64_t w_stride,
                             const float* HWY_RESTRICT xp, int64_t depth, bool first,
                             float* HWY_RESTRICT c, int64_t c_stride) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  VF acc0[kMR], acc1[kMR];
-  for (int i = 0; i < kMR; ++i) acc0[i] = acc1[i] = hn::Zero(df);
-  if (!first) {
-    for (int i = 0; i < kMR; ++i) {
-      acc0[i] = hn::LoadU(df, c + i * c_stride);
-      acc1[i] = hn::LoadU(df, c + i * c_stride + lanes);
+  VF acc[kMR][NV];
+  for (int i = 0; i < kMR; ++i) {
+    for (int j = 0; j < NV; ++j) {
+      acc[i][j] = first ? hn::Zero(df) : hn::LoadU(df, c + i * c_stride + j * lanes);
     }
   }
   for (int64_t k = 0; k < depth; ++k) {
-    const VF x0 = hn::LoadU(df, xp + k * 2 * lanes);
-    const VF x1 = hn::LoadU(df, xp + k * 2 * lanes + lanes);
+    VF xv[NV];
+    for (int j = 0; j < NV; ++j) xv[j] = hn::LoadU(df, xp + (k * NV + j) * lanes);
     for (int i = 0; i < kMR; ++i) {
       const VF wv = hn::Set(df, w[i * w_stride + k]);
-      acc0[i] = hn::MulAdd(wv, x0, acc0[i]);
-      acc1[i] = hn::MulAdd(wv, x1, acc1[i]);
+      for (int j = 0; j < NV; ++j) acc[i][j] = hn::MulAdd(wv, xv[j], acc[i][j]);
     }
   }
   for (int i = 0; i < kMR; ++i) {
-    hn::StoreU(acc0[i], df, c + i * c_stride);
-    hn::StoreU(acc1[i], df, c + i * c_stride + lanes);
+    for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], df, c + i * c_stride + j * lanes);
   }
 }
+
+// A run of tokens packed as one panel: kNV vectors wide, or half that for a
+// last panel that needs no more, so a short tail is not padded to a whole
+// panel.
+struct Panel {
+  int64_t token0;
+  int nv;
+};
 
 }  // namespace
 
 void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
                      ThreadPool* pool) {
   const DF df;
-  const int64_t panel = 2 * static_cast<int64_t>(hn::Lanes(df));
-  const int64_t panels = (tokens + panel - 1) / panel;
-  const int64_t padded_tokens = panels * panel;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t full_width = kNV * lanes;
+  std::vector<Panel> panels;
+  for (int64_t t = 0; t < tokens; t += full_width) {
+    const bool half = kNV > 1 && tokens - t <= full_width / 2;
+    panels.push_back({t, half ? kNV / 2 : kNV});
+  }
+  const int64_t padded_tokens = panels.back().token0 + panels.back().nv * lanes;
+  const int64_t num_panels = static_cast<int64_t>(panels.size());
   const int64_t cols = m.cols;
 
   auto parallel = [&](int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
@@ -178,17 +194,20 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
     }
   };
 
-  // xp[p][k][j] = x[p * panel + j][k], zero for tokens past the end. Copied
-  // in blocks of columns so reads and writes both stay within L1.
+  // Panel p holds xp[token0 * cols + k * width + j] = x[token0 + j][k], zero
+  // for tokens past the end. Copied in blocks of columns so reads and writes
+  // both stay within L1.
   auto xp = hwy::AllocateAligned<float>(static_cast<size_t>(padded_tokens * cols));
-  parallel(panels, [&](int64_t begin, int64_t end) {
+  parallel(num_panels, [&](int64_t begin, int64_t end) {
     constexpr int64_t kCopyBlock = 64;
     for (int64_t p = begin; p < end; ++p) {
-      float* dst = xp.get() + p * cols * panel;
+      const int64_t token0 = panels[p].token0;
+      const int64_t panel = panels[p].nv * lanes;
+      float* dst = xp.get() + token0 * cols;
       for (int64_t k0 = 0; k0 < cols; k0 += kCopyBlock) {
         const int64_t k1 = std::min(cols, k0 + kCopyBlock);
         for (int64_t j = 0; j < panel; ++j) {
-          const int64_t t = p * panel + j;
+          const int64_t t = token0 + j;
           if (t < tokens) {
             const float* src = x + t * cols;
             for (int64_t k = k0; k < k1; ++k) dst[k * panel + j] = src[k];
@@ -233,9 +252,16 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
           }
           float* tile_acc = acc.get() + (tile - slab) * kTileRows * padded_tokens;
           for (int64_t i = 0; i < kTileRows; i += kMR) {
-            for (int64_t p = 0; p < panels; ++p) {
-              MicroKernel(wt.get() + i * kKC, kKC, xp.get() + p * cols * panel + c0 * panel, depth,
-                          c0 == 0, tile_acc + i * padded_tokens + p * panel, padded_tokens);
+            for (const Panel& p : panels) {
+              const float* panel_x = xp.get() + p.token0 * cols + c0 * p.nv * lanes;
+              float* panel_acc = tile_acc + i * padded_tokens + p.token0;
+              if (p.nv == kNV) {
+                MicroKernel<kNV>(wt.get() + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
+                                 padded_tokens);
+              } else {
+                MicroKernel<kNV / 2>(wt.get() + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
+                                     padded_tokens);
+              }
             }
           }
         }
