@@ -6,9 +6,12 @@
 // whole column block. Partial sums stay in a [row][token] buffer per slab of
 // tiles and are written to y transposed at the end of the slab.
 #include <algorithm>
+#include <atomic>
 #include <functional>
+#include <new>
 #include <vector>
 
+#include "core/scratch.h"
 #include "core/thread_pool.h"
 #include "quant/int4.h"
 #include "quant/kernels.h"
@@ -197,13 +200,16 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   // Panel p holds xp[token0 * cols + k * width + j] = x[token0 + j][k], zero
   // for tokens past the end. Copied in blocks of columns so reads and writes
   // both stay within L1.
-  auto xp = hwy::AllocateAligned<float>(static_cast<size_t>(padded_tokens * cols));
+  thread_local ScratchFloats packed_tokens;
+  ScratchTrim trim_packed(packed_tokens);
+  float* const xp = packed_tokens.Get(static_cast<size_t>(padded_tokens * cols));
+  if (!xp) throw std::bad_alloc();
   parallel(num_panels, [&](int64_t begin, int64_t end) {
     constexpr int64_t kCopyBlock = 64;
     for (int64_t p = begin; p < end; ++p) {
       const int64_t token0 = panels[p].token0;
       const int64_t panel = panels[p].nv * lanes;
-      float* dst = xp.get() + token0 * cols;
+      float* dst = xp + token0 * cols;
       for (int64_t k0 = 0; k0 < cols; k0 += kCopyBlock) {
         const int64_t k1 = std::min(cols, k0 + kCopyBlock);
         for (int64_t j = 0; j < panel; ++j) {
@@ -226,12 +232,21 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   // of the slab passes over it.
   const int64_t slab_tiles =
       std::max<int64_t>(1, (int64_t{1} << 20) / (kTileRows * padded_tokens * 4));
+  // A worker cannot throw, so one that gets no memory says so here and the
+  // caller throws once all have returned.
+  std::atomic<bool> out_of_memory{false};
   parallel(tiles, [&](int64_t begin, int64_t end) {
+    thread_local ScratchFloats sums, weights;
+    ScratchTrim trim_sums(sums);
     const int64_t acc_floats = std::min(slab_tiles, end - begin) * kTileRows * padded_tokens;
-    auto acc = hwy::AllocateAligned<float>(static_cast<size_t>(acc_floats));
+    float* const acc = sums.Get(static_cast<size_t>(acc_floats));
     // Room for a whole INT4 chunk past the last column.
-    auto wt = hwy::AllocateAligned<float>(static_cast<size_t>(kTileRows * kKC));
-    std::fill(wt.get(), wt.get() + kTileRows * kKC, 0.0f);
+    float* const wt = weights.Get(static_cast<size_t>(kTileRows * kKC));
+    if (!acc || !wt) {
+      out_of_memory.store(true);
+      return;
+    }
+    std::fill(wt, wt + kTileRows * kKC, 0.0f);
     for (int64_t slab = begin; slab < end; slab += slab_tiles) {
       const int64_t slab_end = std::min(end, slab + slab_tiles);
       for (int64_t c0 = 0; c0 < cols; c0 += kKC) {
@@ -240,26 +255,26 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
           const int64_t r0 = tile * kTileRows;
           const int64_t live_rows = std::min(kTileRows, m.rows - r0);
           for (int64_t i = 0; i < live_rows; ++i) {
-            DequantizeSpan(m, r0 + i, c0, depth, wt.get() + i * kKC);
+            DequantizeSpan(m, r0 + i, c0, depth, wt + i * kKC);
           }
           // Rows past the matrix multiply as zeros.
-          std::fill(wt.get() + live_rows * kKC, wt.get() + kTileRows * kKC, 0.0f);
+          std::fill(wt + live_rows * kKC, wt + kTileRows * kKC, 0.0f);
           // The next tile's weights arrive while this one computes; the jump
           // between rows defeats the hardware prefetchers.
           const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
           for (int64_t i = 0; tile + 1 < slab_end && i < next_rows; ++i) {
             PrefetchSpan(m, r0 + kTileRows + i, c0, depth);
           }
-          float* tile_acc = acc.get() + (tile - slab) * kTileRows * padded_tokens;
+          float* tile_acc = acc + (tile - slab) * kTileRows * padded_tokens;
           for (int64_t i = 0; i < kTileRows; i += kMR) {
             for (const Panel& p : panels) {
-              const float* panel_x = xp.get() + p.token0 * cols + c0 * p.nv * lanes;
+              const float* panel_x = xp + p.token0 * cols + c0 * p.nv * lanes;
               float* panel_acc = tile_acc + i * padded_tokens + p.token0;
               if (p.nv == kNV) {
-                MicroKernel<kNV>(wt.get() + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
+                MicroKernel<kNV>(wt + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
                                  padded_tokens);
               } else {
-                MicroKernel<kNV / 2>(wt.get() + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
+                MicroKernel<kNV / 2>(wt + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
                                      padded_tokens);
               }
             }
@@ -280,6 +295,7 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
       }
     }
   });
+  if (out_of_memory.load()) throw std::bad_alloc();
 }
 
 const char* KernelTargetName() { return hwy::TargetName(HWY_TARGET); }
