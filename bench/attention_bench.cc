@@ -91,7 +91,6 @@ struct Layer {
     w.kv_a_layernorm.assign(static_cast<size_t>(c.kv_lora_rank), 1.0f);
     w.kv_b_proj = Random("kv_b", heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank, rng);
     w.o_proj = Random("o", H, heads * c.v_head_dim, rng);
-    (void)PrepareAbsorbedWeights(&w);
     dense = w;
     IndexerWeights iw;
     iw.wq_b = Random("wq_b", c.index_n_heads * c.index_head_dim, q_rank, rng);
@@ -266,7 +265,7 @@ void BM_AttentionCore(benchmark::State& state) {
   const std::vector<float> q = RandomVector(c.num_attention_heads * c.qk_head_dim(), 3);
   std::vector<float> out(static_cast<size_t>(c.num_attention_heads * c.v_head_dim));
   for (auto _ : state) {
-    AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection,
+    AbsorbedAttention(ctx, layer.dense.kv_b_proj, 0, q.data(), cache, selection,
                       out.data());
     benchmark::DoNotOptimize(out.data());
   }
@@ -328,7 +327,7 @@ void BM_PrefillAttention(benchmark::State& state) {
   const std::vector<float> q = RandomVector(kSampled * c.num_attention_heads * c.qk_head_dim(), 3);
   std::vector<float> out(static_cast<size_t>(kSampled * c.num_attention_heads * c.v_head_dim));
   for (auto _ : state) {
-    AbsorbedAttention(ctx, layer.dense.kv_b_dense.data(), 0, q.data(), cache, selection,
+    AbsorbedAttention(ctx, layer.dense.kv_b_proj, 0, q.data(), cache, selection,
                       out.data());
     benchmark::DoNotOptimize(out.data());
   }

@@ -28,20 +28,7 @@ Dims DimsOf(const ModelConfig& c) {
 // contexts.
 constexpr int64_t kNaiveExpansionBudget = int64_t{256} << 20;
 
-Status DequantizeAll(const QuantMatrix& m, std::vector<float>* out) {
-  try {
-    out->resize(static_cast<size_t>(m.rows * m.cols));
-  } catch (const std::bad_alloc&) {
-    return OutOfMemory("cannot allocate the f32 copy of " + m.name);
-  }
-  for (int64_t r = 0; r < m.rows; ++r)
-    DequantizeRow(m, r, &(*out)[static_cast<size_t>(r * m.cols)]);
-  return Status::Ok();
-}
-
 }  // namespace
-
-Status PrepareAbsorbedWeights(MlaWeights* w) { return DequantizeAll(w->kv_b_proj, &w->kv_b_dense); }
 
 namespace {
 
@@ -118,14 +105,7 @@ Status Attend(const AttentionContext& ctx, const MlaWeights& w, int64_t layer, c
       ctx.path == AttentionPath::kAbsorbed ||
       (ctx.path == AttentionPath::kAuto && (T == 1 || expansion_bytes > kNaiveExpansionBudget));
   if (absorbed) {
-    std::vector<float> local;
-    const float* kv_b = w.kv_b_dense.data();
-    if (w.kv_b_dense.empty()) {
-      // Weights bound without PrepareAbsorbedWeights: dequantize per call.
-      (void)DequantizeAll(w.kv_b_proj, &local);
-      kv_b = local.data();
-    }
-    AbsorbedAttention(ctx, kv_b, layer, q, *cache, selection, attn);
+    AbsorbedAttention(ctx, w.kv_b_proj, layer, q, *cache, selection, attn);
   } else {
     NaiveAttention(ctx, w.kv_b_proj, layer, q, *cache, selection, attn);
   }

@@ -34,14 +34,7 @@ struct MlaWeights {
   QuantMatrix kv_b_proj;
   QuantMatrix o_proj;
   std::optional<IndexerWeights> indexer;
-  // kv_b_proj dequantized to f32 ([heads * (nope + v), kv_lora_rank]) for
-  // the absorbed path, which reads every head's rows once per decoded
-  // token; filled by PrepareAbsorbedWeights at load. Costs rows * cols * 4
-  // bytes per layer (32 MiB for V3.2, 2 GiB over its 61 layers).
-  std::vector<float> kv_b_dense;
 };
-
-Status PrepareAbsorbedWeights(MlaWeights* w);
 
 // x: the normed hidden states of the new tokens, [tokens, hidden_size].
 // Stores their cache entries (the positions must be reserved and

@@ -7,6 +7,7 @@
 #include "attention/attention_kernels.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
+#include "quant/kernels.h"
 
 namespace dsv32 {
 
@@ -15,6 +16,12 @@ namespace {
 // Positions decoded together: one block of latents (block * 576 floats for
 // V3.2, 144 KiB) stays in L2 while every head reads it.
 constexpr int64_t kBlock = 64;
+// The absorbed path reads kv_b_proj as stored (FP8 for the official
+// checkpoints), a chunk of rows at a time dequantized into a buffer that
+// stays in L1 (16 rows of 512 floats for V3.2), and uses each chunk for a
+// group of up to kTokenGroup tokens before the next.
+constexpr int64_t kRowChunk = 16;
+constexpr int64_t kTokenGroup = 8;
 
 struct Dims {
   int64_t heads, nope, rope, v, qk, kv_lora;
@@ -110,7 +117,7 @@ void NaiveAttention(const AttentionContext& ctx, const QuantMatrix& kv_b_proj, i
   });
 }
 
-void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t layer,
+void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int64_t layer,
                        const float* q, const KvCache& cache, const AttentionSelection& selection,
                        float* out) {
   const Dims d = DimsOf(*ctx.config);
@@ -121,92 +128,126 @@ void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t l
   const KvFieldFormat& rf = cache.format().field(KvField::kRopeKey);
   const int parts_max = ctx.pool ? ctx.pool->size() : 1;
   std::vector<Partial> partials(static_cast<size_t>(parts_max));
-  std::vector<float> q_cat(static_cast<size_t>(d.heads * width));
+  const int64_t group_max = std::min(kTokenGroup, ctx.tokens);
+  std::vector<float> q_cat(static_cast<size_t>(group_max * d.heads * width));
+  std::vector<float> o_latent(static_cast<size_t>(group_max * d.heads * d.kv_lora));
 
-  for (int64_t i = 0; i < ctx.tokens; ++i) {
-    // q_cat[h] = [W_kb[h]^T q_nope[h], q_rope[h]]
+  for (int64_t g0 = 0; g0 < ctx.tokens; g0 += kTokenGroup) {
+    const int64_t group = std::min(kTokenGroup, ctx.tokens - g0);
+
+    // q_cat[i][h] = [W_kb[h]^T q_nope[i][h], q_rope[i][h]], scaled.
     ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+      std::vector<float> rows(static_cast<size_t>(kRowChunk * d.kv_lora));
       for (int64_t h = h_begin; h < h_end; ++h) {
-        const float* qh = q + (i * d.heads + h) * d.qk;
-        float* qc = &q_cat[static_cast<size_t>(h * width)];
-        std::fill(qc, qc + d.kv_lora, 0.0f);
-        for (int64_t r = 0; r < d.nope; ++r)
-          KernelAxpy(qh[r] * scale, kv_b + (h * kv_width + r) * d.kv_lora, qc, d.kv_lora);
-        for (int64_t r = 0; r < d.rope; ++r) qc[d.kv_lora + r] = qh[d.nope + r] * scale;
+        for (int64_t i = 0; i < group; ++i) {
+          const float* qh = q + ((g0 + i) * d.heads + h) * d.qk;
+          float* qc = &q_cat[static_cast<size_t>((i * d.heads + h) * width)];
+          std::fill(qc, qc + d.kv_lora, 0.0f);
+          for (int64_t r = 0; r < d.rope; ++r) qc[d.kv_lora + r] = qh[d.nope + r] * scale;
+        }
+        for (int64_t r0 = 0; r0 < d.nope; r0 += kRowChunk) {
+          const int64_t n = std::min(kRowChunk, d.nope - r0);
+          DequantizeRows(kv_b, h * kv_width + r0, n, rows.data());
+          for (int64_t i = 0; i < group; ++i) {
+            const float* qh = q + ((g0 + i) * d.heads + h) * d.qk;
+            float* qc = &q_cat[static_cast<size_t>((i * d.heads + h) * width)];
+            for (int64_t r = 0; r < n; ++r) {
+              KernelAxpy(qh[r0 + r] * scale, &rows[static_cast<size_t>(r * d.kv_lora)], qc,
+                         d.kv_lora);
+            }
+          }
+        }
       }
     });
 
-    const int64_t n = VisibleCount(ctx, selection, i);
-    const int64_t blocks = (n + kBlock - 1) / kBlock;
-    const int64_t parts = std::min<int64_t>(parts_max, blocks);
-    // Each part attends over its own share of the positions; the shares'
-    // softmax states are merged below.
-    ParallelFor(ctx.pool, parts, [&](int64_t p_begin, int64_t p_end) {
-      std::vector<float> keys(static_cast<size_t>(kBlock * width));
-      std::vector<float> keys_t(keys.size());
-      std::vector<float> scores(static_cast<size_t>(kBlock));
-      for (int64_t p = p_begin; p < p_end; ++p) {
-        Partial& part = partials[static_cast<size_t>(p)];
-        part.Reset(d.heads, d.kv_lora);
-        const int64_t b_begin = blocks * p / parts, b_end = blocks * (p + 1) / parts;
-        for (int64_t b = b_begin; b < b_end; ++b) {
-          const int64_t j0 = b * kBlock;
-          const int64_t rows = std::min(kBlock, n - j0);
-          for (int64_t r = 0; r < rows; ++r) {
-            const int64_t t = PositionAt(selection, i, j0 + r);
-            float* row = &keys[static_cast<size_t>(r * width)];
-            KernelDecodeRows(lf, cache.values(layer, t, KvField::kLatent),
-                             cache.scales(layer, t, KvField::kLatent), 1, row);
-            KernelDecodeRows(rf, cache.values(layer, t, KvField::kRopeKey),
-                             cache.scales(layer, t, KvField::kRopeKey), 1, row + d.kv_lora);
-          }
-          // Scores with lanes over positions (no horizontal sums), then
-          // each head's weighted sum of the block's latents.
-          Transpose(keys.data(), rows, width, keys_t.data());
-          for (int64_t h = 0; h < d.heads; ++h) {
-            KernelDotTransposed(keys_t.data(), rows, width, &q_cat[static_cast<size_t>(h * width)],
-                                scores.data());
-            float block_max = scores[0];
-            for (int64_t r = 1; r < rows; ++r)
-              block_max = std::max(block_max, scores[static_cast<size_t>(r)]);
-            float& m = part.max[static_cast<size_t>(h)];
-            float* acc = &part.acc[static_cast<size_t>(h * d.kv_lora)];
-            if (block_max > m) {
-              const float rescale = std::exp(m - block_max);
-              part.sum[static_cast<size_t>(h)] *= rescale;
-              KernelScale(rescale, acc, d.kv_lora);
-              m = block_max;
-            }
-            float sum = 0.0f;
+    for (int64_t g = 0; g < group; ++g) {
+      const int64_t i = g0 + g;
+      const float* token_q = &q_cat[static_cast<size_t>(g * d.heads * width)];
+      const int64_t n = VisibleCount(ctx, selection, i);
+      const int64_t blocks = (n + kBlock - 1) / kBlock;
+      const int64_t parts = std::min<int64_t>(parts_max, blocks);
+      // Each part attends over its own share of the positions; the shares'
+      // softmax states are merged below.
+      ParallelFor(ctx.pool, parts, [&](int64_t p_begin, int64_t p_end) {
+        std::vector<float> keys(static_cast<size_t>(kBlock * width));
+        std::vector<float> keys_t(keys.size());
+        std::vector<float> scores(static_cast<size_t>(kBlock));
+        for (int64_t p = p_begin; p < p_end; ++p) {
+          Partial& part = partials[static_cast<size_t>(p)];
+          part.Reset(d.heads, d.kv_lora);
+          const int64_t b_begin = blocks * p / parts, b_end = blocks * (p + 1) / parts;
+          for (int64_t b = b_begin; b < b_end; ++b) {
+            const int64_t j0 = b * kBlock;
+            const int64_t rows = std::min(kBlock, n - j0);
             for (int64_t r = 0; r < rows; ++r) {
-              scores[static_cast<size_t>(r)] = std::exp(scores[static_cast<size_t>(r)] - m);
-              sum += scores[static_cast<size_t>(r)];
+              const int64_t t = PositionAt(selection, i, j0 + r);
+              float* row = &keys[static_cast<size_t>(r * width)];
+              KernelDecodeRows(lf, cache.values(layer, t, KvField::kLatent),
+                               cache.scales(layer, t, KvField::kLatent), 1, row);
+              KernelDecodeRows(rf, cache.values(layer, t, KvField::kRopeKey),
+                               cache.scales(layer, t, KvField::kRopeKey), 1, row + d.kv_lora);
             }
-            KernelWeightedSum(scores.data(), keys.data(), rows, width, d.kv_lora, acc);
-            part.sum[static_cast<size_t>(h)] += sum;
+            // Scores with lanes over positions (no horizontal sums), then
+            // each head's weighted sum of the block's latents.
+            Transpose(keys.data(), rows, width, keys_t.data());
+            for (int64_t h = 0; h < d.heads; ++h) {
+              KernelDotTransposed(keys_t.data(), rows, width, token_q + h * width, scores.data());
+              float block_max = scores[0];
+              for (int64_t r = 1; r < rows; ++r)
+                block_max = std::max(block_max, scores[static_cast<size_t>(r)]);
+              float& m = part.max[static_cast<size_t>(h)];
+              float* acc = &part.acc[static_cast<size_t>(h * d.kv_lora)];
+              if (block_max > m) {
+                const float rescale = std::exp(m - block_max);
+                part.sum[static_cast<size_t>(h)] *= rescale;
+                KernelScale(rescale, acc, d.kv_lora);
+                m = block_max;
+              }
+              float sum = 0.0f;
+              for (int64_t r = 0; r < rows; ++r) {
+                scores[static_cast<size_t>(r)] = std::exp(scores[static_cast<size_t>(r)] - m);
+                sum += scores[static_cast<size_t>(r)];
+              }
+              KernelWeightedSum(scores.data(), keys.data(), rows, width, d.kv_lora, acc);
+              part.sum[static_cast<size_t>(h)] += sum;
+            }
           }
         }
-      }
-    });
+      });
 
-    // Merge the shares, normalise, and project back with W_vb.
-    ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
-      std::vector<float> o_latent(static_cast<size_t>(d.kv_lora));
-      for (int64_t h = h_begin; h < h_end; ++h) {
-        float m = -std::numeric_limits<float>::infinity();
-        for (int64_t p = 0; p < parts; ++p)
-          m = std::max(m, partials[static_cast<size_t>(p)].max[static_cast<size_t>(h)]);
-        std::fill(o_latent.begin(), o_latent.end(), 0.0f);
-        float sum = 0.0f;
-        for (int64_t p = 0; p < parts; ++p) {
-          const Partial& part = partials[static_cast<size_t>(p)];
-          const float w = std::exp(part.max[static_cast<size_t>(h)] - m);
-          sum += w * part.sum[static_cast<size_t>(h)];
-          KernelAxpy(w, &part.acc[static_cast<size_t>(h * d.kv_lora)], o_latent.data(), d.kv_lora);
+      // Merge the shares and normalise.
+      ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (int64_t p = 0; p < parts; ++p)
+            m = std::max(m, partials[static_cast<size_t>(p)].max[static_cast<size_t>(h)]);
+          float* o = &o_latent[static_cast<size_t>((g * d.heads + h) * d.kv_lora)];
+          std::fill(o, o + d.kv_lora, 0.0f);
+          float sum = 0.0f;
+          for (int64_t p = 0; p < parts; ++p) {
+            const Partial& part = partials[static_cast<size_t>(p)];
+            const float w = std::exp(part.max[static_cast<size_t>(h)] - m);
+            sum += w * part.sum[static_cast<size_t>(h)];
+            KernelAxpy(w, &part.acc[static_cast<size_t>(h * d.kv_lora)], o, d.kv_lora);
+          }
+          KernelScale(1.0f / sum, o, d.kv_lora);
         }
-        KernelScale(1.0f / sum, o_latent.data(), d.kv_lora);
-        KernelDotRows(kv_b + (h * kv_width + d.nope) * d.kv_lora, d.kv_lora, d.v, o_latent.data(),
-                      d.kv_lora, out + (i * d.heads + h) * d.v);
+      });
+    }
+
+    // out[i][h] = W_vb[h] o_latent[i][h].
+    ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+      std::vector<float> rows(static_cast<size_t>(kRowChunk * d.kv_lora));
+      for (int64_t h = h_begin; h < h_end; ++h) {
+        for (int64_t r0 = 0; r0 < d.v; r0 += kRowChunk) {
+          const int64_t n = std::min(kRowChunk, d.v - r0);
+          DequantizeRows(kv_b, h * kv_width + d.nope + r0, n, rows.data());
+          for (int64_t g = 0; g < group; ++g) {
+            KernelDotRows(rows.data(), d.kv_lora, n,
+                          &o_latent[static_cast<size_t>((g * d.heads + h) * d.kv_lora)], d.kv_lora,
+                          out + ((g0 + g) * d.heads + h) * d.v + r0);
+          }
+        }
       }
     });
   }

@@ -30,8 +30,8 @@ void NaiveAttention(const AttentionContext& ctx, const QuantMatrix& kv_b_proj, i
                     const float* q, const KvCache& cache, const AttentionSelection& selection,
                     float* out);
 
-// kv_b: kv_b_proj in f32, [heads * (nope + v), kv_lora_rank].
-void AbsorbedAttention(const AttentionContext& ctx, const float* kv_b, int64_t layer,
+// kv_b: kv_b_proj in any weight format, [heads * (nope + v), kv_lora_rank].
+void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int64_t layer,
                        const float* q, const KvCache& cache, const AttentionSelection& selection,
                        float* out);
 

@@ -32,16 +32,6 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir,
   auto weights = BindWeights(model->config_, *model->checkpoint_);
   if (!weights.ok()) return weights.status().WithContext(dir);
   model->weights_ = std::move(weights).value();
-  constexpr float kBound = 0.3f;
-  report(kBound);
-  std::vector<LayerWeights*> layers;
-  for (LayerWeights& layer : model->weights_.layers) layers.push_back(&layer);
-  for (MtpWeights& mtp : model->weights_.mtp) layers.push_back(&mtp.layer);
-  for (size_t l = 0; l < layers.size(); ++l) {
-    DSV32_RETURN_IF_ERROR(PrepareAbsorbedWeights(&layers[l]->self_attn));
-    report(kBound +
-           (1.0f - kBound) * static_cast<float>(l + 1) / static_cast<float>(layers.size()));
-  }
   model->mtp_cache_config_ = model->config_;
   model->mtp_cache_config_.num_hidden_layers = 1;
   model->rope_ = std::make_unique<Rope>(model->config_);

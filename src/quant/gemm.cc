@@ -298,6 +298,22 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   if (out_of_memory.load()) throw std::bad_alloc();
 }
 
+void DequantizeRowsImpl(const QuantMatrix& m, int64_t row0, int64_t count, float* out) {
+  // DequantizeSpan writes INT4 in whole chunks; a row that ends inside one
+  // goes through a buffer with room for it.
+  const bool ragged = m.format == WeightFormat::kInt4 && m.cols % kInt4Chunk != 0;
+  std::vector<float> row(ragged ? static_cast<size_t>(m.cols + kInt4Chunk) : 0);
+  for (int64_t r = 0; r < count; ++r) {
+    float* dst = out + r * m.cols;
+    if (ragged) {
+      DequantizeSpan(m, row0 + r, 0, m.cols, row.data());
+      std::copy(row.begin(), row.begin() + m.cols, dst);
+    } else {
+      DequantizeSpan(m, row0 + r, 0, m.cols, dst);
+    }
+  }
+}
+
 const char* KernelTargetName() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -309,6 +325,12 @@ namespace dsv32 {
 
 HWY_EXPORT(MatMulTiledImpl);
 HWY_EXPORT(KernelTargetName);
+HWY_EXPORT(DequantizeRowsImpl);
+
+void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* out) {
+  if (count <= 0 || w.cols <= 0) return;
+  HWY_DYNAMIC_DISPATCH(DequantizeRowsImpl)(w, row0, count, out);
+}
 
 void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool) {
   if (tokens <= 0 || w.rows <= 0) return;

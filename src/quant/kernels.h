@@ -46,6 +46,11 @@ bool MatVecInt4Int8(const QuantMatrix& w, const float* x, int64_t tokens, float*
 // split over the pool.
 void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool);
 
+// Rows [row0, row0 + count) of w in f32, [count, cols]: the values
+// DequantizeRow gives, vectorized (several GB/s of FP8 where DequantizeRow
+// is a scalar reference).
+void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* out);
+
 // Above this many tokens MatMul uses MatMulTiled. Measured: MatVec's cost
 // grows with every token while MatMulTiled pays for 32 tokens from the
 // first; they cross at about 14.

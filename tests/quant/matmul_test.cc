@@ -159,6 +159,36 @@ TEST_P(MatMulTest, MatMulTiledManyTokensMatchesReference) {
                 {150, 300}, {{37, 300}});
 }
 
+// The vectorized dequantization is DequantizeRow exactly, from any first
+// row, except that INT4 subtracts the zero point after scaling (one more
+// rounding: within an ulp or two of the value).
+TEST_P(MatMulTest, DequantizeRowsEqualsDequantizeRow) {
+  std::mt19937 rng(99);
+  for (const Case& c : kCases) {
+    for (const Shape2& s : kShapes) {
+      TestMatrix t = RandomMatrix(c.format, s.rows, s.cols, c.block, c.asymmetric, rng);
+      const int64_t row0 = s.rows / 3, count = s.rows - row0;
+      std::vector<float> got(static_cast<size_t>(count * s.cols), -1.0f);
+      DequantizeRows(t.m, row0, count, got.data());
+      std::vector<float> want(static_cast<size_t>(s.cols));
+      for (int64_t r = 0; r < count; ++r) {
+        DequantizeRow(t.m, row0 + r, want.data());
+        for (int64_t k = 0; k < s.cols; ++k) {
+          const float g = got[static_cast<size_t>(r * s.cols + k)];
+          const float w = want[static_cast<size_t>(k)];
+          if (c.format == WeightFormat::kInt4) {
+            ASSERT_NEAR(g, w, 3e-7f * std::max(1.0f, std::abs(w)))
+                << c.name << " " << s.rows << "x" << s.cols << " row " << row0 + r << " col " << k;
+          } else {
+            ASSERT_EQ(g, w) << c.name << " " << s.rows << "x" << s.cols << " row " << row0 + r
+                            << " col " << k;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
   QuantMatrix w;
   w.rows = 3;
