@@ -9,6 +9,11 @@
 // decode_tokens_per_s, decode_bytes_per_token, decode_gb_per_s, ...; with
 // --speculative also speculative_decode_tokens_per_s, draft_acceptance_rate,
 // ...) and nothing else on stdout; tools depend on those keys.
+//
+// With --profile it also splits the decode steps' time by stage of the
+// forward pass (attention, dense MLP, MoE, lm_head), each with the weight
+// bytes it reads per token and the GB/s that makes: which stage falls short
+// of the machine's bandwidth. --json then adds the object decode_profile.
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -52,8 +57,39 @@ Result<SpeculativeRun> RunSpeculative(SpeculativeDecoder* decoder,
   return run;
 }
 
+// One stage of the decode profile, per decoded token.
+struct StageFigures {
+  const char* name;
+  double seconds_per_token;
+  int64_t bytes_per_token;
+  double share;  // of the decode steps' wall time
+  double gb_per_s() const {
+    return seconds_per_token > 0 ? static_cast<double>(bytes_per_token) / seconds_per_token / 1e9
+                                 : 0.0;
+  }
+};
+
+std::vector<StageFigures> DecodeStages(const ForwardProfile& p, const DecodeStageBytes& bytes,
+                                       double decode_s) {
+  const double n = static_cast<double>(std::max<int64_t>(1, p.passes));
+  const double total = decode_s > 0 ? decode_s : 1.0;
+  std::vector<StageFigures> stages = {
+      {"embedding", p.embedding_s / n, bytes.embedding, p.embedding_s / total},
+      {"attention", p.attention_s / n, bytes.attention, p.attention_s / total},
+      {"dense_mlp", p.dense_mlp_s / n, bytes.dense_mlp, p.dense_mlp_s / total},
+      {"moe", p.moe_s / n, bytes.moe, p.moe_s / total},
+      {"lm_head", p.lm_head_s / n, bytes.lm_head, p.lm_head_s / total},
+  };
+  // What the passes spent outside the forward (the greedy pick, the loop).
+  const double staged = p.embedding_s + p.attention_s + p.dense_mlp_s + p.moe_s + p.lm_head_s;
+  const double outside = std::max(0.0, decode_s - staged);
+  stages.push_back({"other", outside / n, 0, outside / total});
+  return stages;
+}
+
 int RunBench(int argc, char** argv) {
-  Args args(argc, argv, {"model", "prompt-len", "gen-len", "threads", "speculative"}, {"json"});
+  Args args(argc, argv, {"model", "prompt-len", "gen-len", "threads", "speculative"},
+            {"json", "profile"});
   const std::string dir = args.Require("model");
   const int64_t prompt_len = args.Int("prompt-len", 128);
   const int64_t gen_len = args.Int("gen-len", 32);
@@ -101,6 +137,8 @@ int RunBench(int argc, char** argv) {
   const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
 
   const std::vector<int32_t> prompt = tokens;
+  ForwardProfile profile;
+  if (args.Has("profile")) options.profile = &profile;
   t0 = Clock::now();
   for (int64_t i = 0; i < gen_len; ++i) {
     const auto next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -115,6 +153,9 @@ int RunBench(int argc, char** argv) {
   const double decode_tps = static_cast<double>(gen_len) / decode_s;
   const int64_t bytes_per_token = DecodeWeightBytesPerToken(c, (*model)->weights());
   const double gbps = decode_tps * static_cast<double>(bytes_per_token) / 1e9;
+  std::vector<StageFigures> stages;
+  if (options.profile)
+    stages = DecodeStages(profile, DecodeWeightBytesByStage(c, (*model)->weights()), decode_s);
 
   SpeculativeRun spec;
   double spec_tps = 0.0, tokens_per_step = 0.0;
@@ -149,6 +190,16 @@ int RunBench(int argc, char** argv) {
       j["speculative_tokens_per_step"] = tokens_per_step;
       j["speculative_matches_plain"] = same;
     }
+    if (options.profile) {
+      nlohmann::json p = nlohmann::json::object();
+      for (const StageFigures& f : stages) {
+        p[f.name] = {{"seconds_per_token", f.seconds_per_token},
+                     {"bytes_per_token", f.bytes_per_token},
+                     {"gb_per_s", f.gb_per_s()},
+                     {"share_of_decode", f.share}};
+      }
+      j["decode_profile"] = p;
+    }
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -159,6 +210,11 @@ int RunBench(int argc, char** argv) {
               static_cast<long long>(gen_len), decode_s, decode_tps);
   std::printf("decode reads    %.1f MB of weights per token: %.2f GB/s\n",
               static_cast<double>(bytes_per_token) / 1e6, gbps);
+  if (!stages.empty()) std::printf("decode stages   ms/token    MB/token   GB/s   share\n");
+  for (const StageFigures& f : stages) {
+    std::printf("  %-12s %9.2f %11.1f %6.2f %6.1f%%\n", f.name, 1e3 * f.seconds_per_token,
+                static_cast<double>(f.bytes_per_token) / 1e6, f.gb_per_s(), 100.0 * f.share);
+  }
   if (decoder) {
     std::printf(
         "speculative     %lld tokens in %.3f s: %.2f tokens/s (%.2fx), %lld drafts per step\n",
@@ -174,7 +230,7 @@ int RunBench(int argc, char** argv) {
 
 DSV32_CLI_COMMAND("bench",
                   "prefill and decode speed (--model DIR [--prompt-len N] [--gen-len M] "
-                  "[--threads T] [--speculative K] [--json])",
+                  "[--threads T] [--speculative K] [--profile] [--json])",
                   RunBench);
 
 }  // namespace

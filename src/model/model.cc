@@ -1,6 +1,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -103,9 +104,20 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
   const int64_t H = c.hidden_size;
   const AttentionContext ctx = NewContext(T, first_position, options.attention_path, pool);
 
+  // Charges the time since the last charge to one stage of the profile.
+  ForwardProfile* const profile = options.profile;
+  auto mark = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  auto charge = [&](double ForwardProfile::*stage) {
+    if (!profile) return;
+    const auto now = std::chrono::steady_clock::now();
+    profile->*stage += std::chrono::duration<double>(now - mark).count();
+    mark = now;
+  };
+
   std::vector<float> h(static_cast<size_t>(T * H));
   for (int64_t i = 0; i < T; ++i)
     DequantizeRow(weights_.embed_tokens, tokens[static_cast<size_t>(i)], &h[i * H]);
+  charge(&ForwardProfile::embedding_s);
 
   ForwardTrace* trace = options.trace;
   if (trace) {
@@ -125,9 +137,11 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
         MlaForward(ctx, lw.self_attn, l, normed.data(), cache, delta.data(),
                    trace ? &trace->indexer_topk[static_cast<size_t>(l)] : nullptr));
     for (size_t j = 0; j < h.size(); ++j) h[j] += delta[j];
+    charge(&ForwardProfile::attention_s);
 
     Routing routing;
     FeedForward(lw, l, T, pool, options.expert_load, &routing, &h, &normed, &delta);
+    charge(lw.is_moe ? &ForwardProfile::moe_s : &ForwardProfile::dense_mlp_s);
     if (trace && lw.is_moe) {
       trace->expert_ids[static_cast<size_t>(l)] = routing.expert_ids;
       trace->expert_weights[static_cast<size_t>(l)] = routing.weights;
@@ -143,6 +157,8 @@ Status Model::Forward(KvCache* cache, std::span<const int32_t> tokens, int64_t f
     RmsNorm(&h[i * H], weights_.norm.data(), H, c.rms_norm_eps, &normed[i * H]);
   if (trace) trace->final_norm = normed;
   MatMul(weights_.lm_head, &normed[first_row * H], rows, logits, pool);
+  charge(&ForwardProfile::lm_head_s);
+  if (profile) ++profile->passes;
   return Status::Ok();
 }
 

@@ -31,6 +31,17 @@ struct ForwardTrace {
   std::vector<std::vector<float>> expert_weights;  // [tokens, num_experts_per_tok]
 };
 
+// Wall time forward passes spent in each stage, added to by every pass given
+// one, so a profile of many decode steps is their sum.
+struct ForwardProfile {
+  double embedding_s = 0.0;  // the embedding rows
+  double attention_s = 0.0;  // per layer: input norm, MLA with the indexer and cache, residual
+  double dense_mlp_s = 0.0;  // per dense layer: norm, MLP, residual
+  double moe_s = 0.0;        // per MoE layer: norm, router, experts, residual
+  double lm_head_s = 0.0;    // final norm and the lm_head matmul
+  int64_t passes = 0;
+};
+
 struct ForwardOptions {
   AttentionPath attention_path = AttentionPath::kAuto;
   // Logits for every new token, or only for the last one.
@@ -41,6 +52,8 @@ struct ForwardOptions {
   // after the last decoder layer, before the final norm (what the MTP layer
   // reads). The pass copies it out only when asked.
   std::vector<float>* last_hidden = nullptr;
+  // If set, each stage's wall time is added to it (a clock read per stage).
+  ForwardProfile* profile = nullptr;
 };
 
 // One sequence's share of a batched forward: its new tokens at positions

@@ -45,21 +45,26 @@ int64_t AttentionBytes(const MlaWeights& a) {
 
 }  // namespace
 
-int64_t DecodeWeightBytesPerToken(const ModelConfig& config, const ModelWeights& weights) {
-  int64_t bytes = static_cast<int64_t>(weights.lm_head.bytes()) +
-                  static_cast<int64_t>(weights.embed_tokens.bytes()) / config.vocab_size;
+DecodeStageBytes DecodeWeightBytesByStage(const ModelConfig& config, const ModelWeights& weights) {
+  DecodeStageBytes b;
+  b.lm_head = static_cast<int64_t>(weights.lm_head.bytes());
+  b.embedding = static_cast<int64_t>(weights.embed_tokens.bytes()) / config.vocab_size;
   for (const LayerWeights& l : weights.layers) {
-    bytes += AttentionBytes(l.self_attn);
+    b.attention += AttentionBytes(l.self_attn);
     if (!l.is_moe) {
-      bytes += MlpBytes(l.mlp);
+      b.dense_mlp += MlpBytes(l.mlp);
       continue;
     }
-    bytes += static_cast<int64_t>(l.moe.router.gate.bytes());
-    if (l.moe.shared) bytes += MlpBytes(*l.moe.shared);
+    b.moe += static_cast<int64_t>(l.moe.router.gate.bytes());
+    if (l.moe.shared) b.moe += MlpBytes(*l.moe.shared);
     if (!l.moe.experts.empty())
-      bytes += config.num_experts_per_tok * MlpBytes(l.moe.experts.front());
+      b.moe += config.num_experts_per_tok * MlpBytes(l.moe.experts.front());
   }
-  return bytes;
+  return b;
+}
+
+int64_t DecodeWeightBytesPerToken(const ModelConfig& config, const ModelWeights& weights) {
+  return DecodeWeightBytesByStage(config, weights).total();
 }
 
 }  // namespace dsv32

@@ -27,4 +27,17 @@ CheckpointSummary SummarizeCheckpoint(const ModelConfig& config, const Checkpoin
 // what bounds decode speed on a CPU.
 int64_t DecodeWeightBytesPerToken(const ModelConfig& config, const ModelWeights& weights);
 
+// The same bytes by the stage of the forward pass that reads them (the
+// stages of ForwardProfile).
+struct DecodeStageBytes {
+  int64_t embedding = 0;  // one row
+  int64_t attention = 0;  // MLA and indexer projections of every layer
+  int64_t dense_mlp = 0;  // the dense layers' MLPs
+  int64_t moe = 0;        // routers, shared experts, num_experts_per_tok routed experts
+  int64_t lm_head = 0;
+  int64_t total() const { return embedding + attention + dense_mlp + moe + lm_head; }
+};
+
+DecodeStageBytes DecodeWeightBytesByStage(const ModelConfig& config, const ModelWeights& weights);
+
 }  // namespace dsv32

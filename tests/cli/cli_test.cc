@@ -119,6 +119,41 @@ TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   }
 }
 
+// --profile adds decode_profile: every stage, its bytes adding up to
+// decode_bytes_per_token, its shares to at most the whole decode; the
+// contract's keys stay. Without --json it prints the table.
+TEST_F(CliTest, BenchProfileSplitsDecodeByStage) {
+  const std::string model = Path("model");
+  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                       "/configs/tiny-v32.json --out " + model + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = Dsv32("bench --model " + model + " --prompt-len 8 --gen-len 3 --threads 1 --profile --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  ASSERT_TRUE(j.contains("decode_bytes_per_token"));
+  ASSERT_TRUE(j.contains("decode_profile")) << r.output;
+  int64_t bytes = 0;
+  double share = 0.0;
+  for (const char* stage : {"embedding", "attention", "dense_mlp", "moe", "lm_head", "other"}) {
+    ASSERT_TRUE(j["decode_profile"].contains(stage)) << stage;
+    const auto& s = j["decode_profile"][stage];
+    for (const char* key : {"seconds_per_token", "bytes_per_token", "gb_per_s", "share_of_decode"})
+      ASSERT_TRUE(s.contains(key)) << stage << " " << key;
+    EXPECT_GE(s["seconds_per_token"].get<double>(), 0.0) << stage;
+    bytes += s["bytes_per_token"].get<int64_t>();
+    share += s["share_of_decode"].get<double>();
+  }
+  EXPECT_GT(j["decode_profile"]["attention"]["bytes_per_token"].get<int64_t>(), 0);
+  EXPECT_GT(j["decode_profile"]["lm_head"]["seconds_per_token"].get<double>(), 0.0);
+  EXPECT_EQ(bytes, j["decode_bytes_per_token"].get<int64_t>());
+  EXPECT_LE(share, 1.0 + 1e-9);
+  r = Dsv32("bench --model " + model + " --prompt-len 8 --gen-len 2 --threads 1 --profile");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("decode stages"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("lm_head"), std::string::npos) << r.output;
+}
+
 // --speculative adds its own keys and keeps the contract's.
 TEST_F(CliTest, BenchSpeculativeAddsKeys) {
   const std::string model = Path("model");
