@@ -28,6 +28,14 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  // Writes a random model of tests/data/configs/<config> to `out`; call it
+  // under ASSERT_NO_FATAL_FAILURE.
+  void InitRandom(const std::string& config, const std::string& out,
+                  const std::string& flags = "") const {
+    const CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
+                               "/configs/" + config + " --out " + out + flags + " --quiet");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
   fs::path dir_;
 };
 
@@ -75,10 +83,8 @@ TEST_F(CliTest, ScoreOverAMeshReproducesTheGoldenLogits) {
 
 TEST_F(CliTest, InitRandomThenInfo) {
   const std::string model = Path("model");
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-v3.json --out " + model + " --seed 5 --dtype bf16 --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Dsv32("info --model " + model);
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v3.json", model, " --seed 5 --dtype bf16"));
+  CommandRun r = Dsv32("info --model " + model);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("deepseek_v3"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("parameters"), std::string::npos);
@@ -105,10 +111,9 @@ TEST_F(CliTest, QuantizeToInt4ThenScore) {
 
 TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   const std::string model = Path("model");
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-v32.json --out " + model + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Dsv32("bench --model " + model + " --prompt-len 16 --gen-len 4 --threads 1 --json");
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v32.json", model));
+  CommandRun r =
+      Dsv32("bench --model " + model + " --prompt-len 16 --gen-len 4 --threads 1 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.output;
@@ -124,10 +129,9 @@ TEST_F(CliTest, BenchJsonHasTheContractKeys) {
 // contract's keys stay. Without --json it prints the table.
 TEST_F(CliTest, BenchProfileSplitsDecodeByStage) {
   const std::string model = Path("model");
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-v32.json --out " + model + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Dsv32("bench --model " + model + " --prompt-len 8 --gen-len 3 --threads 1 --profile --json");
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v32.json", model));
+  CommandRun r =
+      Dsv32("bench --model " + model + " --prompt-len 8 --gen-len 3 --threads 1 --profile --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.output;
@@ -157,11 +161,9 @@ TEST_F(CliTest, BenchProfileSplitsDecodeByStage) {
 // --speculative adds its own keys and keeps the contract's.
 TEST_F(CliTest, BenchSpeculativeAddsKeys) {
   const std::string model = Path("model");
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-v32.json --out " + model + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Dsv32("bench --model " + model +
-            " --prompt-len 16 --gen-len 6 --threads 1 --speculative 2 --json");
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v32.json", model));
+  CommandRun r = Dsv32("bench --model " + model +
+                       " --prompt-len 16 --gen-len 6 --threads 1 --speculative 2 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto j = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.output;
@@ -189,9 +191,7 @@ TEST_F(CliTest, BenchSpeculativeAddsKeys) {
 
   // A model without the MTP layer cannot draft.
   const std::string v3 = Path("v3");
-  r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-            "/configs/tiny-v3.json --out " + v3 + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v3.json", v3));
   for (const std::string& command : {"bench --model " + v3 + " --prompt-len 4 --gen-len 2",
                                      "generate --model " + v3 + " --prompt-ids 1,2"}) {
     r = Dsv32(command + " --speculative 1");
@@ -202,11 +202,9 @@ TEST_F(CliTest, BenchSpeculativeAddsKeys) {
 
 TEST_F(CliTest, GenerateStreamsTokenIds) {
   const std::string model = Path("model");
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-v32.json --out " + model + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Dsv32("generate --model " + model +
-            " --prompt-ids 5,6,7 --max-tokens 6 --temperature 0 --threads 1");
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v32.json", model));
+  CommandRun r = Dsv32("generate --model " + model +
+                       " --prompt-ids 5,6,7 --max-tokens 6 --temperature 0 --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("tokens/s"), std::string::npos) << r.output;
   const CommandRun again = Dsv32("generate --model " + model +
@@ -221,11 +219,9 @@ TEST_F(CliTest, GenerateStreamsTokenIds) {
 TEST_F(CliTest, GenerateAndChatSpeakText) {
   const std::string model = Path("model");
   const std::string tokenizer = std::string(DSV32_TEST_DATA_DIR) + "/tokenizer/deepseek-v3";
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-engine-full-vocab.json --out " + model + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = Dsv32("generate --model " + model + " --tokenizer " + tokenizer +
-            " --prompt 'Once upon a time' --max-tokens 6 --temperature 0 --quiet");
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-engine-full-vocab.json", model));
+  CommandRun r = Dsv32("generate --model " + model + " --tokenizer " + tokenizer +
+                       " --prompt 'Once upon a time' --max-tokens 6 --temperature 0 --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(r.output.empty());
   r = Dsv32("generate --model " + model + " --prompt 'no tokenizer here' --max-tokens 2");
@@ -248,9 +244,7 @@ TEST_F(CliTest, GenerateAndChatSpeakText) {
 
 TEST_F(CliTest, GenerateSplitsPrefillAndDecodeAcrossProcesses) {
   const std::string model = Path("model");
-  CommandRun r = Dsv32("init-random --config " + std::string(DSV32_TEST_DATA_DIR) +
-                       "/configs/tiny-v32.json --out " + model + " --quiet");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v32.json", model));
   const std::string common = "generate --model " + model + " --temperature 0 --quiet ";
   const CommandRun single = Dsv32(common + "--prompt-ids 5,6,7,8,9 --max-tokens 4");
   ASSERT_EQ(single.exit_code, 0) << single.output;
