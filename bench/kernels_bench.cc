@@ -240,21 +240,30 @@ void Gemm(benchmark::State& state, Format f, ModelShape s, int threads, int64_t 
   SetFlopCounters(state, 2.0 * static_cast<double>(tokens * s.rows * s.cols), threads);
 }
 
+// w in f32, [rows, cols].
+std::vector<float> DequantizedF32(const QuantMatrix& w) {
+  std::vector<float> wf(static_cast<size_t>(w.rows * w.cols));
+  DequantizeRows(w, 0, w.rows, wf.data());
+  return wf;
+}
+
+// y [tokens, rows] = x [tokens, cols] * wf^T by OpenBLAS.
+void SgemmF32(const std::vector<float>& wf, const std::vector<float>& x, ModelShape s,
+              int64_t tokens, std::vector<float>* y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tokens),
+              static_cast<int>(s.rows), static_cast<int>(s.cols), 1.0f, x.data(),
+              static_cast<int>(s.cols), wf.data(), static_cast<int>(s.cols), 0.0f, y->data(),
+              static_cast<int>(s.rows));
+  benchmark::ClobberMemory();
+}
+
 // OpenBLAS on the FP8 weights of Gemm, dequantized to f32 beforehand.
 void Sgemm(benchmark::State& state, ModelShape s, int threads, int64_t tokens) {
-  const auto w = MakeMatrix(Format::kFp8, s.rows, s.cols, 1);
-  std::vector<float> wf(static_cast<size_t>(s.rows * s.cols));
-  for (int64_t r = 0; r < s.rows; ++r) DequantizeRow(w->m, r, wf.data() + r * s.cols);
+  const std::vector<float> wf = DequantizedF32(MakeMatrix(Format::kFp8, s.rows, s.cols, 1)->m);
   const auto x = Activations(tokens * s.cols);
   std::vector<float> y(static_cast<size_t>(tokens * s.rows));
   openblas_set_num_threads(threads);
-  for (auto _ : state) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tokens),
-                static_cast<int>(s.rows), static_cast<int>(s.cols), 1.0f, x.data(),
-                static_cast<int>(s.cols), wf.data(), static_cast<int>(s.cols), 0.0f, y.data(),
-                static_cast<int>(s.rows));
-    benchmark::ClobberMemory();
-  }
+  for (auto _ : state) SgemmF32(wf, x, s, tokens, &y);
   SetFlopCounters(state, 2.0 * static_cast<double>(tokens * s.rows * s.cols), threads);
 }
 
@@ -275,8 +284,7 @@ double Median(std::vector<double> v) {
 // the pairs' ratios compares them where separate runs cannot.
 void GemmVsSgemm(benchmark::State& state, ModelShape s, int threads, int64_t tokens) {
   const auto w = MakeMatrix(Format::kFp8, s.rows, s.cols, 1);
-  std::vector<float> wf(static_cast<size_t>(s.rows * s.cols));
-  for (int64_t r = 0; r < s.rows; ++r) DequantizeRow(w->m, r, wf.data() + r * s.cols);
+  const std::vector<float> wf = DequantizedF32(w->m);
   const auto x = Activations(tokens * s.cols);
   std::vector<float> y(static_cast<size_t>(tokens * s.rows));
   openblas_set_num_threads(threads);
@@ -284,22 +292,20 @@ void GemmVsSgemm(benchmark::State& state, ModelShape s, int threads, int64_t tok
     MatMulTiled(w->m, x.data(), tokens, y.data(), &Pool(threads));
     benchmark::ClobberMemory();
   };
-  auto sgemm = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(tokens),
-                static_cast<int>(s.rows), static_cast<int>(s.cols), 1.0f, x.data(),
-                static_cast<int>(s.cols), wf.data(), static_cast<int>(s.cols), 0.0f, y.data(),
-                static_cast<int>(s.rows));
-    benchmark::ClobberMemory();
-  };
+  auto sgemm = [&] { SgemmF32(wf, x, s, tokens, &y); };
   std::vector<double> ours, theirs, ratios;
   for (auto _ : state) {
-    const bool ours_first = ours.size() % 2 == 0;
-    const double a = ours_first ? SecondsOf(kernel) : 0.0;
-    const double b = SecondsOf(sgemm);
-    const double c = ours_first ? a : SecondsOf(kernel);
-    ours.push_back(c);
-    theirs.push_back(b);
-    ratios.push_back(b / c);
+    double ours_s, theirs_s;
+    if (ours.size() % 2 == 0) {
+      ours_s = SecondsOf(kernel);
+      theirs_s = SecondsOf(sgemm);
+    } else {
+      theirs_s = SecondsOf(sgemm);
+      ours_s = SecondsOf(kernel);
+    }
+    ours.push_back(ours_s);
+    theirs.push_back(theirs_s);
+    ratios.push_back(theirs_s / ours_s);
   }
   const double flops = 2.0 * static_cast<double>(tokens * s.rows * s.cols);
   state.counters["speedup"] = Median(ratios);
