@@ -117,6 +117,93 @@ void NaiveAttention(const AttentionContext& ctx, const QuantMatrix& kv_b_proj, i
   });
 }
 
+namespace {
+
+// Token i attends over its visible latents with its folded queries
+// (token_q, [heads, kv_lora + rope]); writes each head's normalised
+// weighted latent to o_latent [heads, kv_lora]. The positions are split
+// over the pool, one softmax state per part in `partials`.
+void AttendOverLatents(const AttentionContext& ctx, const Dims& d, const KvCache& cache,
+                       int64_t layer, const AttentionSelection& selection, int64_t i,
+                       const float* token_q, std::vector<Partial>& partials, float* o_latent) {
+  const int64_t width = d.kv_lora + d.rope;
+  const KvFieldFormat& lf = cache.format().field(KvField::kLatent);
+  const KvFieldFormat& rf = cache.format().field(KvField::kRopeKey);
+  const auto parts_max = static_cast<int64_t>(partials.size());
+  const int64_t n = VisibleCount(ctx, selection, i);
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int64_t parts = std::min<int64_t>(parts_max, blocks);
+  // Each part attends over its own share of the positions; the shares'
+  // softmax states are merged below.
+  ParallelFor(ctx.pool, parts, [&](int64_t p_begin, int64_t p_end) {
+    std::vector<float> keys(static_cast<size_t>(kBlock * width));
+    std::vector<float> keys_t(keys.size());
+    std::vector<float> scores(static_cast<size_t>(kBlock));
+    for (int64_t p = p_begin; p < p_end; ++p) {
+      Partial& part = partials[static_cast<size_t>(p)];
+      part.Reset(d.heads, d.kv_lora);
+      const int64_t b_begin = blocks * p / parts, b_end = blocks * (p + 1) / parts;
+      for (int64_t b = b_begin; b < b_end; ++b) {
+        const int64_t j0 = b * kBlock;
+        const int64_t rows = std::min(kBlock, n - j0);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t t = PositionAt(selection, i, j0 + r);
+          float* row = &keys[static_cast<size_t>(r * width)];
+          KernelDecodeRows(lf, cache.values(layer, t, KvField::kLatent),
+                           cache.scales(layer, t, KvField::kLatent), 1, row);
+          KernelDecodeRows(rf, cache.values(layer, t, KvField::kRopeKey),
+                           cache.scales(layer, t, KvField::kRopeKey), 1, row + d.kv_lora);
+        }
+        // Scores with lanes over positions (no horizontal sums), then
+        // each head's weighted sum of the block's latents.
+        Transpose(keys.data(), rows, width, keys_t.data());
+        for (int64_t h = 0; h < d.heads; ++h) {
+          KernelDotTransposed(keys_t.data(), rows, width, token_q + h * width, scores.data());
+          float block_max = scores[0];
+          for (int64_t r = 1; r < rows; ++r)
+            block_max = std::max(block_max, scores[static_cast<size_t>(r)]);
+          float& m = part.max[static_cast<size_t>(h)];
+          float* acc = &part.acc[static_cast<size_t>(h * d.kv_lora)];
+          if (block_max > m) {
+            const float rescale = std::exp(m - block_max);
+            part.sum[static_cast<size_t>(h)] *= rescale;
+            KernelScale(rescale, acc, d.kv_lora);
+            m = block_max;
+          }
+          float sum = 0.0f;
+          for (int64_t r = 0; r < rows; ++r) {
+            scores[static_cast<size_t>(r)] = std::exp(scores[static_cast<size_t>(r)] - m);
+            sum += scores[static_cast<size_t>(r)];
+          }
+          KernelWeightedSum(scores.data(), keys.data(), rows, width, d.kv_lora, acc);
+          part.sum[static_cast<size_t>(h)] += sum;
+        }
+      }
+    }
+  });
+
+  // Merge the shares and normalise.
+  ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t p = 0; p < parts; ++p)
+        m = std::max(m, partials[static_cast<size_t>(p)].max[static_cast<size_t>(h)]);
+      float* o = o_latent + h * d.kv_lora;
+      std::fill(o, o + d.kv_lora, 0.0f);
+      float sum = 0.0f;
+      for (int64_t p = 0; p < parts; ++p) {
+        const Partial& part = partials[static_cast<size_t>(p)];
+        const float w = std::exp(part.max[static_cast<size_t>(h)] - m);
+        sum += w * part.sum[static_cast<size_t>(h)];
+        KernelAxpy(w, &part.acc[static_cast<size_t>(h * d.kv_lora)], o, d.kv_lora);
+      }
+      KernelScale(1.0f / sum, o, d.kv_lora);
+    }
+  });
+}
+
+}  // namespace
+
 void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int64_t layer,
                        const float* q, const KvCache& cache, const AttentionSelection& selection,
                        float* out) {
@@ -124,10 +211,7 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
   const int64_t kv_width = d.nope + d.v;
   const int64_t width = d.kv_lora + d.rope;  // a decoded key row: latent then rope key
   const float scale = Rope::SoftmaxScale(*ctx.config);
-  const KvFieldFormat& lf = cache.format().field(KvField::kLatent);
-  const KvFieldFormat& rf = cache.format().field(KvField::kRopeKey);
-  const int parts_max = ctx.pool ? ctx.pool->size() : 1;
-  std::vector<Partial> partials(static_cast<size_t>(parts_max));
+  std::vector<Partial> partials(static_cast<size_t>(ctx.pool ? ctx.pool->size() : 1));
   const int64_t group_max = std::min(kTokenGroup, ctx.tokens);
   std::vector<float> q_cat(static_cast<size_t>(group_max * d.heads * width));
   std::vector<float> o_latent(static_cast<size_t>(group_max * d.heads * d.kv_lora));
@@ -161,78 +245,9 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
     });
 
     for (int64_t g = 0; g < group; ++g) {
-      const int64_t i = g0 + g;
-      const float* token_q = &q_cat[static_cast<size_t>(g * d.heads * width)];
-      const int64_t n = VisibleCount(ctx, selection, i);
-      const int64_t blocks = (n + kBlock - 1) / kBlock;
-      const int64_t parts = std::min<int64_t>(parts_max, blocks);
-      // Each part attends over its own share of the positions; the shares'
-      // softmax states are merged below.
-      ParallelFor(ctx.pool, parts, [&](int64_t p_begin, int64_t p_end) {
-        std::vector<float> keys(static_cast<size_t>(kBlock * width));
-        std::vector<float> keys_t(keys.size());
-        std::vector<float> scores(static_cast<size_t>(kBlock));
-        for (int64_t p = p_begin; p < p_end; ++p) {
-          Partial& part = partials[static_cast<size_t>(p)];
-          part.Reset(d.heads, d.kv_lora);
-          const int64_t b_begin = blocks * p / parts, b_end = blocks * (p + 1) / parts;
-          for (int64_t b = b_begin; b < b_end; ++b) {
-            const int64_t j0 = b * kBlock;
-            const int64_t rows = std::min(kBlock, n - j0);
-            for (int64_t r = 0; r < rows; ++r) {
-              const int64_t t = PositionAt(selection, i, j0 + r);
-              float* row = &keys[static_cast<size_t>(r * width)];
-              KernelDecodeRows(lf, cache.values(layer, t, KvField::kLatent),
-                               cache.scales(layer, t, KvField::kLatent), 1, row);
-              KernelDecodeRows(rf, cache.values(layer, t, KvField::kRopeKey),
-                               cache.scales(layer, t, KvField::kRopeKey), 1, row + d.kv_lora);
-            }
-            // Scores with lanes over positions (no horizontal sums), then
-            // each head's weighted sum of the block's latents.
-            Transpose(keys.data(), rows, width, keys_t.data());
-            for (int64_t h = 0; h < d.heads; ++h) {
-              KernelDotTransposed(keys_t.data(), rows, width, token_q + h * width, scores.data());
-              float block_max = scores[0];
-              for (int64_t r = 1; r < rows; ++r)
-                block_max = std::max(block_max, scores[static_cast<size_t>(r)]);
-              float& m = part.max[static_cast<size_t>(h)];
-              float* acc = &part.acc[static_cast<size_t>(h * d.kv_lora)];
-              if (block_max > m) {
-                const float rescale = std::exp(m - block_max);
-                part.sum[static_cast<size_t>(h)] *= rescale;
-                KernelScale(rescale, acc, d.kv_lora);
-                m = block_max;
-              }
-              float sum = 0.0f;
-              for (int64_t r = 0; r < rows; ++r) {
-                scores[static_cast<size_t>(r)] = std::exp(scores[static_cast<size_t>(r)] - m);
-                sum += scores[static_cast<size_t>(r)];
-              }
-              KernelWeightedSum(scores.data(), keys.data(), rows, width, d.kv_lora, acc);
-              part.sum[static_cast<size_t>(h)] += sum;
-            }
-          }
-        }
-      });
-
-      // Merge the shares and normalise.
-      ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
-        for (int64_t h = h_begin; h < h_end; ++h) {
-          float m = -std::numeric_limits<float>::infinity();
-          for (int64_t p = 0; p < parts; ++p)
-            m = std::max(m, partials[static_cast<size_t>(p)].max[static_cast<size_t>(h)]);
-          float* o = &o_latent[static_cast<size_t>((g * d.heads + h) * d.kv_lora)];
-          std::fill(o, o + d.kv_lora, 0.0f);
-          float sum = 0.0f;
-          for (int64_t p = 0; p < parts; ++p) {
-            const Partial& part = partials[static_cast<size_t>(p)];
-            const float w = std::exp(part.max[static_cast<size_t>(h)] - m);
-            sum += w * part.sum[static_cast<size_t>(h)];
-            KernelAxpy(w, &part.acc[static_cast<size_t>(h * d.kv_lora)], o, d.kv_lora);
-          }
-          KernelScale(1.0f / sum, o, d.kv_lora);
-        }
-      });
+      AttendOverLatents(ctx, d, cache, layer, selection, g0 + g,
+                        &q_cat[static_cast<size_t>(g * d.heads * width)], partials,
+                        &o_latent[static_cast<size_t>(g * d.heads * d.kv_lora)]);
     }
 
     // out[i][h] = W_vb[h] o_latent[i][h].
