@@ -22,6 +22,35 @@ size_t QuantMatrix::bytes() const {
   return 0;
 }
 
+bool HasRowsView(const QuantMatrix& w, int64_t row0, int64_t count) {
+  if (row0 < 0 || count < 0 || row0 + count > w.rows) return false;
+  return w.format != WeightFormat::kFp8Block || row0 % w.block_rows == 0;
+}
+
+QuantMatrix RowsOf(const QuantMatrix& w, int64_t row0, int64_t count) {
+  QuantMatrix v = w;
+  v.rows = count;
+  switch (w.format) {
+    case WeightFormat::kF32:
+      v.data = static_cast<const float*>(w.data) + row0 * w.cols;
+      break;
+    case WeightFormat::kBF16:
+      v.data = static_cast<const uint16_t*>(w.data) + row0 * w.cols;
+      break;
+    case WeightFormat::kFp8Block:
+      v.data = static_cast<const uint8_t*>(w.data) + row0 * w.cols;
+      v.scales = w.scales + (row0 / w.block_rows) * w.scale_cols();
+      break;
+    case WeightFormat::kInt4:
+      // block_rows is 1: one row of groups per row.
+      v.data = static_cast<const uint8_t*>(w.data) + row0 * Int4RowBytes(w.cols);
+      v.scales = w.scales + row0 * w.scale_cols();
+      if (w.zeros) v.zeros = w.zeros + row0 * w.scale_cols();
+      break;
+  }
+  return v;
+}
+
 void DequantizeRow(const QuantMatrix& w, int64_t row, float* out) {
   switch (w.format) {
     case WeightFormat::kF32: {

@@ -44,6 +44,15 @@ struct QuantMatrix {
   size_t bytes() const;
 };
 
+// Whether rows [row0, row0 + count) of w can be viewed as a matrix of their
+// own (RowsOf): always, except that FP8 views start on a block of rows, so
+// they share the block scales as stored.
+bool HasRowsView(const QuantMatrix& w, int64_t row0, int64_t count);
+
+// Rows [row0, row0 + count) of w as a matrix of their own, in place (no
+// copy); needs HasRowsView.
+QuantMatrix RowsOf(const QuantMatrix& w, int64_t row0, int64_t count);
+
 // Writes row `row` of W, dequantized, to out[0..cols).
 void DequantizeRow(const QuantMatrix& w, int64_t row, float* out);
 

@@ -189,6 +189,39 @@ TEST_P(MatMulTest, DequantizeRowsEqualsDequantizeRow) {
   }
 }
 
+// A view of some rows multiplies exactly as those rows of the whole matrix;
+// FP8 views start only on a block of rows, where the scales line up.
+TEST(MatMulEdgeTest, RowsOfIsThoseRowsOfTheMatrix) {
+  std::mt19937 rng(7);
+  for (const Case& c : kCases) {
+    for (const Shape2& s : kShapes) {
+      if (s.rows < 3) continue;
+      TestMatrix t = RandomMatrix(c.format, s.rows, s.cols, c.block, c.asymmetric, rng);
+      int64_t row0 = s.rows / 3;
+      if (c.format == WeightFormat::kFp8Block) {
+        row0 = (row0 + c.block - 1) / c.block * c.block;
+        if (row0 >= s.rows) row0 = 0;
+        EXPECT_FALSE(HasRowsView(t.m, row0 + 1, 1)) << c.name;
+      }
+      const int64_t count = s.rows - row0;
+      ASSERT_TRUE(HasRowsView(t.m, row0, count)) << c.name << " " << s.rows << "x" << s.cols;
+      EXPECT_FALSE(HasRowsView(t.m, row0, count + 1)) << c.name;
+      const auto x = RandomVector(2 * s.cols, rng);
+      std::vector<float> whole(static_cast<size_t>(2 * s.rows));
+      std::vector<float> part(static_cast<size_t>(2 * count));
+      MatMulReference(t.m, x.data(), 2, whole.data());
+      MatMulReference(RowsOf(t.m, row0, count), x.data(), 2, part.data());
+      for (int64_t tok = 0; tok < 2; ++tok) {
+        for (int64_t r = 0; r < count; ++r) {
+          ASSERT_EQ(part[static_cast<size_t>(tok * count + r)],
+                    whole[static_cast<size_t>(tok * s.rows + row0 + r)])
+              << c.name << " " << s.rows << "x" << s.cols << " row " << row0 + r;
+        }
+      }
+    }
+  }
+}
+
 TEST(MatMulEdgeTest, EmptyRowsGiveZeros) {
   QuantMatrix w;
   w.rows = 3;
