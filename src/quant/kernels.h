@@ -51,6 +51,11 @@ void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
 // is a scalar reference).
 void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* out);
 
+// y[0, cols) = W^T x for x[0, rows): the transposed product of one vector,
+// the weights read once in blocks of rows (for MLA's absorbed decode, where
+// each head multiplies by its slice of kv_b_proj transposed).
+void MatVecTransposed(const QuantMatrix& w, const float* x, float* y);
+
 // Above this many tokens MatMul uses MatMulTiled. Measured: MatVec's cost
 // grows with every token while MatMulTiled pays for 32 tokens from the
 // first; they cross at about 14.

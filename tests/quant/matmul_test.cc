@@ -159,6 +159,33 @@ TEST_P(MatMulTest, MatMulTiledManyTokensMatchesReference) {
                 {150, 300}, {{37, 300}});
 }
 
+// y = W^T x against the sum over rows of the dequantized weights, in double.
+TEST_P(MatMulTest, MatVecTransposedMatchesReference) {
+  std::mt19937 rng(31);
+  for (const Case& c : kCases) {
+    for (const Shape2& s : kShapes) {
+      TestMatrix t = RandomMatrix(c.format, s.rows, s.cols, c.block, c.asymmetric, rng);
+      const auto x = RandomVector(s.rows, rng);
+      std::vector<double> want(static_cast<size_t>(s.cols)), scale(want.size());
+      std::vector<float> row(static_cast<size_t>(s.cols));
+      for (int64_t r = 0; r < s.rows; ++r) {
+        DequantizeRow(t.m, r, row.data());
+        for (int64_t k = 0; k < s.cols; ++k) {
+          want[static_cast<size_t>(k)] += double{x[static_cast<size_t>(r)]} * row[k];
+          scale[static_cast<size_t>(k)] += std::abs(double{x[static_cast<size_t>(r)]} * row[k]);
+        }
+      }
+      std::vector<float> got(static_cast<size_t>(s.cols), -1.0f);
+      MatVecTransposed(t.m, x.data(), got.data());
+      for (int64_t k = 0; k < s.cols; ++k) {
+        ASSERT_NEAR(got[k], want[k], kRelativeTolerance * scale[k] + 1e-30)
+            << c.name << " " << s.rows << "x" << s.cols << " col " << k << " on "
+            << ChosenKernelTarget();
+      }
+    }
+  }
+}
+
 // The vectorized dequantization is DequantizeRow exactly, from any first
 // row, except that INT4 subtracts the zero point after scaling (one more
 // rounding: within an ulp or two of the value).

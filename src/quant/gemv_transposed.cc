@@ -1,0 +1,199 @@
+// MatVecTransposed: y = W^T x, the product MLA's absorbed decode needs with
+// each head's slice of kv_b_proj (W_kb^T q). The weights stream once, a block
+// of rows at a time; each row is decoded straight into registers and added,
+// times its x, into one segment of y held in accumulators, so the block's
+// bytes (8 KiB of FP8 at V3.2's 512 columns) stay in L1 while the segments
+// pass over them.
+#include <algorithm>
+#include <vector>
+
+#include "quant/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/gemv_transposed.cc"
+#include "hwy/cache_control.h"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/decode-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dsv32 {
+namespace HWY_NAMESPACE {
+namespace {
+
+// Accumulator vectors per segment of y: 8 (128 columns of f32 on AVX-512)
+// leave room for the decoded weights in 16 registers too.
+constexpr int kSegmentVectors = 8;
+// Rows per block: 16 rows of 512 FP8 codes are 8 KiB.
+constexpr int64_t kRowBlock = 16;
+
+// One segment of y, `vectors` vectors lying inside one block of scales:
+// y[c] += sum over rows [r0, r1) of x_r * W[r][c], where decode(r, w) fills
+// w with the row's weights there and returns x_r (times whatever factor the
+// decoded weights leave out). `first` writes instead of adding.
+// Each row's bytes of a segment are requested this many rows ahead, spread
+// over the loop as MatVec does (a burst of requests per block fills the
+// line buffers and stalls): 16 KiB ahead at V3.2's 512 FP8 columns.
+constexpr int64_t kRowsAhead = 2 * kRowBlock;
+
+HWY_INLINE void PrefetchBytes(const void* p, int64_t bytes) {
+  if (!p) return;
+  for (int64_t b = 0; b < bytes; b += 64) hwy::Prefetch(static_cast<const uint8_t*>(p) + b);
+}
+
+template <class Decode>
+HWY_INLINE void SegmentOverRows(DF df, int vectors, int64_t r0, int64_t r1, const Decode& decode,
+                                bool first, float* HWY_RESTRICT y) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF acc[kSegmentVectors];
+  for (int j = 0; j < vectors; ++j) {
+    acc[j] = first ? hn::Zero(df) : hn::LoadU(df, y + j * lanes);
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    VF w[kSegmentVectors];
+    const float xr = decode(r, w);
+    const VF xv = hn::Set(df, xr);
+    for (int j = 0; j < vectors; ++j) acc[j] = hn::MulAdd(xv, w[j], acc[j]);
+  }
+  for (int j = 0; j < vectors; ++j) hn::StoreU(acc[j], df, y + j * lanes);
+}
+
+}  // namespace
+
+void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t cols = m.cols;
+  const int64_t element_bytes = m.format == WeightFormat::kF32    ? 4
+                                : m.format == WeightFormat::kBF16 ? 2
+                                                                  : 1;
+  // Column c of the row kRowsAhead past r, if there is one.
+  auto ahead = [&](int64_t r, int64_t c) -> const uint8_t* {
+    if (r + kRowsAhead >= m.rows) return nullptr;
+    return static_cast<const uint8_t*>(m.data) + ((r + kRowsAhead) * cols + c) * element_bytes;
+  };
+  // Segments end at blocks of scales (FP8) and hold whole pairs of vectors
+  // (the FP8 decoder's unit); the columns left over at the end of a block
+  // are summed one by one.
+  const int64_t block_cols = m.format == WeightFormat::kFp8Block ? m.block_cols : cols;
+  const int64_t segment_cols = kSegmentVectors * lanes;
+  std::vector<float> dequantized;
+  for (int64_t r0 = 0; r0 < m.rows; r0 += kRowBlock) {
+    const int64_t r1 = std::min(m.rows, r0 + kRowBlock);
+    const bool first = r0 == 0;
+    if (m.format == WeightFormat::kInt4) {
+      // INT4 rows decode in whole chunks; they go through DequantizeRows and
+      // are summed as f32 rows.
+      dequantized.resize(static_cast<size_t>((r1 - r0) * cols));
+      DequantizeRows(m, r0, r1 - r0, dequantized.data());
+      if (first) std::fill(y, y + cols, 0.0f);
+      for (int64_t r = r0; r < r1; ++r) {
+        const VF xv = hn::Set(df, x[r]);
+        const float* row = &dequantized[static_cast<size_t>((r - r0) * cols)];
+        int64_t c = 0;
+        for (; c + lanes <= cols; c += lanes) {
+          hn::StoreU(hn::MulAdd(xv, hn::LoadU(df, row + c), hn::LoadU(df, y + c)), df, y + c);
+        }
+        for (; c < cols; ++c) y[c] += x[r] * row[c];
+      }
+      continue;
+    }
+    for (int64_t b0 = 0; b0 < cols; b0 += block_cols) {
+      const int64_t b1 = std::min(cols, b0 + block_cols);
+      const int64_t vector_end = b0 + (b1 - b0) / (2 * lanes) * (2 * lanes);
+      for (int64_t c0 = b0; c0 < vector_end; c0 += segment_cols) {
+        const int vectors = static_cast<int>(std::min(segment_cols, vector_end - c0) / lanes);
+        switch (m.format) {
+          case WeightFormat::kF32: {
+            const float* src = static_cast<const float*>(m.data) + c0;
+            SegmentOverRows(
+                df, vectors, r0, r1,
+                [&](int64_t r, VF* w) {
+                  PrefetchBytes(ahead(r, c0), 4 * vectors * lanes);
+                  for (int j = 0; j < vectors; ++j)
+                    w[j] = hn::LoadU(df, src + r * cols + j * lanes);
+                  return x[r];
+                },
+                first, y + c0);
+            break;
+          }
+          case WeightFormat::kBF16: {
+            const uint16_t* src = static_cast<const uint16_t*>(m.data) + c0;
+            SegmentOverRows(
+                df, vectors, r0, r1,
+                [&](int64_t r, VF* w) {
+                  PrefetchBytes(ahead(r, c0), 2 * vectors * lanes);
+                  for (int j = 0; j < vectors; ++j)
+                    w[j] = DecodeBF16(df, src + r * cols + j * lanes);
+                  return x[r];
+                },
+                first, y + c0);
+            break;
+          }
+          case WeightFormat::kFp8Block: {
+            const uint8_t* src = static_cast<const uint8_t*>(m.data) + c0;
+            const float* scales = m.scales + b0 / m.block_cols;
+            const int64_t scale_cols = m.scale_cols();
+            SegmentOverRows(
+                df, vectors, r0, r1,
+                [&](int64_t r, VF* w) {
+                  PrefetchBytes(ahead(r, c0), vectors * lanes);
+                  for (int j = 0; j < vectors; j += 2) {
+                    DecodeFp8Bits(df, src + r * cols + j * lanes, &w[j], &w[j + 1]);
+                  }
+                  return x[r] * scales[(r / m.block_rows) * scale_cols] * kFp8BitsScale;
+                },
+                first, y + c0);
+            break;
+          }
+          case WeightFormat::kInt4:
+            break;
+        }
+      }
+      // Columns of this block that make no whole pair of vectors.
+      for (int64_t c = vector_end; c < b1; ++c) {
+        float sum = first ? 0.0f : y[c];
+        for (int64_t r = r0; r < r1; ++r) {
+          float w = 0.0f;
+          switch (m.format) {
+            case WeightFormat::kF32:
+              w = static_cast<const float*>(m.data)[r * cols + c];
+              break;
+            case WeightFormat::kBF16:
+              w = BF16ToF32(static_cast<const uint16_t*>(m.data)[r * cols + c]);
+              break;
+            case WeightFormat::kFp8Block:
+              w = Fp8E4M3ToF32(static_cast<const uint8_t*>(m.data)[r * cols + c]) *
+                  m.scales[(r / m.block_rows) * m.scale_cols() + c / m.block_cols];
+              break;
+            case WeightFormat::kInt4:
+              break;
+          }
+          sum += x[r] * w;
+        }
+        y[c] = sum;
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsv32
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsv32 {
+
+HWY_EXPORT(MatVecTransposedImpl);
+
+void MatVecTransposed(const QuantMatrix& w, const float* x, float* y) {
+  if (w.cols <= 0) return;
+  if (w.rows <= 0) {
+    std::fill(y, y + w.cols, 0.0f);
+    return;
+  }
+  HWY_DYNAMIC_DISPATCH(MatVecTransposedImpl)(w, x, y);
+}
+
+}  // namespace dsv32
+#endif  // HWY_ONCE
