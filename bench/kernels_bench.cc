@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention_kernels.h"
 #include "core/thread_pool.h"
 #include "hwy/aligned_allocator.h"
 #include "machine_peak.h"
@@ -222,6 +223,45 @@ void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols,
                                                    benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// MLA's absorbed decode multiplies every head's query by its W_kb
+// transposed: rows [h * 256, h * 256 + 128) of kv_b_proj (32768 x 512 at
+// V3.2's sizes), for all 128 heads. `transposed` runs MatVecTransposed on
+// each head's rows; otherwise the rows are dequantized 16 at a time and
+// added up with axpys, for comparison. Counts the bytes of the W_kb halves.
+void GemvTransposedKvB(benchmark::State& state, Format f, bool transposed) {
+  constexpr ModelShape kKvB = kDecodeShapes[3];
+  constexpr int64_t kHeadRows = 256, kNope = 128, kChunk = 16;
+  const auto& copies = RotatingCopies(f, kKvB);
+  const auto x = Activations(kNope);
+  std::vector<float> y(static_cast<size_t>(kKvB.cols));
+  std::vector<float> rows(static_cast<size_t>(kChunk * kKvB.cols));
+  size_t i = 0;
+  for (auto _ : state) {
+    const QuantMatrix& m = copies[i++ % copies.size()]->m;
+    for (int64_t h = 0; h < kKvB.rows / kHeadRows; ++h) {
+      if (transposed) {
+        MatVecTransposed(RowsOf(m, h * kHeadRows, kNope), x.data(), y.data());
+      } else {
+        std::fill(y.begin(), y.end(), 0.0f);
+        for (int64_t r0 = 0; r0 < kNope; r0 += kChunk) {
+          DequantizeRows(m, h * kHeadRows + r0, kChunk, rows.data());
+          for (int64_t r = 0; r < kChunk; ++r) {
+            KernelAxpy(x[static_cast<size_t>(r0 + r)], &rows[static_cast<size_t>(r * kKvB.cols)],
+                       y.data(), kKvB.cols);
+          }
+        }
+      }
+      benchmark::DoNotOptimize(y.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  const double bytes = static_cast<double>(copies[0]->m.bytes()) / 2;
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_bw"] = benchmark::Counter(100.0 * bytes / g_read_bandwidth[1],
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void SetFlopCounters(benchmark::State& state, double flops, int threads) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -368,6 +408,19 @@ void RegisterAll() {
             ->UseRealTime()
             ->MinTime(0.2);
       }
+    }
+  }
+  for (Format f : {Format::kFp8, Format::kBF16}) {
+    const std::string format = FormatName(f);
+    const ModelShape kb{"kv_b_proj_kb_heads", 128 * 128, 512};
+    for (bool transposed : {true, false}) {
+      benchmark::RegisterBenchmark(
+          Name("gemv_transposed", (format + (transposed ? "" : "_dequantize_axpy")).c_str(), kb, 1,
+               1)
+              .c_str(),
+          GemvTransposedKvB, f, transposed)
+          ->UseRealTime()
+          ->MinTime(0.2);
     }
   }
   constexpr int64_t kResidentCols = 4096;
