@@ -17,9 +17,10 @@ namespace {
 // V3.2, 144 KiB) stays in L2 while every head reads it.
 constexpr int64_t kBlock = 64;
 // The absorbed path reads kv_b_proj as stored (FP8 for the official
-// checkpoints), a chunk of rows at a time dequantized into a buffer that
-// stays in L1 (16 rows of 512 floats for V3.2), and uses each chunk for a
-// group of up to kTokenGroup tokens before the next.
+// checkpoints). Where a head's slice cannot go to the matrix-vector kernels
+// in place, a chunk of rows at a time is dequantized into a buffer that
+// stays in L1 (16 rows of 512 floats for V3.2) and used for a group of up to
+// kTokenGroup tokens before the next.
 constexpr int64_t kRowChunk = 16;
 constexpr int64_t kTokenGroup = 8;
 
@@ -215,12 +216,33 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
   const int64_t group_max = std::min(kTokenGroup, ctx.tokens);
   std::vector<float> q_cat(static_cast<size_t>(group_max * d.heads * width));
   std::vector<float> o_latent(static_cast<size_t>(group_max * d.heads * d.kv_lora));
+  // Each head's W_kb and W_vb go through the matrix-vector kernels where
+  // its rows can be viewed on their own (FP8: where they start on a block
+  // of rows, as at V3.2's sizes); elsewhere through dequantized chunks.
+  bool kb_views = true, vb_views = true;
+  for (int64_t h = 0; h < d.heads; ++h) {
+    kb_views = kb_views && HasRowsView(kv_b, h * kv_width, d.nope);
+    vb_views = vb_views && HasRowsView(kv_b, h * kv_width + d.nope, d.v);
+  }
 
   for (int64_t g0 = 0; g0 < ctx.tokens; g0 += kTokenGroup) {
     const int64_t group = std::min(kTokenGroup, ctx.tokens - g0);
 
     // q_cat[i][h] = [W_kb[h]^T q_nope[i][h], q_rope[i][h]], scaled.
     ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+      if (kb_views && group == 1) {
+        // One token (a decode step): the transposed product reads the
+        // head's W_kb once, straight into registers.
+        std::vector<float> q_scaled(static_cast<size_t>(d.nope));
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          const float* qh = q + (g0 * d.heads + h) * d.qk;
+          float* qc = &q_cat[static_cast<size_t>(h * width)];
+          for (int64_t r = 0; r < d.nope; ++r) q_scaled[static_cast<size_t>(r)] = qh[r] * scale;
+          MatVecTransposed(RowsOf(kv_b, h * kv_width, d.nope), q_scaled.data(), qc);
+          for (int64_t r = 0; r < d.rope; ++r) qc[d.kv_lora + r] = qh[d.nope + r] * scale;
+        }
+        return;
+      }
       std::vector<float> rows(static_cast<size_t>(kRowChunk * d.kv_lora));
       for (int64_t h = h_begin; h < h_end; ++h) {
         for (int64_t i = 0; i < group; ++i) {
@@ -252,6 +274,24 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
 
     // out[i][h] = W_vb[h] o_latent[i][h].
     ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+      if (vb_views) {
+        // Each head's W_vb is a matrix of its own, decoded by MatVec once
+        // for the whole group of tokens.
+        std::vector<float> x(static_cast<size_t>(group * d.kv_lora));
+        std::vector<float> y(static_cast<size_t>(group * d.v));
+        for (int64_t h = h_begin; h < h_end; ++h) {
+          for (int64_t g = 0; g < group; ++g) {
+            const float* o = &o_latent[static_cast<size_t>((g * d.heads + h) * d.kv_lora)];
+            std::copy(o, o + d.kv_lora, &x[static_cast<size_t>(g * d.kv_lora)]);
+          }
+          MatVec(RowsOf(kv_b, h * kv_width + d.nope, d.v), x.data(), group, y.data(), nullptr);
+          for (int64_t g = 0; g < group; ++g) {
+            std::copy(&y[static_cast<size_t>(g * d.v)], &y[static_cast<size_t>((g + 1) * d.v)],
+                      out + ((g0 + g) * d.heads + h) * d.v);
+          }
+        }
+        return;
+      }
       std::vector<float> rows(static_cast<size_t>(kRowChunk * d.kv_lora));
       for (int64_t h = h_begin; h < h_end; ++h) {
         for (int64_t r0 = 0; r0 < d.v; r0 += kRowChunk) {
