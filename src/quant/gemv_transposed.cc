@@ -5,6 +5,7 @@
 // bytes (8 KiB of FP8 at V3.2's 512 columns) stay in L1 while the segments
 // pass over them.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "quant/kernels.h"
@@ -27,10 +28,6 @@ constexpr int kSegmentVectors = 8;
 // Rows per block: 16 rows of 512 FP8 codes are 8 KiB.
 constexpr int64_t kRowBlock = 16;
 
-// One segment of y, `vectors` vectors lying inside one block of scales:
-// y[c] += sum over rows [r0, r1) of x_r * W[r][c], where decode(r, w) fills
-// w with the row's weights there and returns x_r (times whatever factor the
-// decoded weights leave out). `first` writes instead of adding.
 // Each row's bytes of a segment are requested this many rows ahead, spread
 // over the loop as MatVec does (a burst of requests per block fills the
 // line buffers and stalls): 16 KiB ahead at V3.2's 512 FP8 columns.
@@ -41,21 +38,39 @@ HWY_INLINE void PrefetchBytes(const void* p, int64_t bytes) {
   for (int64_t b = 0; b < bytes; b += 64) hwy::Prefetch(static_cast<const uint8_t*>(p) + b);
 }
 
-template <class Decode>
-HWY_INLINE void SegmentOverRows(DF df, int vectors, int64_t r0, int64_t r1, const Decode& decode,
-                                bool first, float* HWY_RESTRICT y) {
+// One segment of y, V vectors lying inside one block of scales:
+// y[c] += sum over rows [r0, r1) of x_r * W[r][c], where decode(r, w, V)
+// fills w with the row's weights there and returns x_r (times whatever
+// factor the decoded weights leave out). `first` writes instead of adding.
+// V is a constant so that the accumulators live in registers.
+template <int V, class Decode>
+HWY_INLINE void SegmentOverRows(DF df, int64_t r0, int64_t r1, const Decode& decode, bool first,
+                                float* HWY_RESTRICT y) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  VF acc[kSegmentVectors];
-  for (int j = 0; j < vectors; ++j) {
-    acc[j] = first ? hn::Zero(df) : hn::LoadU(df, y + j * lanes);
-  }
+  VF acc[V];
+  for (int j = 0; j < V; ++j) acc[j] = first ? hn::Zero(df) : hn::LoadU(df, y + j * lanes);
   for (int64_t r = r0; r < r1; ++r) {
-    VF w[kSegmentVectors];
-    const float xr = decode(r, w);
-    const VF xv = hn::Set(df, xr);
-    for (int j = 0; j < vectors; ++j) acc[j] = hn::MulAdd(xv, w[j], acc[j]);
+    VF w[V];
+    const VF xv = hn::Set(df, decode(r, w, std::integral_constant<int, V>()));
+    for (int j = 0; j < V; ++j) acc[j] = hn::MulAdd(xv, w[j], acc[j]);
   }
-  for (int j = 0; j < vectors; ++j) hn::StoreU(acc[j], df, y + j * lanes);
+  for (int j = 0; j < V; ++j) hn::StoreU(acc[j], df, y + j * lanes);
+}
+
+// SegmentOverRows for `vectors` (even, at most kSegmentVectors) vectors.
+template <class Decode>
+HWY_INLINE void Segment(DF df, int vectors, int64_t r0, int64_t r1, const Decode& decode,
+                        bool first, float* HWY_RESTRICT y) {
+  switch (vectors) {
+    case 8:
+      return SegmentOverRows<8>(df, r0, r1, decode, first, y);
+    case 6:
+      return SegmentOverRows<6>(df, r0, r1, decode, first, y);
+    case 4:
+      return SegmentOverRows<4>(df, r0, r1, decode, first, y);
+    default:
+      return SegmentOverRows<2>(df, r0, r1, decode, first, y);
+  }
 }
 
 }  // namespace
@@ -78,6 +93,7 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
   const int64_t block_cols = m.format == WeightFormat::kFp8Block ? m.block_cols : cols;
   const int64_t segment_cols = kSegmentVectors * lanes;
   std::vector<float> dequantized;
+  float x_scaled[kRowBlock];
   for (int64_t r0 = 0; r0 < m.rows; r0 += kRowBlock) {
     const int64_t r1 = std::min(m.rows, r0 + kRowBlock);
     const bool first = r0 == 0;
@@ -101,17 +117,25 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
     for (int64_t b0 = 0; b0 < cols; b0 += block_cols) {
       const int64_t b1 = std::min(cols, b0 + block_cols);
       const int64_t vector_end = b0 + (b1 - b0) / (2 * lanes) * (2 * lanes);
+      if (m.format == WeightFormat::kFp8Block) {
+        // x times each row's scale in this block of columns, and the 2^8 the
+        // decoder leaves out.
+        for (int64_t r = r0; r < r1; ++r) {
+          x_scaled[static_cast<size_t>(r - r0)] =
+              x[r] * m.scales[(r / m.block_rows) * m.scale_cols() + b0 / m.block_cols] *
+              kFp8BitsScale;
+        }
+      }
       for (int64_t c0 = b0; c0 < vector_end; c0 += segment_cols) {
         const int vectors = static_cast<int>(std::min(segment_cols, vector_end - c0) / lanes);
         switch (m.format) {
           case WeightFormat::kF32: {
             const float* src = static_cast<const float*>(m.data) + c0;
-            SegmentOverRows(
+            Segment(
                 df, vectors, r0, r1,
-                [&](int64_t r, VF* w) {
-                  PrefetchBytes(ahead(r, c0), 4 * vectors * lanes);
-                  for (int j = 0; j < vectors; ++j)
-                    w[j] = hn::LoadU(df, src + r * cols + j * lanes);
+                [&](int64_t r, VF* w, auto v) {
+                  PrefetchBytes(ahead(r, c0), 4 * v * lanes);
+                  for (int j = 0; j < v; ++j) w[j] = hn::LoadU(df, src + r * cols + j * lanes);
                   return x[r];
                 },
                 first, y + c0);
@@ -119,12 +143,11 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
           }
           case WeightFormat::kBF16: {
             const uint16_t* src = static_cast<const uint16_t*>(m.data) + c0;
-            SegmentOverRows(
+            Segment(
                 df, vectors, r0, r1,
-                [&](int64_t r, VF* w) {
-                  PrefetchBytes(ahead(r, c0), 2 * vectors * lanes);
-                  for (int j = 0; j < vectors; ++j)
-                    w[j] = DecodeBF16(df, src + r * cols + j * lanes);
+                [&](int64_t r, VF* w, auto v) {
+                  PrefetchBytes(ahead(r, c0), 2 * v * lanes);
+                  for (int j = 0; j < v; ++j) w[j] = DecodeBF16(df, src + r * cols + j * lanes);
                   return x[r];
                 },
                 first, y + c0);
@@ -132,16 +155,14 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
           }
           case WeightFormat::kFp8Block: {
             const uint8_t* src = static_cast<const uint8_t*>(m.data) + c0;
-            const float* scales = m.scales + b0 / m.block_cols;
-            const int64_t scale_cols = m.scale_cols();
-            SegmentOverRows(
+            Segment(
                 df, vectors, r0, r1,
-                [&](int64_t r, VF* w) {
-                  PrefetchBytes(ahead(r, c0), vectors * lanes);
-                  for (int j = 0; j < vectors; j += 2) {
+                [&](int64_t r, VF* w, auto v) {
+                  PrefetchBytes(ahead(r, c0), v * lanes);
+                  for (int j = 0; j < v; j += 2) {
                     DecodeFp8Bits(df, src + r * cols + j * lanes, &w[j], &w[j + 1]);
                   }
-                  return x[r] * scales[(r / m.block_rows) * scale_cols] * kFp8BitsScale;
+                  return x_scaled[static_cast<size_t>(r - r0)];
                 },
                 first, y + c0);
             break;
