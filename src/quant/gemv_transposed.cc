@@ -57,6 +57,9 @@ HWY_INLINE void SegmentOverRows(DF df, int64_t r0, int64_t r1, const Decode& dec
   for (int j = 0; j < V; ++j) hn::StoreU(acc[j], df, y + j * lanes);
 }
 
+HWY_INLINE VF LoadAsF32(DF df, const float* HWY_RESTRICT p) { return hn::LoadU(df, p); }
+HWY_INLINE VF LoadAsF32(DF df, const uint16_t* HWY_RESTRICT p) { return DecodeBF16(df, p); }
+
 // SegmentOverRows for `vectors` (even, at most kSegmentVectors) vectors.
 template <class Decode>
 HWY_INLINE void Segment(DF df, int vectors, int64_t r0, int64_t r1, const Decode& decode,
@@ -128,31 +131,24 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
       }
       for (int64_t c0 = b0; c0 < vector_end; c0 += segment_cols) {
         const int vectors = static_cast<int>(std::min(segment_cols, vector_end - c0) / lanes);
+        // F32 and BF16 rows, src at column c0 of row 0: no scales.
+        auto plain_segment = [&](const auto* src) {
+          Segment(
+              df, vectors, r0, r1,
+              [&](int64_t r, VF* w, auto v) {
+                PrefetchBytes(ahead(r, c0), static_cast<int64_t>(sizeof(*src)) * v * lanes);
+                for (int j = 0; j < v; ++j) w[j] = LoadAsF32(df, src + r * cols + j * lanes);
+                return x[r];
+              },
+              first, y + c0);
+        };
         switch (m.format) {
-          case WeightFormat::kF32: {
-            const float* src = static_cast<const float*>(m.data) + c0;
-            Segment(
-                df, vectors, r0, r1,
-                [&](int64_t r, VF* w, auto v) {
-                  PrefetchBytes(ahead(r, c0), 4 * v * lanes);
-                  for (int j = 0; j < v; ++j) w[j] = hn::LoadU(df, src + r * cols + j * lanes);
-                  return x[r];
-                },
-                first, y + c0);
+          case WeightFormat::kF32:
+            plain_segment(static_cast<const float*>(m.data) + c0);
             break;
-          }
-          case WeightFormat::kBF16: {
-            const uint16_t* src = static_cast<const uint16_t*>(m.data) + c0;
-            Segment(
-                df, vectors, r0, r1,
-                [&](int64_t r, VF* w, auto v) {
-                  PrefetchBytes(ahead(r, c0), 2 * v * lanes);
-                  for (int j = 0; j < v; ++j) w[j] = DecodeBF16(df, src + r * cols + j * lanes);
-                  return x[r];
-                },
-                first, y + c0);
+          case WeightFormat::kBF16:
+            plain_segment(static_cast<const uint16_t*>(m.data) + c0);
             break;
-          }
           case WeightFormat::kFp8Block: {
             const uint8_t* src = static_cast<const uint8_t*>(m.data) + c0;
             Segment(
