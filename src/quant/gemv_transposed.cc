@@ -92,19 +92,24 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
   };
   // Segments end at blocks of scales (FP8) and hold whole pairs of vectors
   // (the FP8 decoder's unit); the columns left over at the end of a block
-  // are summed one by one.
+  // are summed one by one from the rows dequantized.
   const int64_t block_cols = m.format == WeightFormat::kFp8Block ? m.block_cols : cols;
   const int64_t segment_cols = kSegmentVectors * lanes;
-  std::vector<float> dequantized;
+  bool leftover_columns = false;
+  for (int64_t b0 = 0; b0 < cols; b0 += block_cols) {
+    leftover_columns =
+        leftover_columns || (std::min(cols, b0 + block_cols) - b0) % (2 * lanes) != 0;
+  }
+  // INT4 rows decode in whole chunks; they are summed as f32 rows
+  // dequantized, as are the leftover columns of the other formats.
+  const bool dequantize = m.format == WeightFormat::kInt4 || leftover_columns;
+  std::vector<float> dequantized(dequantize ? static_cast<size_t>(kRowBlock * cols) : 0);
   float x_scaled[kRowBlock];
   for (int64_t r0 = 0; r0 < m.rows; r0 += kRowBlock) {
     const int64_t r1 = std::min(m.rows, r0 + kRowBlock);
     const bool first = r0 == 0;
+    if (dequantize) DequantizeRows(m, r0, r1 - r0, dequantized.data());
     if (m.format == WeightFormat::kInt4) {
-      // INT4 rows decode in whole chunks; they go through DequantizeRows and
-      // are summed as f32 rows.
-      dequantized.resize(static_cast<size_t>((r1 - r0) * cols));
-      DequantizeRows(m, r0, r1 - r0, dequantized.data());
       if (first) std::fill(y, y + cols, 0.0f);
       for (int64_t r = r0; r < r1; ++r) {
         const VF xv = hn::Set(df, x[r]);
@@ -171,22 +176,7 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
       for (int64_t c = vector_end; c < b1; ++c) {
         float sum = first ? 0.0f : y[c];
         for (int64_t r = r0; r < r1; ++r) {
-          float w = 0.0f;
-          switch (m.format) {
-            case WeightFormat::kF32:
-              w = static_cast<const float*>(m.data)[r * cols + c];
-              break;
-            case WeightFormat::kBF16:
-              w = BF16ToF32(static_cast<const uint16_t*>(m.data)[r * cols + c]);
-              break;
-            case WeightFormat::kFp8Block:
-              w = Fp8E4M3ToF32(static_cast<const uint8_t*>(m.data)[r * cols + c]) *
-                  m.scales[(r / m.block_rows) * m.scale_cols() + c / m.block_cols];
-              break;
-            case WeightFormat::kInt4:
-              break;
-          }
-          sum += x[r] * w;
+          sum += x[r] * dequantized[static_cast<size_t>((r - r0) * cols + c)];
         }
         y[c] = sum;
       }
