@@ -4,6 +4,7 @@ find_package(Threads REQUIRED)
 find_package(hwy CONFIG REQUIRED)
 find_package(zstd CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)
+find_package(simdjson CONFIG REQUIRED)
 find_package(Eigen3 CONFIG REQUIRED)
 # PCRE2 ships no CMake config on Debian 12; its pkg-config file is the way in.
 find_package(PkgConfig REQUIRED)
@@ -20,6 +21,7 @@ endif()
 add_library(dsv32_deps INTERFACE)
 target_link_libraries(dsv32_deps INTERFACE
   hwy::hwy hwy::hwy_contrib ${DSV32_ZSTD} nlohmann_json::nlohmann_json
+  simdjson::simdjson
   Eigen3::Eigen PkgConfig::PCRE2 ${BLAS_LIBRARIES} Threads::Threads)
 
 # MPI (Debian's OpenMPI) is optional: without it the MPI backend of the

@@ -1,178 +1,133 @@
 #include "text/tokenizer_json_reader.h"
 
+#include <simdjson.h>
+
 namespace dsv32 {
 
 namespace {
 
 using json = nlohmann::json;
+namespace dom = simdjson::dom;
 
-// SAX handler: builds the tree itself, except inside model.vocab and
-// model.merges, where it fills the flat vectors. Returning false stops the
-// parse; `error` then says why.
-class Reader : public nlohmann::json_sax<json> {
- public:
-  explicit Reader(TokenizerJson* out) : out_(out) {}
-
-  std::string error;
-
-  bool null() override { return Value(json()); }
-  bool boolean(bool v) override { return Value(json(v)); }
-  bool number_integer(number_integer_t v) override {
-    if (mode_ == Mode::kVocab) return VocabEntry(v);
-    return Value(json(v));
-  }
-  bool number_unsigned(number_unsigned_t v) override {
-    if (mode_ == Mode::kVocab)
-      return VocabEntry(v > INT64_MAX ? INT64_MAX : static_cast<int64_t>(v));
-    return Value(json(v));
-  }
-  bool number_float(number_float_t v, const string_t&) override { return Value(json(v)); }
-  bool string(string_t& v) override {
-    if (mode_ == Mode::kMerges) return MergeString(v);
-    if (mode_ == Mode::kMergePair) {
-      pair_.push_back(std::move(v));
-      return true;
+// The element as nlohmann's parser would have built it: non-negative
+// integers unsigned, negative ones signed, object keys last one wins.
+json ToJson(dom::element e) {
+  switch (e.type()) {
+    case dom::element_type::OBJECT: {
+      json out = json::object();
+      for (dom::key_value_pair field : dom::object(e))
+        out[std::string(field.key)] = ToJson(field.value);
+      return out;
     }
-    return Value(json(std::move(v)));
-  }
-  bool binary(binary_t&) override { return Fail("binary values are not JSON"); }
-
-  bool start_object(std::size_t) override {
-    if (mode_ == Mode::kDom && InModel() && key_ == "vocab") {
-      mode_ = Mode::kVocab;
-      out_->has_vocab = true;
-      return true;
+    case dom::element_type::ARRAY: {
+      json out = json::array();
+      for (dom::element item : dom::array(e)) out.push_back(ToJson(item));
+      return out;
     }
-    if (mode_ != Mode::kDom) return Fail(Where() + " must not contain objects");
-    return Open(json::object());
-  }
-  bool key(string_t& k) override {
-    key_ = std::move(k);
-    return true;
-  }
-  bool end_object() override {
-    if (mode_ == Mode::kVocab) {
-      mode_ = Mode::kDom;
-      return true;
+    case dom::element_type::STRING:
+      return std::string(std::string_view(e));
+    case dom::element_type::INT64: {
+      const int64_t v = int64_t(e);
+      if (v >= 0) return static_cast<uint64_t>(v);
+      return v;
     }
-    return Close();
+    case dom::element_type::UINT64:
+      return uint64_t(e);
+    case dom::element_type::DOUBLE:
+      return double(e);
+    case dom::element_type::BOOL:
+      return bool(e);
+    case dom::element_type::NULL_VALUE:
+      return nullptr;
   }
-  bool start_array(std::size_t) override {
-    if (mode_ == Mode::kDom && InModel() && key_ == "merges") {
-      mode_ = Mode::kMerges;
-      out_->has_merges = true;
-      return true;
+  return nullptr;
+}
+
+Status ReadVocab(dom::object vocab, TokenizerJson* out) {
+  out->has_vocab = true;
+  for (dom::key_value_pair entry : vocab) {
+    const auto where = [&] { return "model.vocab['" + std::string(entry.key) + "']"; };
+    int64_t id;
+    switch (entry.value.type()) {
+      case dom::element_type::INT64:
+        id = int64_t(entry.value);
+        break;
+      case dom::element_type::UINT64:
+        id = INT64_MAX;  // out of any id range; the loader says so
+        break;
+      case dom::element_type::OBJECT:
+        return FormatError(where() + " must not contain objects");
+      case dom::element_type::ARRAY:
+        return FormatError(where() + " must hold strings");
+      default:
+        return FormatError(where() + " must be an integer id");
     }
-    if (mode_ == Mode::kMerges) {
-      mode_ = Mode::kMergePair;
-      pair_.clear();
-      return true;
+    out->vocab.emplace_back(std::string(entry.key), id);
+  }
+  return Status::Ok();
+}
+
+// Each merge is "left right" (one space) or ["left", "right"].
+Status ReadMerges(dom::array merges, TokenizerJson* out) {
+  out->has_merges = true;
+  for (dom::element merge : merges) {
+    const std::string where = "model.merges[" + std::to_string(out->merges.size()) + "]";
+    if (merge.is_string()) {
+      const std::string_view text(merge);
+      const size_t space = text.find(' ');
+      if (space == std::string_view::npos || text.find(' ', space + 1) != std::string_view::npos)
+        return FormatError(where + " must be two tokens separated by one space");
+      out->merges.emplace_back(text.substr(0, space), text.substr(space + 1));
+      continue;
     }
-    if (mode_ != Mode::kDom) return Fail(Where() + " must hold strings");
-    return Open(json::array());
-  }
-  bool end_array() override {
-    if (mode_ == Mode::kMergePair) {
-      mode_ = Mode::kMerges;
-      if (pair_.size() != 2) return Fail(Where() + " must be a pair of strings");
-      out_->merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
-      return true;
+    if (merge.is_object()) return FormatError(where + " must not contain objects");
+    if (!merge.is_array()) return FormatError(where + " must be a string or a pair of strings");
+    std::vector<std::string_view> pair;
+    for (dom::element part : dom::array(merge)) {
+      if (part.is_object()) return FormatError(where + " must not contain objects");
+      if (part.is_array()) return FormatError(where + " must hold strings");
+      if (!part.is_string()) return FormatError(where + " must be a string or a pair of strings");
+      pair.push_back(std::string_view(part));
     }
-    if (mode_ == Mode::kMerges) {
-      mode_ = Mode::kDom;
-      return true;
-    }
-    return Close();
+    if (pair.size() != 2) return FormatError(where + " must be a pair of strings");
+    out->merges.emplace_back(pair[0], pair[1]);
   }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    return Fail(std::string("not valid JSON: ") + e.what());
-  }
-
- private:
-  enum class Mode { kDom, kVocab, kMerges, kMergePair };
-  struct Frame {
-    json* node;
-    std::string key;  // the key this container sits under in its parent
-  };
-
-  bool Fail(std::string why) {
-    if (error.empty()) error = std::move(why);
-    return false;
-  }
-
-  // Inside the top-level "model" object.
-  bool InModel() const {
-    return stack_.size() == 2 && stack_[1].key == "model" && stack_[1].node->is_object();
-  }
-
-  std::string Where() const {
-    if (mode_ == Mode::kVocab) return "model.vocab['" + key_ + "']";
-    return "model.merges[" + std::to_string(out_->merges.size()) + "]";
-  }
-
-  bool VocabEntry(int64_t id) {
-    out_->vocab.emplace_back(std::move(key_), id);
-    return true;
-  }
-
-  bool MergeString(std::string& merge) {
-    const size_t space = merge.find(' ');
-    if (space == std::string::npos || merge.find(' ', space + 1) != std::string::npos)
-      return Fail(Where() + " must be two tokens separated by one space");
-    out_->merges.emplace_back(merge.substr(0, space), merge.substr(space + 1));
-    return true;
-  }
-
-  // Places a value in the open container, or makes it the root.
-  json* Place(json value) {
-    if (stack_.empty()) {
-      out_->root = std::move(value);
-      return &out_->root;
-    }
-    json& parent = *stack_.back().node;
-    if (parent.is_array()) {
-      parent.push_back(std::move(value));
-      return &parent.back();
-    }
-    json& slot = parent[key_];
-    slot = std::move(value);
-    return &slot;
-  }
-
-  bool Value(json value) {
-    if (mode_ == Mode::kVocab) return Fail(Where() + " must be an integer id");
-    if (mode_ != Mode::kDom) return Fail(Where() + " must be a string or a pair of strings");
-    Place(std::move(value));
-    return true;
-  }
-
-  bool Open(json container) {
-    std::string key = !stack_.empty() && stack_.back().node->is_object() ? key_ : "";
-    json* node = Place(std::move(container));
-    stack_.push_back({node, std::move(key)});
-    return true;
-  }
-
-  bool Close() {
-    stack_.pop_back();
-    return true;
-  }
-
-  TokenizerJson* out_;
-  Mode mode_ = Mode::kDom;
-  std::vector<Frame> stack_;
-  std::string key_;
-  std::vector<std::string> pair_;
-};
+  return Status::Ok();
+}
 
 }  // namespace
 
 Result<TokenizerJson> ReadTokenizerJson(std::string_view text, const std::string& origin) {
+  const simdjson::padded_string padded(text);
+  dom::parser parser;
+  dom::element doc;
+  if (const auto error = parser.parse(padded).get(doc); error != simdjson::SUCCESS)
+    return FormatError(origin + ": not valid JSON: " + simdjson::error_message(error));
   TokenizerJson out;
-  Reader reader(&out);
-  const bool ok = json::sax_parse(text, &reader);
-  if (!ok)
-    return FormatError(origin + ": " + (reader.error.empty() ? "not valid JSON" : reader.error));
+  if (!doc.is_object()) {
+    out.root = ToJson(doc);
+    return out;
+  }
+  out.root = json::object();
+  for (dom::key_value_pair top : dom::object(doc)) {
+    if (top.key != "model" || !top.value.is_object()) {
+      out.root[std::string(top.key)] = ToJson(top.value);
+      continue;
+    }
+    json model = json::object();
+    for (dom::key_value_pair field : dom::object(top.value)) {
+      Status read = Status::Ok();
+      if (field.key == "vocab" && field.value.is_object()) {
+        read = ReadVocab(dom::object(field.value), &out);
+      } else if (field.key == "merges" && field.value.is_array()) {
+        read = ReadMerges(dom::array(field.value), &out);
+      } else {
+        model[std::string(field.key)] = ToJson(field.value);
+      }
+      if (!read.ok()) return FormatError(origin + ": " + read.message());
+    }
+    out.root["model"] = std::move(model);
+  }
   return out;
 }
 

@@ -1,7 +1,9 @@
-// Reads tokenizer.json in one streaming pass. The vocab and merges (about
-// 128k entries each in DeepSeek's file) go straight into flat vectors; the
-// rest of the file, small, becomes an ordinary JSON tree. Building the whole
-// tree took most of the load time, and tests and the CLI load often.
+// Reads tokenizer.json. simdjson parses the whole file; the vocab and merges
+// (about 128k entries each in DeepSeek's file) are copied from its tree
+// straight into flat vectors, and the rest of the file, small, becomes an
+// ordinary nlohmann tree for the loader. Parsing with nlohmann (its SAX
+// reader) was most of a load: 0.3 s in Release and 2.5 s in the sanitizer
+// build, where every test that loads the tokenizer pays it.
 #pragma once
 
 #include <cstdint>

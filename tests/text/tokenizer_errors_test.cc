@@ -188,5 +188,51 @@ TEST(TokenizerErrorsTest, UnsupportedFeaturesAreRefused) {
   ExpectError(Load(t, config), StatusCode::kUnsupported, "lstrip");
 }
 
+TEST(TokenizerErrorsTest, TruncatedAndNonUtf8FilesAreNotValidJson) {
+  const std::string config = MiniConfig().dump();
+  const std::string whole = MiniTokenizer().dump();
+  // Cut inside the vocab, inside the merges, and just before the last brace.
+  for (const size_t at : {whole.find("\"hi\""), whole.find("\"h i\"") + 2, whole.size() - 1}) {
+    ExpectError(Tokenizer::FromJson(whole.substr(0, at), config, "mini").status(),
+                StatusCode::kFormatError, "mini/tokenizer.json: not valid JSON");
+  }
+  std::string bad_utf8 = whole;
+  bad_utf8.replace(bad_utf8.find("\"hi\""), 4, "\"h\xff\"");
+  ExpectError(Tokenizer::FromJson(bad_utf8, config, "mini").status(), StatusCode::kFormatError,
+              "not valid JSON");
+}
+
+TEST(TokenizerErrorsTest, VocabIdsAndMergePairsAreChecked) {
+  const json config = MiniConfig();
+  json t = MiniTokenizer();
+  t["model"]["vocab"]["hi"] = 18446744073709551615ull;
+  ExpectError(Load(t, config), StatusCode::kFormatError, "out of range");
+  t["model"]["vocab"]["hi"] = -1;
+  ExpectError(Load(t, config), StatusCode::kFormatError, "out of range");
+  t["model"]["vocab"]["hi"] = 258.5;
+  ExpectError(Load(t, config), StatusCode::kFormatError, "vocab['hi'] must be an integer id");
+
+  t = MiniTokenizer();
+  t["model"]["merges"] = json::array({json::array({"h", json::array({"i"})})});
+  ExpectError(Load(t, config), StatusCode::kFormatError, "merges[0] must hold strings");
+  t["model"]["merges"] = json::array({json::array({"h", 1})});
+  ExpectError(Load(t, config), StatusCode::kFormatError, "merges[0] must be a string or a pair");
+  t["model"]["merges"] = json::array({"h i", json::object()});
+  ExpectError(Load(t, config), StatusCode::kFormatError, "merges[1] must not contain objects");
+}
+
+TEST(TokenizerErrorsTest, OtherFieldsReadAsAJsonTreeWouldHaveThem) {
+  // A key given twice outside the vocab keeps its last value, as a JSON
+  // tree does: here the second, valid decoder.
+  std::string twice = MiniTokenizer().dump();
+  const std::string decoder = "\"decoder\":{\"type\":\"ByteLevel\"}";
+  ASSERT_NE(twice.find(decoder), std::string::npos);
+  twice.replace(twice.find(decoder), decoder.size(),
+                "\"decoder\":{\"type\":\"WordPiece\"}," + decoder);
+  auto tok = Tokenizer::FromJson(twice, MiniConfig().dump(), "mini");
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  EXPECT_EQ((*tok)->Decode((*tok)->Encode("hi 12").value()).value(), "hi 12");
+}
+
 }  // namespace
 }  // namespace dsv32
