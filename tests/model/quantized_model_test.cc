@@ -6,6 +6,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "core/thread_pool.h"
 #include "model/golden.h"
@@ -63,6 +66,35 @@ TEST_P(QuantizedModelTest, StaysWithinItsMeasuredTolerance) {
   EXPECT_LE(stats.worst_rel_error, c.max_row_error);
   EXPECT_GE(stats.top1_agreement, c.min_top1);
   fs::remove_all(out);
+}
+
+std::string FileBytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The weights are dequantized in pieces over the pool; the pieces must not
+// change a byte of what is written.
+TEST(QuantizeCheckpointTest, ThreadsWriteTheSameFiles) {
+  const std::string fixture = testing::FixtureDir("tiny-a");
+  if (!fs::exists(fixture + "/config.json")) GTEST_SKIP() << "fixture tiny-a not found";
+  const fs::path base =
+      fs::temp_directory_path() / ("dsv32_q_threads_" + std::to_string(::getpid()));
+  ThreadPool pool(2);
+  QuantizeOptions options;
+  options.target = QuantizeTarget::kInt4;
+  ASSERT_TRUE(QuantizeCheckpoint(fixture, (base / "one").string(), options).ok());
+  options.pool = &pool;
+  ASSERT_TRUE(QuantizeCheckpoint(fixture, (base / "two").string(), options).ok());
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(base / "one")) {
+    const fs::path other = base / "two" / entry.path().filename();
+    ASSERT_TRUE(fs::exists(other)) << other;
+    EXPECT_EQ(FileBytes(entry.path()), FileBytes(other)) << entry.path().filename();
+    ++files;
+  }
+  EXPECT_GT(files, 1);
+  fs::remove_all(base);
 }
 
 INSTANTIATE_TEST_SUITE_P(
