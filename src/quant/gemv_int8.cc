@@ -224,22 +224,28 @@ HWY_INLINE void AccumulateChunks(DU8 du8, const RoundedActivations& a, int64_t t
   }
 }
 
-// Rows r0 .. r0 + kRows of y for tokens t0 .. t0 + kTokens: whole vectors
-// of chunks, then the chunks left over 16 bytes at a time.
-// Rows at least this long (16384 columns and more: o_proj, the dense
-// down_proj) are requested kLongRowAheadBytes further along the same row
-// rather than `ahead` rows on, where the next block of rows lies 32 KiB or
-// more ahead of the stream and its lines wait in L1 too long. Measured in
-// pairs on o_proj (7168 x 16384), groups of 32 and of 128, one and two
-// threads: 7-15% faster. On the other decode shapes, whose rows are 1-3.5
-// KiB, the same change was 8-36% slower (kv_b_proj's 256-byte rows level),
-// so shorter rows keep the rows-ahead request.
+// How far past a row's bytes its requests go: the same columns of the rows
+// a block on (at least kGemvPrefetchBytes of the stream), except for rows of
+// kLongRowBytes and more (16384 columns: o_proj, the dense down_proj), where
+// a block of rows lies 32 KiB or more ahead and its lines wait in L1 too
+// long; those are requested kLongRowAheadBytes further along the same row.
+// Measured in pairs on o_proj (7168 x 16384), groups of 32 and of 128, one
+// and two threads: 7-15% faster. On the other decode shapes, whose rows are
+// 1-3.5 KiB, the same change was 8-36% slower (kv_b_proj's 256-byte rows
+// level), so shorter rows keep the rows-ahead request.
 constexpr int64_t kLongRowBytes = 8192;
 constexpr int64_t kLongRowAheadBytes = 2048;
 
+int64_t Int8PrefetchBytes(int64_t row_bytes) {
+  if (row_bytes >= kLongRowBytes) return kLongRowAheadBytes;
+  return std::max<int64_t>(4, GemvPrefetchRows(row_bytes)) * row_bytes;
+}
+
+// Rows r0 .. r0 + kRows of y for tokens t0 .. t0 + kTokens: whole vectors
+// of chunks, then the chunks left over 16 bytes at a time.
 template <int kRows, int kTokens, int kGroupChunks>
 HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, int64_t r0,
-                             int64_t t0, int64_t ahead, float* y) {
+                             int64_t t0, int64_t ahead_bytes, float* y) {
   const hn::ScalableTag<uint8_t> du8;
   const hn::CappedTag<uint8_t, 16> du8_chunk;
   constexpr int64_t kChunks = static_cast<int64_t>(hn::MaxLanes(du8)) / kInt4ChunkBytes;
@@ -252,13 +258,8 @@ HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, 
   const float* scale[kRows];
   for (int i = 0; i < kRows; ++i) {
     row[i] = packed + (r0 + i) * row_bytes;
-    if (row_bytes >= kLongRowBytes) {
-      // Runs into the next row's start near the end; the last row asks
-      // for itself again.
-      next[i] = r0 + i + 1 < m.rows ? row[i] + kLongRowAheadBytes : row[i];
-    } else {
-      next[i] = packed + std::min(r0 + i + ahead, m.rows - 1) * row_bytes;
-    }
+    // Never past the last row's start: the last rows ask for it again.
+    next[i] = packed + std::min((r0 + i) * row_bytes + ahead_bytes, (m.rows - 1) * row_bytes);
     scale[i] = m.scales + (r0 + i) * groups;
   }
   float sums[kRows][kTokens] = {};
@@ -283,26 +284,27 @@ HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, 
 // activations stay in registers.
 template <int kTokens, int kGroupChunks>
 HWY_INLINE void Int8Rows(const QuantMatrix& m, const RoundedActivations& a, int64_t r, int64_t end,
-                         int64_t t0, int64_t ahead, float* y) {
+                         int64_t t0, int64_t ahead_bytes, float* y) {
   constexpr int kRows = kTokens <= 2 ? 4 : 2;
   for (; r + kRows <= end; r += kRows) {
-    Int8RowBlock<kRows, kTokens, kGroupChunks>(m, a, r, t0, ahead, y);
+    Int8RowBlock<kRows, kTokens, kGroupChunks>(m, a, r, t0, ahead_bytes, y);
   }
-  for (; r < end; ++r) Int8RowBlock<1, kTokens, kGroupChunks>(m, a, r, t0, ahead, y);
+  for (; r < end; ++r) Int8RowBlock<1, kTokens, kGroupChunks>(m, a, r, t0, ahead_bytes, y);
 }
 
 template <int kGroupChunks>
 HWY_INLINE void Int8TokenGroup(const QuantMatrix& m, const RoundedActivations& a, int64_t r,
-                               int64_t end, int64_t t0, int64_t count, int64_t ahead, float* y) {
+                               int64_t end, int64_t t0, int64_t count, int64_t ahead_bytes,
+                               float* y) {
   switch (count) {
     case 1:
-      return Int8Rows<1, kGroupChunks>(m, a, r, end, t0, ahead, y);
+      return Int8Rows<1, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
     case 2:
-      return Int8Rows<2, kGroupChunks>(m, a, r, end, t0, ahead, y);
+      return Int8Rows<2, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
     case 3:
-      return Int8Rows<3, kGroupChunks>(m, a, r, end, t0, ahead, y);
+      return Int8Rows<3, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
     default:
-      return Int8Rows<4, kGroupChunks>(m, a, r, end, t0, ahead, y);
+      return Int8Rows<4, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
   }
 }
 
@@ -315,13 +317,13 @@ template <int kGroupChunks>
 void RunInt8(const QuantMatrix& m, const RoundedActivations& a, int64_t tokens, float* y,
              ThreadPool* pool) {
   const int64_t groups = (tokens + kMaxGroupTokens - 1) / kMaxGroupTokens;
-  const int64_t ahead = std::max<int64_t>(4, GemvPrefetchRows(a.chunk_bytes));
+  const int64_t ahead_bytes = Int8PrefetchBytes(a.chunk_bytes);
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += kGemvRowChunk) {
       const int64_t chunk_end = std::min(end, chunk + kGemvRowChunk);
       for (int64_t t0 = 0, g = 0; g < groups; ++g) {
         const int64_t count = (tokens - t0) / (groups - g);
-        Int8TokenGroup<kGroupChunks>(m, a, chunk, chunk_end, t0, count, ahead, y);
+        Int8TokenGroup<kGroupChunks>(m, a, chunk, chunk_end, t0, count, ahead_bytes, y);
         t0 += count;
       }
     }
