@@ -159,6 +159,14 @@ TEST_P(MatMulTest, MatMulTiledManyTokensMatchesReference) {
                 {150, 300}, {{37, 300}});
 }
 
+// Rows past one slab of sums (816 rows at 300 tokens on AVX-512), so the
+// second slab's sums are written to y from a row offset.
+TEST_P(MatMulTest, MatMulTiledSeveralSlabsMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
+                {300}, {{1000, 40}});
+}
+
 // y = W^T x against the sum over rows of the dequantized weights, in double.
 TEST_P(MatMulTest, MatVecTransposedMatchesReference) {
   std::mt19937 rng(31);
