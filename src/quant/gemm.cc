@@ -235,6 +235,52 @@ void StoreTransposed(const float* HWY_RESTRICT acc, int64_t acc_stride, int64_t 
   }
 }
 
+// One panel of packed tokens: dst[k * width + j] = x[token0 + j][k] for
+// k < cols, j < width, zero for tokens past `tokens`. On AVX-512, 16 tokens
+// by 16 columns at a time through Transpose16x16, each store a whole line of
+// dst. The element-by-element copy it replaced took 6-8% of an FP8 matmul
+// with 7168 columns at 512 tokens (expert gate/up_proj), this 3%, about the
+// time to read and write the activations once; in alternating calls the
+// whole matmul was 2-5% faster at 128 and 512 tokens.
+void PackPanel(const float* HWY_RESTRICT x, int64_t tokens, int64_t cols, int64_t token0,
+               int64_t width, float* HWY_RESTRICT dst) {
+  int64_t j0 = 0;
+#if HWY_TARGET <= HWY_AVX3
+  const int64_t vector_cols = cols / 16 * 16;
+  for (; j0 + 16 <= width; j0 += 16) {
+    const int64_t live = std::clamp<int64_t>(tokens - token0 - j0, 0, 16);
+    // Only rows of x that exist are addressed.
+    const float* src = live > 0 ? x + (token0 + j0) * cols : x;
+    for (int64_t k0 = 0; k0 < vector_cols; k0 += 16) {
+      __m512 v[16];
+      for (int64_t i = 0; i < 16; ++i) {
+        v[i] = i < live ? _mm512_loadu_ps(src + i * cols + k0) : _mm512_setzero_ps();
+      }
+      Transpose16x16(v);
+      for (int64_t k = 0; k < 16; ++k) _mm512_storeu_ps(dst + (k0 + k) * width + j0, v[k]);
+    }
+    for (int64_t k = vector_cols; k < cols; ++k) {
+      for (int64_t i = 0; i < 16; ++i)
+        dst[k * width + j0 + i] = i < live ? src[i * cols + k] : 0.0f;
+    }
+  }
+#endif
+  // Elsewhere in blocks of columns, so reads and writes both stay in L1.
+  constexpr int64_t kCopyBlock = 64;
+  for (int64_t k0 = 0; j0 < width && k0 < cols; k0 += kCopyBlock) {
+    const int64_t k1 = std::min(cols, k0 + kCopyBlock);
+    for (int64_t j = j0; j < width; ++j) {
+      const int64_t t = token0 + j;
+      if (t < tokens) {
+        const float* src = x + t * cols;
+        for (int64_t k = k0; k < k1; ++k) dst[k * width + j] = src[k];
+      } else {
+        for (int64_t k = k0; k < k1; ++k) dst[k * width + j] = 0.0f;
+      }
+    }
+  }
+}
+
 // A run of tokens packed as one panel: kNV vectors wide, or half that for a
 // last panel that needs no more, so a short tail is not padded to a whole
 // panel.
@@ -268,30 +314,15 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   };
 
   // Panel p holds xp[token0 * cols + k * width + j] = x[token0 + j][k], zero
-  // for tokens past the end. Copied in blocks of columns so reads and writes
-  // both stay within L1.
+  // for tokens past the end.
   thread_local ScratchFloats packed_tokens;
   ScratchTrim trim_packed(packed_tokens);
   float* const xp = packed_tokens.Get(static_cast<size_t>(padded_tokens * cols));
   if (!xp) throw std::bad_alloc();
   parallel(num_panels, [&](int64_t begin, int64_t end) {
-    constexpr int64_t kCopyBlock = 64;
     for (int64_t p = begin; p < end; ++p) {
-      const int64_t token0 = panels[p].token0;
-      const int64_t panel = panels[p].nv * lanes;
-      float* dst = xp + token0 * cols;
-      for (int64_t k0 = 0; k0 < cols; k0 += kCopyBlock) {
-        const int64_t k1 = std::min(cols, k0 + kCopyBlock);
-        for (int64_t j = 0; j < panel; ++j) {
-          const int64_t t = token0 + j;
-          if (t < tokens) {
-            const float* src = x + t * cols;
-            for (int64_t k = k0; k < k1; ++k) dst[k * panel + j] = src[k];
-          } else {
-            for (int64_t k = k0; k < k1; ++k) dst[k * panel + j] = 0.0f;
-          }
-        }
-      }
+      PackPanel(x, tokens, cols, panels[p].token0, panels[p].nv * lanes,
+                xp + panels[p].token0 * cols);
     }
   });
 
