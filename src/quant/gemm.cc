@@ -1,6 +1,6 @@
 // MatMulTiled: the prefill kernel. The activations are packed once into
 // panels of kNV * Lanes tokens ([k][token]); each worker then takes tiles of
-// weight rows, dequantizes kKC columns of a tile to f32 (once), and runs a
+// weight rows, dequantizes a block of columns of a tile to f32 (once), and runs a
 // register-blocked kernel over every panel: kMR weights broadcast against kNV
 // vectors of tokens, kMR x kNV accumulators that live in registers for the
 // whole column block. Partial sums stay in a [row][token] buffer per slab of
@@ -42,10 +42,17 @@ constexpr int kNV = 2;
 constexpr int64_t kTileRows = 4 * kMR;
 // Columns per dequantized block: a multiple of the 128-wide FP8 blocks and
 // of the INT4 chunk, long enough that loading and storing the sums is rare
-// next to the FMAs (256 measured a few percent faster than 128), and small
-// enough that a micro-kernel's weights (kMR rows, 6 KiB) stay in L1 while a
-// token panel streams past them from L2.
-constexpr int64_t kKC = 256;
+// next to the FMAs (256 measured a few percent faster than 128), and short
+// enough that the block's slice of the packed tokens, which every tile of a
+// slab reads, stays in L2 beside the sums. ColumnBlock picks it per call.
+constexpr int64_t kMaxKC = 512;
+
+// 512 columns while the slice is at most 512 KiB (256 tokens), else 256. In
+// alternating calls of FP8 expert matmuls, 512 was 8-12% faster than 256 at
+// 128 tokens (fewer passes over the sums, longer runs of each weight row to
+// read) and level or a few percent slower at 512 tokens, where its slice
+// would be 1 MiB; 1024 at 128 tokens was no faster than 512.
+int64_t ColumnBlock(int64_t padded_tokens) { return padded_tokens <= 256 ? kMaxKC : 256; }
 
 // Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized
 // where a vector lies inside one scale block; scalar elsewhere.
@@ -84,7 +91,7 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       return;
     }
     case WeightFormat::kInt4: {
-      // c0 is a multiple of kKC and so of the chunk; whole chunks are
+      // c0 is a multiple of the column block and so of the chunk; whole chunks are
       // written, the padding as zeros, so `out` must have room up to the
       // next chunk boundary.
       const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * Int4RowBytes(m.cols);
@@ -327,9 +334,10 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   });
 
   const int64_t tiles = (m.rows + kTileRows - 1) / kTileRows;
+  const int64_t kc = ColumnBlock(padded_tokens);
   // Tiles are taken in slabs whose sums (`acc`) fit in about 1 MiB of L2.
   // Within a slab the column block is the outer loop, so its slice of the
-  // packed tokens (kKC x padded_tokens floats) stays in L2 while every tile
+  // packed tokens (kc x padded_tokens floats) stays in L2 while every tile
   // of the slab passes over it.
   // An even number of tiles (48 rows) keeps every slab's first row on a
   // multiple of 16, where StoreTransposed writes whole lines of y.
@@ -344,24 +352,24 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
     const int64_t acc_floats = std::min(slab_tiles, end - begin) * kTileRows * padded_tokens;
     float* const acc = sums.Get(static_cast<size_t>(acc_floats));
     // Room for a whole INT4 chunk past the last column.
-    float* const wt = weights.Get(static_cast<size_t>(kTileRows * kKC));
+    float* const wt = weights.Get(static_cast<size_t>(kTileRows * kMaxKC));
     if (!acc || !wt) {
       out_of_memory.store(true);
       return;
     }
-    std::fill(wt, wt + kTileRows * kKC, 0.0f);
+    std::fill(wt, wt + kTileRows * kMaxKC, 0.0f);
     for (int64_t slab = begin; slab < end; slab += slab_tiles) {
       const int64_t slab_end = std::min(end, slab + slab_tiles);
-      for (int64_t c0 = 0; c0 < cols; c0 += kKC) {
-        const int64_t depth = std::min(kKC, cols - c0);
+      for (int64_t c0 = 0; c0 < cols; c0 += kc) {
+        const int64_t depth = std::min(kc, cols - c0);
         for (int64_t tile = slab; tile < slab_end; ++tile) {
           const int64_t r0 = tile * kTileRows;
           const int64_t live_rows = std::min(kTileRows, m.rows - r0);
           for (int64_t i = 0; i < live_rows; ++i) {
-            DequantizeSpan(m, r0 + i, c0, depth, wt + i * kKC);
+            DequantizeSpan(m, r0 + i, c0, depth, wt + i * kc);
           }
           // Rows past the matrix multiply as zeros.
-          std::fill(wt + live_rows * kKC, wt + kTileRows * kKC, 0.0f);
+          std::fill(wt + live_rows * kc, wt + kTileRows * kMaxKC, 0.0f);
           // The next tile's weights arrive while this one computes; the jump
           // between rows defeats the hardware prefetchers.
           const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
@@ -374,10 +382,10 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
               const float* panel_x = xp + p.token0 * cols + c0 * p.nv * lanes;
               float* panel_acc = tile_acc + i * padded_tokens + p.token0;
               if (p.nv == kNV) {
-                MicroKernel<kNV>(wt + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
+                MicroKernel<kNV>(wt + i * kc, kc, panel_x, depth, c0 == 0, panel_acc,
                                  padded_tokens);
               } else {
-                MicroKernel<kNV / 2>(wt + i * kKC, kKC, panel_x, depth, c0 == 0, panel_acc,
+                MicroKernel<kNV / 2>(wt + i * kc, kc, panel_x, depth, c0 == 0, panel_acc,
                                      padded_tokens);
               }
             }
