@@ -458,6 +458,13 @@ void RegisterAll() {
             ->Iterations(tokens >= 512 ? 9 * threads : 31 * threads);
       }
     }
+    // A long prompt's prefill, which MatMulTiled takes in passes of 512.
+    for (int threads = 1; threads <= kMaxThreads; ++threads) {
+      benchmark::RegisterBenchmark(Name("gemm_vs_openblas", "fp8", s, 2048, threads).c_str(),
+                                   GemmVsSgemm, s, threads, 2048)
+          ->UseRealTime()
+          ->Iterations(3 * threads);
+    }
   }
 }
 

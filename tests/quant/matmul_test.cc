@@ -159,6 +159,14 @@ TEST_P(MatMulTest, MatMulTiledManyTokensMatchesReference) {
                 {150, 300}, {{37, 300}});
 }
 
+// More tokens than one pass takes (512): 1100 are three passes of 367,
+// each writing its own rows of y.
+TEST_P(MatMulTest, MatMulTiledSeveralPassesMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
+                {1100}, {{37, 150}});
+}
+
 // Rows past one slab of sums (816 rows at 300 tokens on AVX-512), so the
 // second slab's sums are written to y from a row offset.
 TEST_P(MatMulTest, MatMulTiledSeveralSlabsMatchesReference) {
