@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "attention/attention_kernels.h"
+#include "attention/causal_attention.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
 #include "quant/kernels.h"
@@ -60,6 +61,27 @@ struct Partial {
   }
 };
 
+// Whether every token attends to all the positions up to its own: dense
+// attention, or an indexer selection that kept them all (a prompt no longer
+// than index_topk), in any order.
+bool SeesEveryEarlierPosition(const AttentionContext& ctx, const AttentionSelection& s) {
+  if (s.dense) return true;
+  if (static_cast<int64_t>(s.positions.size()) != ctx.tokens) return false;
+  for (int64_t i = 0; i < ctx.tokens; ++i) {
+    const auto& picked = s.positions[static_cast<size_t>(i)];
+    if (static_cast<int64_t>(picked.size()) != ctx.first_position + i + 1) return false;
+    // Distinct positions within range; there are as many as positions
+    // 0..first_position + i, so they are those.
+    std::vector<bool> seen(picked.size(), false);
+    for (int32_t t : picked) {
+      if (t < 0 || t >= static_cast<int64_t>(picked.size()) || seen[static_cast<size_t>(t)])
+        return false;
+      seen[static_cast<size_t>(t)] = true;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void GatherLatents(const KvCache& cache, int64_t layer, int64_t count, float* latents,
@@ -90,6 +112,30 @@ void NaiveAttention(const AttentionContext& ctx, const QuantMatrix& kv_b_proj, i
   std::vector<float> kv(static_cast<size_t>(L * d.heads * kv_width));
   MatMul(kv_b_proj, latents.data(), L, kv.data(), ctx.pool);
   const float scale = Rope::SoftmaxScale(*ctx.config);
+
+  if (SeesEveryEarlierPosition(ctx, selection)) {
+    ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
+      for (int64_t h = h_begin; h < h_end; ++h) {
+        CausalHead head;
+        head.q = q + h * d.qk;
+        head.q_stride = d.heads * d.qk;
+        head.k_nope = &kv[static_cast<size_t>(h * kv_width)];
+        head.v = head.k_nope + d.nope;
+        head.kv_stride = d.heads * kv_width;
+        head.k_rope = rope_keys.data();
+        head.nope = d.nope;
+        head.rope = d.rope;
+        head.v_dim = d.v;
+        head.tokens = T;
+        head.first_position = ctx.first_position;
+        head.scale = scale;
+        head.out = out + h * d.v;
+        head.out_stride = d.heads * d.v;
+        AttendCausalHead(head);
+      }
+    });
+    return;
+  }
 
   ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
     std::vector<float> probs;
