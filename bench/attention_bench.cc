@@ -25,6 +25,7 @@
 #include <memory>
 #include <random>
 
+#include "attention/causal_attention.h"
 #include "attention/indexer.h"
 #include "attention/mla.h"
 #include "attention/mla_attention.h"
@@ -336,6 +337,52 @@ void BM_PrefillAttention(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
+// Prefill attention of a T-token prompt over itself, every head of a layer
+// at V3.2's sizes, through the blocked causal kernel (AttendCausalHead),
+// the heads split over the threads. GFLOP/s counts the score and weighted
+// value multiply-adds, 2 * (qk + v) flops per query and visible position.
+void BM_CausalAttention(benchmark::State& state) {
+  const ModelConfig& c = TheLayer().config;
+  const int64_t T = state.range(0);
+  const int threads = static_cast<int>(state.range(1));
+  const int64_t heads = c.num_attention_heads, qk = c.qk_head_dim();
+  const int64_t kv_width = c.qk_nope_head_dim + c.v_head_dim;
+  const std::vector<float> q = RandomVector(T * heads * qk, 3);
+  const std::vector<float> kv = RandomVector(T * heads * kv_width, 4);
+  const std::vector<float> rope = RandomVector(T * c.qk_rope_head_dim, 5);
+  std::vector<float> out(static_cast<size_t>(T * heads * c.v_head_dim));
+  for (auto _ : state) {
+    Pool(threads).ParallelFor(heads, 1, [&](int64_t h_begin, int64_t h_end) {
+      for (int64_t h = h_begin; h < h_end; ++h) {
+        CausalHead head;
+        head.q = q.data() + h * qk;
+        head.q_stride = heads * qk;
+        head.k_nope = kv.data() + h * kv_width;
+        head.v = head.k_nope + c.qk_nope_head_dim;
+        head.kv_stride = heads * kv_width;
+        head.k_rope = rope.data();
+        head.nope = c.qk_nope_head_dim;
+        head.rope = c.qk_rope_head_dim;
+        head.v_dim = c.v_head_dim;
+        head.tokens = T;
+        head.first_position = 0;
+        head.scale = 0.1f;
+        head.out = out.data() + h * c.v_head_dim;
+        head.out_stride = heads * c.v_head_dim;
+        AttendCausalHead(head);
+      }
+    });
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double pairs = static_cast<double>(T) * static_cast<double>(T + 1) / 2.0;
+  const double flops = 2.0 * pairs * static_cast<double>(heads * (qk + c.v_head_dim));
+  using C = benchmark::Counter;
+  state.counters["GFLOP/s"] = C(flops / 1e9, C::kIsIterationInvariantRate);
+  state.counters["pct_of_peak"] =
+      C(100.0 * flops / g_fma_peak[threads], C::kIsIterationInvariantRate);
+  state.counters["tokens_per_s"] = C(static_cast<double>(T), C::kIsIterationInvariantRate);
+}
+
 constexpr int64_t kContexts[] = {1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 17};
 
 void DecodeArgs(benchmark::internal::Benchmark* b) {
@@ -356,6 +403,13 @@ BENCHMARK(BM_AttentionCore)
 BENCHMARK(BM_IndexerScan)
     ->ArgNames({"context", "threads", "bf16"})
     ->ArgsProduct({{1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 17}, {1, 2}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.5)
+    ->UseRealTime();
+
+BENCHMARK(BM_CausalAttention)
+    ->ArgNames({"tokens", "threads"})
+    ->ArgsProduct({{512, 2048}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(0.5)
     ->UseRealTime();

@@ -33,25 +33,30 @@ constexpr int kNV = 2;
 #endif
 // Positions transposed at a time: their keys (512 x 192 floats for V3.2,
 // 384 KiB) and values (256 KiB) stay in L2 while every query block that
-// sees them passes.
+// sees them passes. A multiple of every target's block of positions.
 constexpr int64_t kChunk = 512;
 
-// s[r][j] = q_r . key(k0 + j * lanes + lane) over the transposed keys of a
-// chunk, kt[d * kChunk + position].
-HWY_INLINE void Scores(const float* const (&q)[kQB], const float* HWY_RESTRICT kt, int64_t k0,
-                       int64_t dim, VF (&s)[kQB][kNV]) {
+// scores[r * kNV * lanes + j] = q_r . key j over one block of transposed
+// keys, kt[d * kNV * lanes + j]. The sums stay in registers until the end
+// (written to an array the caller reads, the compiler kept them in memory).
+HWY_INLINE void Scores(const float* const (&q)[kQB], const float* HWY_RESTRICT kt, int64_t dim,
+                       float* HWY_RESTRICT scores) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  VF s[kQB][kNV];
   for (int r = 0; r < kQB; ++r) {
     for (int j = 0; j < kNV; ++j) s[r][j] = hn::Zero(df);
   }
   for (int64_t d = 0; d < dim; ++d) {
     VF k[kNV];
-    for (int j = 0; j < kNV; ++j) k[j] = hn::LoadU(df, kt + d * kChunk + k0 + j * lanes);
+    for (int j = 0; j < kNV; ++j) k[j] = hn::LoadU(df, kt + (d * kNV + j) * lanes);
     for (int r = 0; r < kQB; ++r) {
       const VF qv = hn::Set(df, q[r][d]);
       for (int j = 0; j < kNV; ++j) s[r][j] = hn::MulAdd(qv, k[j], s[r][j]);
     }
+  }
+  for (int r = 0; r < kQB; ++r) {
+    for (int j = 0; j < kNV; ++j) hn::StoreU(s[r][j], df, scores + (r * kNV + j) * lanes);
   }
 }
 
@@ -117,17 +122,19 @@ void AttendCausalHeadImpl(const CausalHead& h) {
   for (int64_t c0 = 0; c0 < L; c0 += kChunk) {
     const int64_t n = std::min(kChunk, L - c0);
     const int64_t n_padded = (n + kb - 1) / kb * kb;
+    // Block b of kb positions is kt[b * dim * kb + d * kb + j], read front
+    // to back by Scores; the padding past the last position scores zero and
+    // is masked below.
+    std::fill(kt + (n_padded - kb) * dim, kt + n_padded * dim, 0.0f);
     for (int64_t j = 0; j < n; ++j) {
       const int64_t t = c0 + j;
+      float* col = kt + (j / kb) * dim * kb + j % kb;
       const float* kn = h.k_nope + t * h.kv_stride;
-      for (int64_t d = 0; d < h.nope; ++d) kt[d * kChunk + j] = kn[d];
+      for (int64_t d = 0; d < h.nope; ++d) col[d * kb] = kn[d];
       const float* kr = h.k_rope + t * h.rope;
-      for (int64_t d = 0; d < h.rope; ++d) kt[(h.nope + d) * kChunk + j] = kr[d];
+      for (int64_t d = 0; d < h.rope; ++d) col[(h.nope + d) * kb] = kr[d];
       std::copy(h.v + t * h.kv_stride, h.v + t * h.kv_stride + h.v_dim, vc + j * h.v_dim);
     }
-    // The padding scores zero and is masked below.
-    for (int64_t d = 0; d < dim; ++d)
-      std::fill(kt + d * kChunk + n, kt + d * kChunk + n_padded, 0.0f);
 
     // Queries before position c0 see none of this chunk.
     for (int64_t i0 = std::max<int64_t>(0, c0 - h.first_position); i0 < T; i0 += kQB) {
@@ -141,8 +148,7 @@ void AttendCausalHeadImpl(const CausalHead& h) {
       }
       const int64_t last_position = h.first_position + i0 + rows - 1;
       for (int64_t k0 = 0; k0 < n && c0 + k0 <= last_position; k0 += kb) {
-        VF s[kQB][kNV];
-        Scores(q, kt, k0, dim, s);
+        Scores(q, kt + k0 * dim, dim, p);
         const int64_t count = std::min(kb, n - k0);
         for (int r = 0; r < kQB; ++r) {
           float* pr = p + r * kb;
@@ -162,7 +168,8 @@ void AttendCausalHeadImpl(const CausalHead& h) {
             const auto visible = hn::RebindMask(
                 df,
                 hn::Lt(t, hn::Set(hn::RebindToSigned<DF>(), static_cast<int32_t>(position + 1))));
-            masked[j] = hn::IfThenElse(visible, hn::Mul(s[r][j], hn::Set(df, h.scale)),
+            masked[j] = hn::IfThenElse(visible,
+                                       hn::Mul(hn::LoadU(df, pr + j * lanes), hn::Set(df, h.scale)),
                                        hn::Set(df, neg_inf));
             block_max = hn::Max(block_max, masked[j]);
           }
