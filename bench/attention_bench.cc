@@ -351,26 +351,12 @@ void BM_CausalAttention(benchmark::State& state) {
   const std::vector<float> kv = RandomVector(T * heads * kv_width, 4);
   const std::vector<float> rope = RandomVector(T * c.qk_rope_head_dim, 5);
   std::vector<float> out(static_cast<size_t>(T * heads * c.v_head_dim));
+  const MlaBuffers buffers{q.data(), kv.data(),          rope.data(),        out.data(),
+                           heads,    c.qk_nope_head_dim, c.qk_rope_head_dim, c.v_head_dim};
   for (auto _ : state) {
     Pool(threads).ParallelFor(heads, 1, [&](int64_t h_begin, int64_t h_end) {
-      for (int64_t h = h_begin; h < h_end; ++h) {
-        CausalHead head;
-        head.q = q.data() + h * qk;
-        head.q_stride = heads * qk;
-        head.k_nope = kv.data() + h * kv_width;
-        head.v = head.k_nope + c.qk_nope_head_dim;
-        head.kv_stride = heads * kv_width;
-        head.k_rope = rope.data();
-        head.nope = c.qk_nope_head_dim;
-        head.rope = c.qk_rope_head_dim;
-        head.v_dim = c.v_head_dim;
-        head.tokens = T;
-        head.first_position = 0;
-        head.scale = 0.1f;
-        head.out = out.data() + h * c.v_head_dim;
-        head.out_stride = heads * c.v_head_dim;
-        AttendCausalHead(head);
-      }
+      for (int64_t h = h_begin; h < h_end; ++h)
+        AttendCausalHead(MlaCausalHead(buffers, h, T, 0, 0.1f));
     });
     benchmark::DoNotOptimize(out.data());
   }

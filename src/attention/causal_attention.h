@@ -36,6 +36,37 @@ struct CausalHead {
   int64_t out_stride;
 };
 
+// Head h of MLA's buffers, where the heads are interleaved: q [tokens,
+// heads, nope + rope], kv [positions, heads, nope + v_dim], rope keys
+// [positions, rope] (one per position), out [tokens, heads, v_dim].
+struct MlaBuffers {
+  const float* q;
+  const float* kv;
+  const float* rope_keys;
+  float* out;
+  int64_t heads, nope, rope, v_dim;
+};
+inline CausalHead MlaCausalHead(const MlaBuffers& b, int64_t h, int64_t tokens,
+                                int64_t first_position, float scale) {
+  const int64_t kv_width = b.nope + b.v_dim;
+  CausalHead head;
+  head.q = b.q + h * (b.nope + b.rope);
+  head.q_stride = b.heads * (b.nope + b.rope);
+  head.k_nope = b.kv + h * kv_width;
+  head.v = head.k_nope + b.nope;
+  head.kv_stride = b.heads * kv_width;
+  head.k_rope = b.rope_keys;
+  head.nope = b.nope;
+  head.rope = b.rope;
+  head.v_dim = b.v_dim;
+  head.tokens = tokens;
+  head.first_position = first_position;
+  head.scale = scale;
+  head.out = b.out + h * b.v_dim;
+  head.out_stride = b.heads * b.v_dim;
+  return head;
+}
+
 // Writes every query's softmax-weighted sum of the values it sees. Uses
 // working memory kept on the calling thread; throws std::bad_alloc if none
 // can be had.

@@ -114,24 +114,10 @@ void NaiveAttention(const AttentionContext& ctx, const QuantMatrix& kv_b_proj, i
   const float scale = Rope::SoftmaxScale(*ctx.config);
 
   if (SeesEveryEarlierPosition(ctx, selection)) {
+    const MlaBuffers buffers{q, kv.data(), rope_keys.data(), out, d.heads, d.nope, d.rope, d.v};
     ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
       for (int64_t h = h_begin; h < h_end; ++h) {
-        CausalHead head;
-        head.q = q + h * d.qk;
-        head.q_stride = d.heads * d.qk;
-        head.k_nope = &kv[static_cast<size_t>(h * kv_width)];
-        head.v = head.k_nope + d.nope;
-        head.kv_stride = d.heads * kv_width;
-        head.k_rope = rope_keys.data();
-        head.nope = d.nope;
-        head.rope = d.rope;
-        head.v_dim = d.v;
-        head.tokens = T;
-        head.first_position = ctx.first_position;
-        head.scale = scale;
-        head.out = out + h * d.v;
-        head.out_stride = d.heads * d.v;
-        AttendCausalHead(head);
+        AttendCausalHead(MlaCausalHead(buffers, h, T, ctx.first_position, scale));
       }
     });
     return;

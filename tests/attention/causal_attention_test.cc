@@ -10,17 +10,10 @@
 #include <vector>
 
 #include "hwy_targets.h"
+#include "quant/test_matrices.h"
 
 namespace dsv32 {
 namespace {
-
-std::vector<float> Random(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> v(n);
-  for (float& x : v) x = normal(rng);
-  return v;
-}
 
 struct Sizes {
   int64_t nope, rope, v_dim, tokens, first_position, heads;
@@ -32,27 +25,16 @@ struct Sizes {
 void ExpectMatchesSoftmax(const Sizes& z) {
   const int64_t dim = z.nope + z.rope, kv_width = z.nope + z.v_dim;
   const int64_t L = z.first_position + z.tokens;
-  const auto q = Random(static_cast<size_t>(z.tokens * z.heads * dim), 1);
-  const auto kv = Random(static_cast<size_t>(L * z.heads * kv_width), 2);
-  const auto rope = Random(static_cast<size_t>(L * z.rope), 3);
+  std::mt19937 rng(1);
+  const auto q = RandomVector(z.tokens * z.heads * dim, rng);
+  const auto kv = RandomVector(L * z.heads * kv_width, rng);
+  const auto rope = RandomVector(L * z.rope, rng);
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
   const int64_t h = 1;
   std::vector<float> out(static_cast<size_t>(z.tokens * z.heads * z.v_dim), -7.0f);
-  CausalHead head;
-  head.q = q.data() + h * dim;
-  head.q_stride = z.heads * dim;
-  head.k_nope = kv.data() + h * kv_width;
-  head.v = head.k_nope + z.nope;
-  head.kv_stride = z.heads * kv_width;
-  head.k_rope = rope.data();
-  head.nope = z.nope;
-  head.rope = z.rope;
-  head.v_dim = z.v_dim;
-  head.tokens = z.tokens;
-  head.first_position = z.first_position;
-  head.scale = scale;
-  head.out = out.data() + h * z.v_dim;
-  head.out_stride = z.heads * z.v_dim;
+  const MlaBuffers buffers{q.data(), kv.data(), rope.data(), out.data(),
+                           z.heads,  z.nope,    z.rope,      z.v_dim};
+  const CausalHead head = MlaCausalHead(buffers, h, z.tokens, z.first_position, scale);
   AttendCausalHead(head);
 
   for (int64_t i = 0; i < z.tokens; ++i) {
