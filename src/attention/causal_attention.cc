@@ -5,6 +5,7 @@
 #include <limits>
 #include <new>
 
+#include "attention/attention_kernels.h"
 #include "core/scratch.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -37,8 +38,9 @@ constexpr int kNV = 2;
 constexpr int64_t kChunk = 512;
 
 // scores[r * kNV * lanes + j] = q_r . key j over one block of transposed
-// keys, kt[d * kNV * lanes + j]. The sums stay in registers until the end
-// (written to an array the caller reads, the compiler kept them in memory).
+// keys, kt[d * kNV * lanes + j]. The sums live in local registers and are
+// stored once at the end: handed back by reference, they were spilled to
+// memory on every step.
 HWY_INLINE void Scores(const float* const (&q)[kQB], const float* HWY_RESTRICT kt, int64_t dim,
                        float* HWY_RESTRICT scores) {
   const DF df;
@@ -95,6 +97,10 @@ void AttendCausalHeadImpl(const CausalHead& h) {
   const int64_t T = h.tokens;
   const int64_t L = h.first_position + T;
   const float neg_inf = -std::numeric_limits<float>::infinity();
+  const hn::RebindToSigned<DF> di;
+  const auto lane_index = hn::Iota(di, 0);
+  const VF scale = hn::Set(df, h.scale);
+  const VF masked_out = hn::Set(df, neg_inf);
 
   // Each query's running sums of weighted values (T rows, and kQB more
   // that a last, short block of queries writes and nobody reads), maximum
@@ -160,17 +166,14 @@ void AttendCausalHeadImpl(const CausalHead& h) {
           }
           // Scores of positions after the query's own are masked out.
           VF masked[kNV];
-          VF block_max = hn::Set(df, neg_inf);
+          VF block_max = masked_out;
+          const auto end = hn::Set(di, static_cast<int32_t>(position + 1));
           for (int j = 0; j < kNV; ++j) {
-            const auto t = hn::Add(
-                hn::Iota(hn::RebindToSigned<DF>(), 0),
-                hn::Set(hn::RebindToSigned<DF>(), static_cast<int32_t>(c0 + k0 + j * lanes)));
-            const auto visible = hn::RebindMask(
-                df,
-                hn::Lt(t, hn::Set(hn::RebindToSigned<DF>(), static_cast<int32_t>(position + 1))));
-            masked[j] = hn::IfThenElse(visible,
-                                       hn::Mul(hn::LoadU(df, pr + j * lanes), hn::Set(df, h.scale)),
-                                       hn::Set(df, neg_inf));
+            const auto t =
+                hn::Add(lane_index, hn::Set(di, static_cast<int32_t>(c0 + k0 + j * lanes)));
+            const auto visible = hn::RebindMask(df, hn::Lt(t, end));
+            masked[j] =
+                hn::IfThenElse(visible, hn::Mul(hn::LoadU(df, pr + j * lanes), scale), masked_out);
             block_max = hn::Max(block_max, masked[j]);
           }
           const float m_old = row_max[i];
@@ -180,7 +183,7 @@ void AttendCausalHeadImpl(const CausalHead& h) {
             if (m_old != neg_inf) {
               const float rescale = std::exp(m_old - m_new);
               row_sum[i] *= rescale;
-              for (int64_t d = 0; d < h.v_dim; ++d) orow[r][d] *= rescale;
+              KernelScale(rescale, orow[r], h.v_dim);
             }
             row_max[i] = m_new;
           }
@@ -189,7 +192,7 @@ void AttendCausalHeadImpl(const CausalHead& h) {
           for (int j = 0; j < kNV; ++j) {
             // exp(-inf) is 0: masked positions weigh nothing.
             const VF e = hn::Exp(df, hn::Sub(masked[j], m));
-            const VF pe = hn::IfThenElseZero(hn::Ne(masked[j], hn::Set(df, neg_inf)), e);
+            const VF pe = hn::IfThenElseZero(hn::Ne(masked[j], masked_out), e);
             sum = hn::Add(sum, pe);
             hn::StoreU(pe, df, pr + j * lanes);
           }

@@ -67,12 +67,13 @@ struct Partial {
 bool SeesEveryEarlierPosition(const AttentionContext& ctx, const AttentionSelection& s) {
   if (s.dense) return true;
   if (static_cast<int64_t>(s.positions.size()) != ctx.tokens) return false;
+  std::vector<bool> seen;
   for (int64_t i = 0; i < ctx.tokens; ++i) {
     const auto& picked = s.positions[static_cast<size_t>(i)];
     if (static_cast<int64_t>(picked.size()) != ctx.first_position + i + 1) return false;
     // Distinct positions within range; there are as many as positions
     // 0..first_position + i, so they are those.
-    std::vector<bool> seen(picked.size(), false);
+    seen.assign(picked.size(), false);
     for (int32_t t : picked) {
       if (t < 0 || t >= static_cast<int64_t>(picked.size()) || seen[static_cast<size_t>(t)])
         return false;
