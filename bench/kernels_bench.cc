@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attention/attention_kernels.h"
@@ -207,13 +208,13 @@ void Gemv(benchmark::State& state, Format f, ModelShape s, int threads, int64_t 
 // stays in L2: how fast the kernel decodes when memory is not the limit.
 // Above the read bandwidth, a GEMV from memory is bound by memory; below it,
 // by the decode.
-void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols,
+void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols, Fp8Decode decode,
                   Int4Dot int4_dot) {
   const auto w = MakeMatrix(f, rows, cols, 1);
   const auto x = Activations(cols);
   std::vector<float> y(static_cast<size_t>(rows));
   for (auto _ : state) {
-    MatVec(w->m, x.data(), 1, y.data(), &Pool(1), Fp8Decode::kBits, int4_dot);
+    MatVec(w->m, x.data(), 1, y.data(), &Pool(1), decode, int4_dot);
     benchmark::ClobberMemory();
   }
   const double bytes = static_cast<double>(w->m.bytes());
@@ -374,6 +375,29 @@ void RegisterAll() {
       }
     }
   }
+  // FP8 on bf16 dot products against bf16-rounded activations (the fast
+  // mode), where the CPU has them.
+  if (Fp8Bf16DotAvailable()) {
+    const std::pair<const char*, Fp8Decode> paths[] = {{"fp8_bf16dot", Fp8Decode::kBf16Dot}};
+    for (const auto& [name, decode] : paths) {
+      for (const ModelShape& s : kDecodeShapes) {
+        for (int threads = 1; threads <= kMaxThreads; ++threads) {
+          benchmark::RegisterBenchmark(Name("gemv", name, s, 1, threads).c_str(), Gemv,
+                                       Format::kFp8, s, threads, int64_t{1}, decode, Int4Dot::kInt8)
+              ->UseRealTime()
+              ->MinTime(0.2);
+        }
+      }
+      for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
+        for (int64_t tokens : {4, 8}) {
+          benchmark::RegisterBenchmark(Name("gemv", name, s, tokens, 2).c_str(), Gemv, Format::kFp8,
+                                       s, 2, tokens, decode, Int4Dot::kInt8)
+              ->UseRealTime()
+              ->MinTime(0.2);
+        }
+      }
+    }
+  }
   // The FP8 decode by table, for comparison with the bit decode above, and a
   // few multi-token decode steps.
   for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
@@ -429,11 +453,20 @@ void RegisterAll() {
     const int64_t rows = (int64_t{1} << 20) / static_cast<int64_t>(probe.bytes());
     const ModelShape resident{"resident", rows, kResidentCols};
     benchmark::RegisterBenchmark(Name("gemv_l2", FormatName(f), resident, 1, 1).c_str(),
-                                 GemvResident, f, rows, kResidentCols, Int4Dot::kInt8)
+                                 GemvResident, f, rows, kResidentCols, Fp8Decode::kBits,
+                                 Int4Dot::kInt8)
         ->MinTime(0.2);
+    if (f == Format::kFp8 && Fp8Bf16DotAvailable()) {
+      for (const auto& [name, decode] : {std::pair{"fp8_bf16dot", Fp8Decode::kBf16Dot}}) {
+        benchmark::RegisterBenchmark(Name("gemv_l2", name, resident, 1, 1).c_str(), GemvResident, f,
+                                     rows, kResidentCols, decode, Int4Dot::kInt8)
+            ->MinTime(0.2);
+      }
+    }
     if (f == Format::kInt4G32) {
       benchmark::RegisterBenchmark(Name("gemv_l2", "int4_g32_f32dot", resident, 1, 1).c_str(),
-                                   GemvResident, f, rows, kResidentCols, Int4Dot::kF32)
+                                   GemvResident, f, rows, kResidentCols, Fp8Decode::kBits,
+                                   Int4Dot::kF32)
           ->MinTime(0.2);
     }
   }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "attention/kv_file.h"
@@ -43,7 +44,20 @@ dsv32_status dsv32_model_load(const char* dir, const dsv32_model_params* params,
     const dsv32_model_params p = ReadParams(params, dsv32_model_default_params());
     std::function<void(float)> progress;
     if (p.progress) progress = [&p](float f) { p.progress(f, p.progress_user_data); };
-    auto model = dsv32::Model::Load(dir, progress);
+    dsv32::BindOptions options;
+    switch (p.activations) {
+      case DSV32_ACTIVATIONS_F32:
+        options.activations = dsv32::ActivationPrecision::kF32;
+        break;
+      case DSV32_ACTIVATIONS_BF16:
+        options.activations = dsv32::ActivationPrecision::kBf16;
+        break;
+      default:
+        return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_model_load: params->activations " +
+                                                        std::to_string(p.activations) +
+                                                        " is not a dsv32_activations value");
+    }
+    auto model = dsv32::Model::Load(dir, options, progress);
     if (!model.ok()) return FromStatus(model.status());
     auto handle = std::make_unique<dsv32_model>();
     handle->num_parameters =

@@ -27,6 +27,7 @@
 #include "engine/speculative.h"
 #include "model/model.h"
 #include "model/model_info.h"
+#include "model_loading.h"
 
 namespace dsv32::cli {
 namespace {
@@ -88,7 +89,7 @@ std::vector<StageFigures> DecodeStages(const ForwardProfile& p, const DecodeStag
 }
 
 int RunBench(int argc, char** argv) {
-  Args args(argc, argv, {"model", "prompt-len", "gen-len", "threads", "speculative"},
+  Args args(argc, argv, {"model", "prompt-len", "gen-len", "threads", "speculative", "activations"},
             {"json", "profile"});
   const std::string dir = args.Require("model");
   const int64_t prompt_len = args.Int("prompt-len", 128);
@@ -100,7 +101,9 @@ int RunBench(int argc, char** argv) {
     return Fail("bench",
                 "--prompt-len and --gen-len must be >= 1, --threads and --speculative >= 0");
 
-  auto model = Model::Load(dir);
+  auto bind = BindOptionsFromArgs(args);
+  if (!bind.ok()) return Fail("bench", bind.status().message());
+  auto model = Model::Load(dir, *bind);
   if (!model.ok()) return Fail("bench", model.status().message());
   const ModelConfig& c = (*model)->config();
   if (prompt_len + gen_len > c.max_position_embeddings)
@@ -175,6 +178,7 @@ int RunBench(int argc, char** argv) {
                         {"threads", pool.size()},
                         {"prompt_len", prompt_len},
                         {"gen_len", gen_len},
+                        {"activations", ActivationPrecisionName(bind->activations)},
                         {"prefill_tokens_per_s", prefill_tps},
                         {"decode_tokens_per_s", decode_tps},
                         {"decode_bytes_per_token", bytes_per_token},
@@ -203,7 +207,8 @@ int RunBench(int argc, char** argv) {
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
-  std::printf("model           %s (%d threads)\n", dir.c_str(), pool.size());
+  std::printf("model           %s (%d threads, %s activations)\n", dir.c_str(), pool.size(),
+              ActivationPrecisionName(bind->activations));
   std::printf("prefill         %lld tokens in %.3f s: %.1f tokens/s\n",
               static_cast<long long>(prompt_len), prefill_s, prefill_tps);
   std::printf("decode          %lld tokens in %.3f s: %.2f tokens/s\n",
@@ -230,7 +235,7 @@ int RunBench(int argc, char** argv) {
 
 DSV32_CLI_COMMAND("bench",
                   "prefill and decode speed (--model DIR [--prompt-len N] [--gen-len M] "
-                  "[--threads T] [--speculative K] [--profile] [--json])",
+                  "[--threads T] [--speculative K] [--activations f32|bf16] [--profile] [--json])",
                   RunBench);
 
 }  // namespace

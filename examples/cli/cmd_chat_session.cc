@@ -87,7 +87,7 @@ class TurnPrinter {
 int RunChat(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "tokenizer", "system", "max-tokens", "temperature", "top-p", "seed",
-             "threads", "max-context"},
+             "threads", "max-context", "activations"},
             {"thinking", "quiet"});
   const std::string dir = args.Require("model");
   const int64_t max_tokens = args.Int("max-tokens", 512);
@@ -101,7 +101,9 @@ int RunChat(int argc, char** argv) {
 
   auto tokenizer = LoadTokenizerFrom(args.Get("tokenizer").value_or(dir));
   if (!tokenizer.ok()) return Fail("chat", tokenizer.status().message());
-  auto model = LoadModelWithProgress(dir, args.Has("quiet"));
+  auto bind = BindOptionsFromArgs(args);
+  if (!bind.ok()) return Fail("chat", bind.status().message());
+  auto model = LoadModelWithProgress(dir, args.Has("quiet"), *bind);
   if (!model.ok()) return Fail("chat", model.status().message());
   auto sampling = LoadGenerationDefaults(dir, SamplingParams{});
   if (!sampling.ok()) return Fail("chat", sampling.status().message());

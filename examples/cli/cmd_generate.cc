@@ -116,7 +116,7 @@ int GenerateSpeculative(const Model& model, const RequestSpec& spec, const Token
 int RunGenerate(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "prompt-ids", "prompt", "tokenizer", "max-tokens", "temperature", "top-p",
-             "top-k", "seed", "threads", "export-kv", "import-kv", "speculative"},
+             "top-k", "seed", "threads", "export-kv", "import-kv", "speculative", "activations"},
             {"quiet"});
   const std::string dir = args.Require("model");
   const auto prompt_ids = args.Get("prompt-ids");
@@ -135,7 +135,9 @@ int RunGenerate(int argc, char** argv) {
     if (!loaded.ok()) return Fail("generate", loaded.status().message());
     tokenizer = std::move(loaded).value();
   }
-  auto model = LoadModelWithProgress(dir, quiet);
+  auto bind = BindOptionsFromArgs(args);
+  if (!bind.ok()) return Fail("generate", bind.status().message());
+  auto model = LoadModelWithProgress(dir, quiet, *bind);
   if (!model.ok()) return Fail("generate", model.status().message());
   auto ids = prompt_ids ? ParseIds(*prompt_ids)
                         : tokenizer->Encode(*prompt_text,

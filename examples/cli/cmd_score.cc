@@ -17,6 +17,7 @@
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
+#include "model_loading.h"
 #include "score_mesh.h"
 
 namespace dsv32::cli {
@@ -37,7 +38,7 @@ Result<std::vector<int32_t>> ReadI32(const SafetensorsFile& file, const std::str
 int RunScore(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "input", "out", "threads", "kv-dtype", "save-cache", "load-cache", "mesh",
-             "backend"},
+             "backend", "activations"},
             {"stats"});
   const std::string model_dir = args.Require("model");
   const std::string input = args.Require("input");
@@ -69,6 +70,9 @@ int RunScore(int argc, char** argv) {
   if (args.Has("mesh") && (args.Has("kv-dtype") || !save_cache.empty() || !load_cache.empty()))
     return Fail("score", "--mesh runs with the f32 cache; --kv-dtype, --save-cache and "
                          "--load-cache are single-device options");
+  if (args.Has("mesh") && args.Has("activations"))
+    return Fail("score",
+                "--mesh runs with f32 activations; --activations is a single-device option");
   if (args.Has("mesh"))
     return RunScoreMesh({model_dir, out, *args.Get("mesh"),
                          args.Get("backend").value_or("inprocess"), args.Has("stats"),
@@ -76,7 +80,9 @@ int RunScore(int argc, char** argv) {
   if (args.Has("backend") || args.Has("stats"))
     return Fail("score", "--backend and --stats go with --mesh");
 
-  auto model = Model::Load(model_dir);
+  auto bind = BindOptionsFromArgs(args);
+  if (!bind.ok()) return Fail("score", bind.status().message());
+  auto model = Model::Load(model_dir, *bind);
   if (!model.ok()) return Fail("score", model.status().message());
   const ModelConfig& c = (*model)->config();
   ThreadPool pool(threads ? static_cast<int>(threads) : DefaultThreadCount());

@@ -7,14 +7,25 @@
 
 namespace dsv32::cli {
 
-Result<std::shared_ptr<const Model>> LoadModelWithProgress(const std::string& dir, bool quiet) {
+Result<BindOptions> BindOptionsFromArgs(const Args& args) {
+  BindOptions options;
+  if (const auto name = args.Get("activations")) {
+    auto parsed = ParseActivationPrecision(*name);
+    if (!parsed.ok()) return parsed.status().WithContext("--activations");
+    options.activations = *parsed;
+  }
+  return options;
+}
+
+Result<std::shared_ptr<const Model>> LoadModelWithProgress(const std::string& dir, bool quiet,
+                                                           const BindOptions& options) {
   constexpr int kWidth = 40;
   // A bar redrawn in place only makes sense on a terminal; piped output
   // stays as the command's contract has it.
   const bool bar = !quiet && ::isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   int drawn = -1;
-  auto model = Model::Load(dir, [&](float done) {
+  auto model = Model::Load(dir, options, [&](float done) {
     if (!bar) return;
     const int filled = static_cast<int>(done * kWidth + 0.5f);
     if (filled == drawn) return;

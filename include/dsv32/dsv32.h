@@ -71,10 +71,20 @@ typedef struct dsv32_model dsv32_model;
 /* Called during loading with the fraction done in [0, 1]. */
 typedef void (*dsv32_progress_fn)(float fraction, void* user_data);
 
+/* How the matmuls treat their activations. F32 keeps them exact (the
+ * reference mode). BF16 is the fast mode: FP8 matmuls round their
+ * block-scaled activations to bf16 and multiply with bf16 dot products on
+ * CPUs that have them (AVX-512 BF16), f32 elsewhere. */
+typedef enum dsv32_activations {
+  DSV32_ACTIVATIONS_F32 = 0,
+  DSV32_ACTIVATIONS_BF16 = 1
+} dsv32_activations;
+
 typedef struct dsv32_model_params {
   size_t struct_size; /* sizeof(dsv32_model_params), set by default_params */
   dsv32_progress_fn progress; /* may be NULL */
   void* progress_user_data;
+  int32_t activations; /* a dsv32_activations; default DSV32_ACTIVATIONS_F32 */
 } dsv32_model_params;
 
 /* Fills the first `struct_size` bytes of *params with the defaults (no

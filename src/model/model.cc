@@ -15,6 +15,11 @@ namespace dsv32 {
 
 Result<std::unique_ptr<Model>> Model::Load(const std::string& dir,
                                            const std::function<void(float)>& progress) {
+  return Load(dir, BindOptions{}, progress);
+}
+
+Result<std::unique_ptr<Model>> Model::Load(const std::string& dir, const BindOptions& options,
+                                           const std::function<void(float)>& progress) {
   auto report = [&](float fraction) {
     if (progress) progress(fraction);
   };
@@ -30,7 +35,8 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir,
     model->config_hash_ = *hash;
   }
   DSV32_ASSIGN_OR_RETURN(model->checkpoint_, Checkpoint::Open(dir));
-  auto weights = BindWeights(model->config_, *model->checkpoint_);
+  auto weights = BindWeights(model->config_, *model->checkpoint_, options);
+  model->activations_ = options.activations;
   if (!weights.ok()) return weights.status().WithContext(dir);
   model->weights_ = std::move(weights).value();
   model->mtp_cache_config_ = model->config_;

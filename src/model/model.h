@@ -97,9 +97,14 @@ class Model {
   // weights are prepared (the part of loading that takes time).
   static Result<std::unique_ptr<Model>> Load(const std::string& dir,
                                              const std::function<void(float)>& progress = {});
+  // The same with the weights bound as `options` says (the activation
+  // precision of the matmuls).
+  static Result<std::unique_ptr<Model>> Load(const std::string& dir, const BindOptions& options,
+                                             const std::function<void(float)>& progress = {});
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
+  ActivationPrecision activations() const { return activations_; }
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   // Names the model in saved KV caches: a hash of config.json's canonical
   // JSON (attention/kv_file.h).
@@ -174,6 +179,7 @@ class Model {
   uint64_t config_hash_ = 0;
   std::unique_ptr<Checkpoint> checkpoint_;
   ModelWeights weights_;
+  ActivationPrecision activations_ = ActivationPrecision::kF32;
   std::unique_ptr<Rope> rope_;
 };
 

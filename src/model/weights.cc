@@ -8,7 +8,8 @@ namespace {
 
 class Binder {
  public:
-  Binder(const ModelConfig& c, const Checkpoint& ckpt) : c_(c), ckpt_(ckpt) {}
+  Binder(const ModelConfig& c, const Checkpoint& ckpt, const BindOptions& options = {})
+      : c_(c), ckpt_(ckpt), options_(options) {}
 
   // A [rows, cols] matrix: F8_E4M3 with its weight_scale_inv blocks, BF16,
   // F32, or packed INT4 (U8) with its group scales and zero points.
@@ -36,6 +37,9 @@ class Binder {
           ckpt_.Get(prefix + ".weight_scale_inv", {DType::kF32},
                     {m.scale_rows(), m.scale_cols()}));
       m.scales = scales.as<float>();
+      // Only the FP8 projections: the BF16 router and heads keep f32
+      // activations in either mode.
+      m.bf16_activations = options_.activations == ActivationPrecision::kBf16;
     }
     return m;
   }
@@ -167,19 +171,32 @@ class Binder {
  private:
   const ModelConfig& c_;
   const Checkpoint& ckpt_;
+  BindOptions options_;
 };
 
 }  // namespace
+
+Result<ActivationPrecision> ParseActivationPrecision(std::string_view name) {
+  if (name == "f32") return ActivationPrecision::kF32;
+  if (name == "bf16") return ActivationPrecision::kBf16;
+  return InvalidArgument("unknown activation precision '" + std::string(name) +
+                         "' (expected f32 or bf16)");
+}
+
+const char* ActivationPrecisionName(ActivationPrecision p) {
+  return p == ActivationPrecision::kBf16 ? "bf16" : "f32";
+}
 
 Result<QuantMatrix> BindMatrix(const ModelConfig& config, const Checkpoint& checkpoint,
                                const std::string& prefix, int64_t rows, int64_t cols) {
   return Binder(config, checkpoint).Matrix(prefix, rows, cols);
 }
 
-Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint) {
+Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint,
+                                 const BindOptions& options) {
   if (config.has_indexer && !config.q_lora_rank)
     return Unsupported("the DSA indexer needs q_lora_rank (its queries come from the q latent)");
-  Binder b(config, checkpoint);
+  Binder b(config, checkpoint, options);
   ModelWeights w;
   const int64_t h = config.hidden_size;
   DSV32_ASSIGN_OR_RETURN(w.embed_tokens, b.Matrix("model.embed_tokens", config.vocab_size, h));

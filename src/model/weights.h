@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attention/mla.h"
@@ -45,6 +46,24 @@ struct ModelWeights {
   std::vector<MtpWeights> mtp;
 };
 
+// How the matmuls treat their activations.
+enum class ActivationPrecision {
+  // f32 throughout: the reference mode, held to the goldens' 1e-4.
+  kF32,
+  // The fast mode: FP8 matmuls round their block-scaled activations to bf16
+  // and run on bf16 dot products where the CPU has them (AVX-512 BF16);
+  // elsewhere, and for the other formats, as kF32.
+  kBf16,
+};
+
+// Parses "f32" or "bf16".
+Result<ActivationPrecision> ParseActivationPrecision(std::string_view name);
+const char* ActivationPrecisionName(ActivationPrecision p);
+
+struct BindOptions {
+  ActivationPrecision activations = ActivationPrecision::kF32;
+};
+
 // Binds one [rows, cols] weight matrix `prefix`.weight in whatever format
 // the checkpoint stores it (with its scales), checking dtype and shape.
 Result<QuantMatrix> BindMatrix(const ModelConfig& config, const Checkpoint& checkpoint,
@@ -52,6 +71,7 @@ Result<QuantMatrix> BindMatrix(const ModelConfig& config, const Checkpoint& chec
 
 // Binds every tensor the config implies, checking each one's dtype and shape.
 // A missing or mis-shaped tensor is an error naming it.
-Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint);
+Result<ModelWeights> BindWeights(const ModelConfig& config, const Checkpoint& checkpoint,
+                                 const BindOptions& options = {});
 
 }  // namespace dsv32

@@ -10,10 +10,13 @@ namespace dsv32 {
 
 class ThreadPool;
 
-// How FP8 E4M3 codes become f32 inside the kernels. kBits rebuilds them as
-// f16 with shifts and widens in hardware; kTable gathers from the 256-entry
-// table. Both are exact; the benchmark compares their speed.
-enum class Fp8Decode { kBits, kTable };
+// How FP8 E4M3 codes are multiplied inside the kernels. kBits rebuilds them
+// as f16 with shifts and widens in hardware; kTable gathers from the
+// 256-entry table. Both are exact against f32 activations; the benchmark
+// compares their speed. kBf16Dot looks the codes up as bf16 (exact too) and
+// multiplies them into the block-scaled activations rounded to bf16 with bf16
+// dot products, f32 sums (MatVecFp8Bf16); where the CPU has none it is kBits.
+enum class Fp8Decode { kBits, kTable, kBf16Dot };
 
 // How the INT4 decode kernel multiplies. kInt8 rounds the activations to
 // int8, one scale (max |x| / 127) per 32 columns, and sums nibble-times-int8
@@ -40,6 +43,17 @@ void RoundActivationsToInt8(const float* x, int64_t tokens, int64_t cols, float*
 // The int8 path itself; false (and y untouched) where it does not apply.
 bool MatVecInt4Int8(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
                     ThreadPool* pool);
+
+// Whether this CPU runs MatVecFp8Bf16: the AVX3_DL target and AVX-512 BF16
+// (Sapphire Rapids, Zen 4 and later).
+bool Fp8Bf16DotAvailable();
+
+// The kBf16Dot path itself: y as MatVec gives it, except that x times each
+// block scale is rounded to bf16 (nearest even) before it is multiplied.
+// False (and y untouched) where it does not apply: no bf16 dot on this CPU,
+// or w is not FP8 with blocks a multiple of 64 columns wide.
+bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
+                   ThreadPool* pool);
 
 // Prefill kernel: dequantizes W tile by tile to f32 once and reuses each
 // tile for every token with a register-blocked inner loop. Tiles of rows are

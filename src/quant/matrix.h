@@ -37,6 +37,10 @@ struct QuantMatrix {
   const uint8_t* zeros = nullptr;
   int64_t block_rows = 128;
   int64_t block_cols = 128;
+  // Whether MatMul may round the activations it multiplies this matrix by to
+  // bf16 where that is faster (the fast mode; FP8 on CPUs with AVX-512
+  // BF16). False keeps them f32, the reference mode.
+  bool bf16_activations = false;
 
   int64_t scale_cols() const { return (cols + block_cols - 1) / block_cols; }
   int64_t scale_rows() const { return (rows + block_rows - 1) / block_rows; }

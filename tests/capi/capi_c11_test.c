@@ -66,6 +66,18 @@ int main(int argc, char** argv) {
   dsv32_model_free(NULL);
   dsv32_context_free(NULL);
 
+  /* An activations value outside the enum is refused, not guessed at. */
+  dsv32_model_params wrong = dsv32_model_default_params();
+  CHECK(wrong.activations == DSV32_ACTIVATIONS_F32);
+  wrong.activations = 7;
+  CHECK(dsv32_model_load(argv[1], &wrong, &model) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(model == NULL);
+  CHECK(strstr(dsv32_last_error(), "activations") != NULL);
+  wrong.activations = DSV32_ACTIVATIONS_BF16;
+  CHECK(dsv32_model_load(argv[1], &wrong, &model) == DSV32_OK);
+  dsv32_model_free(model);
+  model = NULL;
+
   float progress = -1.0f;
   dsv32_model_params mp = dsv32_model_default_params();
   mp.progress = on_progress;

@@ -124,6 +124,26 @@ TEST_F(CliTest, BenchJsonHasTheContractKeys) {
   }
 }
 
+// --activations bf16 runs the fast mode and says so; anything else but f32
+// is refused with a message naming the flag.
+TEST_F(CliTest, BenchActivationsFlag) {
+  const std::string model = Path("model");
+  ASSERT_NO_FATAL_FAILURE(InitRandom("tiny-v32.json", model));
+  CommandRun r = Dsv32("bench --model " + model +
+                       " --prompt-len 8 --gen-len 2 --threads 1 --activations bf16 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.output;
+  EXPECT_EQ(j["activations"], "bf16");
+  EXPECT_GT(j["decode_tokens_per_s"].get<double>(), 0.0);
+  r = Dsv32("bench --model " + model + " --prompt-len 8 --gen-len 2 --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output, nullptr, false)["activations"], "f32");
+  r = Dsv32("bench --model " + model + " --activations fp16");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--activations"), std::string::npos) << r.output;
+}
+
 // --profile adds decode_profile: every stage, its bytes adding up to
 // decode_bytes_per_token, its shares to at most the whole decode; the
 // contract's keys stay. Without --json it prints the table.

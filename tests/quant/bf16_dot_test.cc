@@ -1,0 +1,138 @@
+// The FP8 bf16-dot GEMV (the fast mode's decode kernel) against a plain
+// definition of what it computes: each activation times its block scale,
+// rounded to bf16 (nearest even), times the exact E4M3 value, summed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "quant/kernels.h"
+#include "quant/matrix.h"
+#include "test_matrices.h"
+
+namespace dsv32 {
+namespace {
+
+// y[t][r] with the activations rounded as the kernel rounds them, in double.
+std::vector<double> RoundedReference(const QuantMatrix& m, const std::vector<float>& x,
+                                     int64_t tokens) {
+  const auto* codes = static_cast<const uint8_t*>(m.data);
+  std::vector<double> y(static_cast<size_t>(tokens * m.rows));
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t r = 0; r < m.rows; ++r) {
+      double sum = 0.0;
+      for (int64_t k = 0; k < m.cols; ++k) {
+        const float s = m.scales[(r / m.block_rows) * m.scale_cols() + k / m.block_cols];
+        const float xs = BF16ToF32(F32ToBF16(x[static_cast<size_t>(t * m.cols + k)] * s));
+        sum += static_cast<double>(Fp8E4M3ToF32(codes[r * m.cols + k])) * xs;
+      }
+      y[static_cast<size_t>(t * m.rows + r)] = sum;
+    }
+  }
+  return y;
+}
+
+class Fp8Bf16DotTest
+    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t, int64_t>> {};
+
+TEST_P(Fp8Bf16DotTest, MatchesRoundedActivationsReference) {
+  if (!Fp8Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  const auto [rows, cols, block, tokens] = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(rows * 131 + cols * 7 + tokens));
+  const TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, rows, cols, block, false, rng);
+  const std::vector<float> x = RandomVector(tokens * cols, rng);
+  const std::vector<float> scale = AbsDot(w.m, x.data(), tokens);
+  ThreadPool pool(3);
+  const std::vector<double> want = RoundedReference(w.m, x, tokens);
+  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+    std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
+    ASSERT_TRUE(MatVecFp8Bf16(w.m, x.data(), tokens, y.data(), p));
+    for (size_t i = 0; i < y.size(); ++i) {
+      // f32 sums of exact products: a few ulps of the terms' magnitude.
+      EXPECT_NEAR(y[i], want[i], 1e-6 * scale[i] + 1e-30)
+          << "index " << i << (p ? ", 3 threads" : "");
+    }
+  }
+}
+
+// Columns: whole steps of 64, a partial last step, one block and several;
+// rows: a few, past one block of rows (128) and not a multiple of four;
+// tokens: one, two, a group of four and groups of uneven size.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Fp8Bf16DotTest,
+    ::testing::Values(std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 64, 64, 1},
+                      std::tuple<int64_t, int64_t, int64_t, int64_t>{5, 100, 128, 1},
+                      std::tuple<int64_t, int64_t, int64_t, int64_t>{9, 128, 128, 2},
+                      std::tuple<int64_t, int64_t, int64_t, int64_t>{37, 300, 128, 3},
+                      std::tuple<int64_t, int64_t, int64_t, int64_t>{133, 513, 128, 4},
+                      std::tuple<int64_t, int64_t, int64_t, int64_t>{257, 256, 64, 7},
+                      std::tuple<int64_t, int64_t, int64_t, int64_t>{70, 1000, 128, 12}));
+
+TEST(Fp8Bf16DotEdgeTest, EveryCodeDecodesExactly) {
+  if (!Fp8Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  // Row c holds code c in column c % 64 and zeros elsewhere; x is one, so
+  // y[c] is the code's value times the block scale.
+  constexpr int64_t kCols = 64;
+  std::vector<uint8_t> codes(256 * kCols, 0);
+  for (int c = 0; c < 256; ++c)
+    codes[static_cast<size_t>(c * kCols + c % kCols)] = static_cast<uint8_t>(c);
+  std::vector<float> scales(2, 0.5f);
+  QuantMatrix m;
+  m.format = WeightFormat::kFp8Block;
+  m.rows = 256;
+  m.cols = kCols;
+  m.data = codes.data();
+  m.scales = scales.data();
+  const std::vector<float> x(kCols, 1.0f);
+  std::vector<float> y(256);
+  ASSERT_TRUE(MatVecFp8Bf16(m, x.data(), 1, y.data(), nullptr));
+  for (int c = 0; c < 256; ++c) {
+    if ((c & 0x7f) == 0x7f) continue;  // NaN codes, never in weights
+    EXPECT_EQ(y[static_cast<size_t>(c)], Fp8E4M3ToF32(static_cast<uint8_t>(c)) * 0.5f)
+        << "code " << c;
+  }
+}
+
+TEST(Fp8Bf16DotEdgeTest, DeclinesWhatItDoesNotCover) {
+  std::mt19937 rng(3);
+  const TestMatrix fp8 = RandomMatrix(WeightFormat::kFp8Block, 8, 96, 96, false, rng);
+  const TestMatrix bf16 = RandomMatrix(WeightFormat::kBF16, 8, 128, 128, false, rng);
+  const std::vector<float> x = RandomVector(128, rng);
+  std::vector<float> y(8, -1.0f);
+  // Blocks of 96 columns: a step of 64 would straddle two scales.
+  EXPECT_FALSE(MatVecFp8Bf16(fp8.m, x.data(), 1, y.data(), nullptr));
+  EXPECT_FALSE(MatVecFp8Bf16(bf16.m, x.data(), 1, y.data(), nullptr));
+  for (float v : y) EXPECT_EQ(v, -1.0f);
+}
+
+// MatMul takes the bf16 path only for matrices that allow it: with the flag
+// the error is that of bf16 activations, without it that of f32 sums.
+TEST(Fp8Bf16DotEdgeTest, MatMulRoundsOnlyWhereTheMatrixAllows) {
+  std::mt19937 rng(5);
+  TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, 64, 512, 128, false, rng);
+  constexpr int64_t kTokens = 4;
+  const std::vector<float> x = RandomVector(kTokens * 512, rng);
+  std::vector<float> exact(static_cast<size_t>(kTokens * 64)), y(exact.size());
+  MatMulReference(w.m, x.data(), kTokens, exact.data());
+  const std::vector<float> scale = AbsDot(w.m, x.data(), kTokens);
+  double worst_exact = 0.0, worst_fast = 0.0;
+  MatMul(w.m, x.data(), kTokens, y.data(), nullptr);
+  for (size_t i = 0; i < y.size(); ++i)
+    worst_exact = std::max(worst_exact, static_cast<double>(std::abs(y[i] - exact[i]) / scale[i]));
+  w.m.bf16_activations = true;
+  MatMul(w.m, x.data(), kTokens, y.data(), nullptr);
+  for (size_t i = 0; i < y.size(); ++i)
+    worst_fast = std::max(worst_fast, static_cast<double>(std::abs(y[i] - exact[i]) / scale[i]));
+  EXPECT_LT(worst_exact, 1e-5);
+  // bf16 keeps 8 significant bits: each activation within 2^-9 relative.
+  EXPECT_LT(worst_fast, 1.0 / 512);
+  if (Fp8Bf16DotAvailable()) EXPECT_GT(worst_fast, worst_exact);
+}
+
+}  // namespace
+}  // namespace dsv32
