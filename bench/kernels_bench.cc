@@ -36,6 +36,7 @@ constexpr size_t kBandwidthBytes = size_t{1} << 30;
 
 double g_read_bandwidth[kMaxThreads + 1];  // bytes/s by thread count
 double g_fma_peak[kMaxThreads + 1];        // flop/s by thread count
+double g_bf16_peak[kMaxThreads + 1];       // flop/s of bf16 dot products, 0 if none
 
 // 256 MiB: far past the last-level cache, and read in tens of milliseconds.
 ReadBandwidthProbe& BandwidthProbe() {
@@ -263,22 +264,29 @@ void GemvTransposedKvB(benchmark::State& state, Format f, bool transposed) {
                                                    benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void SetFlopCounters(benchmark::State& state, double flops, int threads) {
+// The peak a GEMM of this precision is held to: FMA, or bf16 dot products.
+double PeakFor(GemmPrecision precision, int threads) {
+  return precision == GemmPrecision::kBf16 ? g_bf16_peak[threads] : g_fma_peak[threads];
+}
+
+void SetFlopCounters(benchmark::State& state, double flops, int threads,
+                     GemmPrecision precision = GemmPrecision::kF32) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_of_peak"] = benchmark::Counter(100.0 * flops / g_fma_peak[threads],
+  state.counters["pct_of_peak"] = benchmark::Counter(100.0 * flops / PeakFor(precision, threads),
                                                      benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void Gemm(benchmark::State& state, Format f, ModelShape s, int threads, int64_t tokens) {
+void Gemm(benchmark::State& state, Format f, ModelShape s, int threads, int64_t tokens,
+          GemmPrecision precision) {
   const auto w = MakeMatrix(f, s.rows, s.cols, 1);
   const auto x = Activations(tokens * s.cols);
   std::vector<float> y(static_cast<size_t>(tokens * s.rows));
   for (auto _ : state) {
-    MatMulTiled(w->m, x.data(), tokens, y.data(), &Pool(threads));
+    MatMulTiled(w->m, x.data(), tokens, y.data(), &Pool(threads), precision);
     benchmark::ClobberMemory();
   }
-  SetFlopCounters(state, 2.0 * static_cast<double>(tokens * s.rows * s.cols), threads);
+  SetFlopCounters(state, 2.0 * static_cast<double>(tokens * s.rows * s.cols), threads, precision);
 }
 
 // w in f32, [rows, cols].
@@ -323,14 +331,15 @@ double Median(std::vector<double> v) {
 // other in every iteration (which goes first alternates). Load from other
 // work on a shared machine moves both alike within a pair, so the median of
 // the pairs' ratios compares them where separate runs cannot.
-void GemmVsSgemm(benchmark::State& state, ModelShape s, int threads, int64_t tokens) {
+void GemmVsSgemm(benchmark::State& state, ModelShape s, int threads, int64_t tokens,
+                 GemmPrecision precision) {
   const auto w = MakeMatrix(Format::kFp8, s.rows, s.cols, 1);
   const std::vector<float> wf = DequantizedF32(w->m);
   const auto x = Activations(tokens * s.cols);
   std::vector<float> y(static_cast<size_t>(tokens * s.rows));
   openblas_set_num_threads(threads);
   auto kernel = [&] {
-    MatMulTiled(w->m, x.data(), tokens, y.data(), &Pool(threads));
+    MatMulTiled(w->m, x.data(), tokens, y.data(), &Pool(threads), precision);
     benchmark::ClobberMemory();
   };
   auto sgemm = [&] { SgemmF32(wf, x, s, tokens, &y); };
@@ -351,7 +360,7 @@ void GemmVsSgemm(benchmark::State& state, ModelShape s, int threads, int64_t tok
   const double flops = 2.0 * static_cast<double>(tokens * s.rows * s.cols);
   state.counters["speedup"] = Median(ratios);
   state.counters["GFLOP/s"] = flops / Median(ours) / 1e9;
-  state.counters["pct_of_peak"] = 100.0 * flops / Median(ours) / g_fma_peak[threads];
+  state.counters["pct_of_peak"] = 100.0 * flops / Median(ours) / PeakFor(precision, threads);
   state.counters["openblas_GFLOP/s"] = flops / Median(theirs) / 1e9;
 }
 
@@ -471,12 +480,21 @@ void RegisterAll() {
     }
   }
   const Format gemm_formats[] = {Format::kFp8, Format::kBF16, Format::kInt4G32, Format::kF32};
+  // The fast mode's bf16 kernel beside the f32 one, where the CPU has it.
+  std::vector<std::pair<const char*, GemmPrecision>> fp8_gemms = {{"fp8", GemmPrecision::kF32}};
+  if (Bf16GemmAvailable()) fp8_gemms.push_back({"fp8_bf16", GemmPrecision::kBf16});
   for (const ModelShape& s : kPrefillShapes) {
     for (int64_t tokens : {128, 512}) {
       for (int threads = 1; threads <= kMaxThreads; ++threads) {
         for (Format f : gemm_formats) {
           benchmark::RegisterBenchmark(Name("gemm", FormatName(f), s, tokens, threads).c_str(),
-                                       Gemm, f, s, threads, tokens)
+                                       Gemm, f, s, threads, tokens, GemmPrecision::kF32)
+              ->UseRealTime()
+              ->MinTime(0.3);
+        }
+        if (Bf16GemmAvailable()) {
+          benchmark::RegisterBenchmark(Name("gemm", "fp8_bf16", s, tokens, threads).c_str(), Gemm,
+                                       Format::kFp8, s, threads, tokens, GemmPrecision::kBf16)
               ->UseRealTime()
               ->MinTime(0.3);
         }
@@ -485,18 +503,22 @@ void RegisterAll() {
             ->UseRealTime()
             ->MinTime(0.3);
         // About two seconds of pairs on one thread.
-        benchmark::RegisterBenchmark(Name("gemm_vs_openblas", "fp8", s, tokens, threads).c_str(),
-                                     GemmVsSgemm, s, threads, tokens)
-            ->UseRealTime()
-            ->Iterations(tokens >= 512 ? 9 * threads : 31 * threads);
+        for (const auto& [name, precision] : fp8_gemms) {
+          benchmark::RegisterBenchmark(Name("gemm_vs_openblas", name, s, tokens, threads).c_str(),
+                                       GemmVsSgemm, s, threads, tokens, precision)
+              ->UseRealTime()
+              ->Iterations(tokens >= 512 ? 9 * threads : 31 * threads);
+        }
       }
     }
     // A long prompt's prefill, which MatMulTiled takes in passes of 512.
     for (int threads = 1; threads <= kMaxThreads; ++threads) {
-      benchmark::RegisterBenchmark(Name("gemm_vs_openblas", "fp8", s, 2048, threads).c_str(),
-                                   GemmVsSgemm, s, threads, 2048)
-          ->UseRealTime()
-          ->Iterations(3 * threads);
+      for (const auto& [name, precision] : fp8_gemms) {
+        benchmark::RegisterBenchmark(Name("gemm_vs_openblas", name, s, 2048, threads).c_str(),
+                                     GemmVsSgemm, s, threads, 2048, precision)
+            ->UseRealTime()
+            ->Iterations(3 * threads);
+      }
     }
   }
 }
@@ -515,9 +537,11 @@ int main(int argc, char** argv) {
   for (int t = 1; t <= kMaxThreads; ++t) {
     g_read_bandwidth[t] = MeasureReadBandwidth(t, kBandwidthBytes);
     g_fma_peak[t] = MeasureFmaPeak(t);
+    g_bf16_peak[t] = MeasureBf16DotPeak(t);
     std::printf(
-        "threads %d: read bandwidth %.2f GB/s (1 GiB read-sum), f32 FMA peak %.1f GFLOP/s\n", t,
-        g_read_bandwidth[t] / 1e9, g_fma_peak[t] / 1e9);
+        "threads %d: read bandwidth %.2f GB/s (1 GiB read-sum), f32 FMA peak %.1f GFLOP/s, "
+        "bf16 dot peak %.1f GFLOP/s\n",
+        t, g_read_bandwidth[t] / 1e9, g_fma_peak[t] / 1e9, g_bf16_peak[t] / 1e9);
   }
   std::fflush(stdout);
   RegisterAll();

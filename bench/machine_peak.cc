@@ -10,6 +10,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "machine_peak.cc"
 #include "hwy/aligned_allocator.h"
@@ -115,6 +119,44 @@ double MeasureFmaPeak(int threads) {
   double total = 0.0;
   for (double f : flops) total += f;
   return total / seconds;
+}
+
+#if defined(__x86_64__)
+// Twelve VDPBF16PS chains (32 multiply-adds, 64 flops each). Returns the
+// flops; called only where the CPU has AVX-512 BF16.
+__attribute__((target("avx512f,avx512bf16"))) double Bf16DotLoop(size_t iterations, float seed,
+                                                                 float* sink) {
+  __m512 v[12];
+  for (int i = 0; i < 12; ++i) v[i] = _mm512_set1_ps(seed + static_cast<float>(i));
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80);  // 1.0
+  const __m512bh b = (__m512bh)_mm512_set1_epi16(0x3380);  // 2^-24
+  for (size_t it = 0; it < iterations; ++it) {
+    for (int i = 0; i < 12; ++i) v[i] = _mm512_dpbf16_ps(v[i], a, b);
+  }
+  __m512 s = v[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, v[i]);
+  *sink = _mm512_cvtss_f32(s);
+  return 64.0 * 12.0 * static_cast<double>(iterations);
+}
+#endif
+
+double MeasureBf16DotPeak(int threads) {
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("avx512bf16")) return 0.0;
+  const size_t iterations = 50'000'000;
+  std::vector<double> flops(static_cast<size_t>(threads));
+  std::vector<float> sinks(static_cast<size_t>(threads));
+  const double seconds = BestTimeOnThreads(threads, [&](int t) {
+    flops[static_cast<size_t>(t)] =
+        Bf16DotLoop(iterations, static_cast<float>(t), &sinks[static_cast<size_t>(t)]);
+  });
+  double total = 0.0;
+  for (double f : flops) total += f;
+  return total / seconds;
+#else
+  (void)threads;
+  return 0.0;
+#endif
 }
 
 double MeasureFmaPeakPerCpuSecond() {

@@ -34,6 +34,10 @@ class ReadBandwidthProbe {
 // running independent FMA chains on the widest vectors Highway picks.
 double MeasureFmaPeak(int threads);
 
+// bf16 dot-product throughput in flop/s (VDPBF16PS: 32 multiply-adds, 64
+// flops), measured like MeasureFmaPeak; 0 where the CPU has no AVX-512 BF16.
+double MeasureBf16DotPeak(int threads);
+
 // The same FMA chains on one thread, in flops per second of that thread's
 // CPU time: what one core gives while it runs, which other processes on a
 // shared machine change far less than the wall-clock figures.

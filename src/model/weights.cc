@@ -107,6 +107,11 @@ class Binder {
       DSV32_ASSIGN_OR_RETURN(ix.wq_b, Matrix(p + ".wq_b", c_.index_n_heads * dim, *c_.q_lora_rank));
       DSV32_ASSIGN_OR_RETURN(ix.wk, Matrix(p + ".wk", dim, h));
       DSV32_ASSIGN_OR_RETURN(ix.weights_proj, Matrix(p + ".weights_proj", c_.index_n_heads, h));
+      // The indexer picks positions by rank: in both modes its projections
+      // keep f32 activations, so that bf16 rounding does not reorder
+      // near-tied scores at the top-k boundary. On tiny-a's fast mode this
+      // took the mean row error from 0.093 to 0.065 (top-1 84.8% -> 88.4%).
+      ix.wq_b.bf16_activations = ix.wk.bf16_activations = ix.weights_proj.bf16_activations = false;
       DSV32_ASSIGN_OR_RETURN(ix.k_norm_weight, Vector(p + ".k_norm.weight", dim));
       DSV32_ASSIGN_OR_RETURN(ix.k_norm_bias, Vector(p + ".k_norm.bias", dim));
       a.indexer = std::move(ix);

@@ -296,10 +296,110 @@ struct Panel {
   int nv;
 };
 
+#if HWY_TARGET == HWY_AVX3_DL
+// The bf16 form of the kernel (MatMulTiled's GemmPrecision::kBf16): weights
+// and tokens rounded to bf16 and taken two columns at a time, each step a
+// VDPBF16PS that adds both columns' products into f32 sums, so a step does
+// the work of two FMA steps with the same loads and registers. AVX3_DL
+// brings no bf16 instructions (Ice Lake has none): they are written out and
+// run only after a CPUID check (Fp8Bf16DotAvailable).
+constexpr bool kHasBf16Gemm = true;
+
+HWY_INLINE __m512 DotBf16(__m512 acc, __m512i w, __m512i x) {
+  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
+  return acc;
+}
+
+// 16 floats to bf16, nearest even, as the low halves of 16 32-bit lanes.
+HWY_INLINE __m512i Bf16Lanes(__m512 v) {
+  __m256i h;
+  asm("vcvtneps2bf16 %1, %0" : "=v"(h) : "v"(v));
+  return _mm512_cvtepu16_epi32(h);
+}
+
+// The bf16 pairs of columns (2 k2, 2 k2 + 1) of f32 rows a and b, as 32-bit
+// lanes: a's value in the low half.
+HWY_INLINE __m512i Bf16Pairs(__m512 a, __m512 b) {
+  return _mm512_or_si512(Bf16Lanes(a), _mm512_slli_epi32(Bf16Lanes(b), 16));
+}
+
+// A packed f32 panel ([k][width], `cols` rows) rewritten in place as bf16
+// pairs ([k2][width] of 32-bit lanes, column 2 k2 low, 2 k2 + 1 high; a
+// missing last column is zero). Row k2 of the result overwrites only rows
+// before 2 k2 + 1, which have been read by then.
+void PanelToBf16Pairs(float* panel, int64_t cols, int64_t width) {
+  auto* out = reinterpret_cast<uint32_t*>(panel);
+  for (int64_t k2 = 0; 2 * k2 < cols; ++k2) {
+    const float* a = panel + 2 * k2 * width;
+    const float* b = 2 * k2 + 1 < cols ? a + width : nullptr;
+    for (int64_t j = 0; j < width; j += 16) {
+      const __m512 va = _mm512_loadu_ps(a + j);
+      const __m512 vb = b ? _mm512_loadu_ps(b + j) : _mm512_setzero_ps();
+      _mm512_storeu_si512(out + k2 * width + j, Bf16Pairs(va, vb));
+    }
+  }
+}
+
+// Rows of the dequantized tile (`depth` columns of kc) as bf16 pairs, kc / 2
+// to a row; a missing last column is zero.
+void TileToBf16Pairs(const float* wt, int64_t kc, int64_t depth, uint32_t* out) {
+  const int64_t pairs = (depth + 1) / 2;
+  for (int64_t i = 0; i < kTileRows; ++i) {
+    const float* row = wt + i * kc;
+    uint32_t* dst = out + i * (kc / 2);
+    int64_t k2 = 0;
+    for (; 2 * k2 + 32 <= depth; k2 += 16) {
+      // Columns 2 k2 .. 2 k2 + 31: even ones in the low halves.
+      const __m512 lo = _mm512_loadu_ps(row + 2 * k2);
+      const __m512 hi = _mm512_loadu_ps(row + 2 * k2 + 16);
+      const __m512i idx_even =
+          _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+      const __m512i idx_odd = _mm512_add_epi32(idx_even, _mm512_set1_epi32(1));
+      _mm512_storeu_si512(dst + k2, Bf16Pairs(_mm512_permutex2var_ps(lo, idx_even, hi),
+                                              _mm512_permutex2var_ps(lo, idx_odd, hi)));
+    }
+    for (; k2 < pairs; ++k2) {
+      const float odd = 2 * k2 + 1 < depth ? row[2 * k2 + 1] : 0.0f;
+      dst[k2] = F32ToBF16(row[2 * k2]) | static_cast<uint32_t>(F32ToBF16(odd)) << 16;
+    }
+  }
+}
+
+// MicroKernel on bf16 pairs: c[i][..] += sum_k2 w pair (i, k2) . x pair (k2).
+template <int NV>
+HWY_INLINE void MicroKernelBf16(const uint32_t* HWY_RESTRICT w, int64_t w_stride,
+                                const uint32_t* HWY_RESTRICT xp, int64_t pairs, bool first,
+                                float* HWY_RESTRICT c, int64_t c_stride) {
+  __m512 acc[kMR][NV];
+  for (int i = 0; i < kMR; ++i) {
+    for (int j = 0; j < NV; ++j) {
+      acc[i][j] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(c + i * c_stride + j * 16);
+    }
+  }
+  for (int64_t k2 = 0; k2 < pairs; ++k2) {
+    __m512i xv[NV];
+    for (int j = 0; j < NV; ++j) xv[j] = _mm512_loadu_si512(xp + (k2 * NV + j) * 16);
+    for (int i = 0; i < kMR; ++i) {
+      const __m512i wv = _mm512_set1_epi32(static_cast<int>(w[i * w_stride + k2]));
+      for (int j = 0; j < NV; ++j) acc[i][j] = DotBf16(acc[i][j], wv, xv[j]);
+    }
+  }
+  for (int i = 0; i < kMR; ++i) {
+    for (int j = 0; j < NV; ++j) _mm512_storeu_ps(c + i * c_stride + j * 16, acc[i][j]);
+  }
+}
+#else
+constexpr bool kHasBf16Gemm = false;
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
 }  // namespace
 
+bool Bf16GemmCompiledImpl() { return kHasBf16Gemm; }
+
 void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
-                     ThreadPool* pool) {
+                     ThreadPool* pool, bool bf16) {
+  // Only the AVX3_DL build has the bf16 kernel; the caller checked the CPU.
+  bf16 = bf16 && kHasBf16Gemm;
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const int64_t full_width = kNV * lanes;
@@ -330,6 +430,9 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
     for (int64_t p = begin; p < end; ++p) {
       PackPanel(x, tokens, cols, panels[p].token0, panels[p].nv * lanes,
                 xp + panels[p].token0 * cols);
+#if HWY_TARGET == HWY_AVX3_DL
+      if (bf16) PanelToBf16Pairs(xp + panels[p].token0 * cols, cols, panels[p].nv * lanes);
+#endif
     }
   });
 
@@ -347,13 +450,16 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
   // caller throws once all have returned.
   std::atomic<bool> out_of_memory{false};
   parallel(tiles, [&](int64_t begin, int64_t end) {
-    thread_local ScratchFloats sums, weights;
+    thread_local ScratchFloats sums, weights, weight_pairs;
     ScratchTrim trim_sums(sums);
     const int64_t acc_floats = std::min(slab_tiles, end - begin) * kTileRows * padded_tokens;
     float* const acc = sums.Get(static_cast<size_t>(acc_floats));
     // Room for a whole INT4 chunk past the last column.
     float* const wt = weights.Get(static_cast<size_t>(kTileRows * kMaxKC));
-    if (!acc || !wt) {
+    // kBf16: the tile's rows as bf16 pairs (kc / 2 to a row).
+    auto* const wt_pairs = reinterpret_cast<uint32_t*>(
+        bf16 ? weight_pairs.Get(static_cast<size_t>(kTileRows * kMaxKC / 2)) : wt);
+    if (!acc || !wt || !wt_pairs) {
       out_of_memory.store(true);
       return;
     }
@@ -377,6 +483,28 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
             PrefetchSpan(m, r0 + kTileRows + i, c0, depth);
           }
           float* tile_acc = acc + (tile - slab) * kTileRows * padded_tokens;
+#if HWY_TARGET == HWY_AVX3_DL
+          if (bf16) {
+            TileToBf16Pairs(wt, kc, depth, wt_pairs);
+            const int64_t pairs = (depth + 1) / 2;
+            for (int64_t i = 0; i < kTileRows; i += kMR) {
+              for (const Panel& p : panels) {
+                const auto* panel_x =
+                    reinterpret_cast<const uint32_t*>(xp + p.token0 * cols) + c0 / 2 * p.nv * lanes;
+                float* panel_acc = tile_acc + i * padded_tokens + p.token0;
+                const uint32_t* w_rows = wt_pairs + i * (kc / 2);
+                if (p.nv == kNV) {
+                  MicroKernelBf16<kNV>(w_rows, kc / 2, panel_x, pairs, c0 == 0, panel_acc,
+                                       padded_tokens);
+                } else {
+                  MicroKernelBf16<kNV / 2>(w_rows, kc / 2, panel_x, pairs, c0 == 0, panel_acc,
+                                           padded_tokens);
+                }
+              }
+            }
+            continue;
+          }
+#endif
           for (int64_t i = 0; i < kTileRows; i += kMR) {
             for (const Panel& p : panels) {
               const float* panel_x = xp + p.token0 * cols + c0 * p.nv * lanes;
@@ -426,6 +554,7 @@ HWY_AFTER_NAMESPACE();
 namespace dsv32 {
 
 HWY_EXPORT(MatMulTiledImpl);
+HWY_EXPORT(Bf16GemmCompiledImpl);
 HWY_EXPORT(KernelTargetName);
 HWY_EXPORT(DequantizeRowsImpl);
 
@@ -441,8 +570,16 @@ void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* ou
 // dequantize the weights again every pass (5% of a pass), run at 512's speed.
 constexpr int64_t kMaxPassTokens = 512;
 
-void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool) {
+bool Bf16GemmAvailable() {
+  static const bool available =
+      Fp8Bf16DotAvailable() && HWY_DYNAMIC_DISPATCH(Bf16GemmCompiledImpl)();
+  return available;
+}
+
+void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+                 GemmPrecision precision) {
   if (tokens <= 0 || w.rows <= 0) return;
+  const bool bf16 = precision == GemmPrecision::kBf16 && Bf16GemmAvailable();
   if (w.cols <= 0) {
     std::fill(y, y + tokens * w.rows, 0.0f);
     return;
@@ -452,7 +589,7 @@ void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
   const int64_t per_pass = (tokens + passes - 1) / passes;
   for (int64_t t0 = 0; t0 < tokens; t0 += per_pass) {
     const int64_t n = std::min(per_pass, tokens - t0);
-    HWY_DYNAMIC_DISPATCH(MatMulTiledImpl)(w, x + t0 * w.cols, n, y + t0 * w.rows, pool);
+    HWY_DYNAMIC_DISPATCH(MatMulTiledImpl)(w, x + t0 * w.cols, n, y + t0 * w.rows, pool, bf16);
   }
 }
 

@@ -58,7 +58,18 @@ bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* 
 // Prefill kernel: dequantizes W tile by tile to f32 once and reuses each
 // tile for every token with a register-blocked inner loop. Tiles of rows are
 // split over the pool.
-void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool);
+// How MatMulTiled multiplies. kF32: weights dequantized to f32, FMAs.
+// kBf16 (the fast mode's prefill): the dequantized weights (the FP8 value
+// times its block scale, exact in bf16 when the scales are powers of two, as
+// in the released checkpoints) and the activations rounded to bf16, two
+// columns per VDPBF16PS, f32 sums; on CPUs without AVX-512 BF16 it is kF32.
+enum class GemmPrecision { kF32, kBf16 };
+
+// Whether GemmPrecision::kBf16 runs as bf16 on this CPU.
+bool Bf16GemmAvailable();
+
+void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+                 GemmPrecision precision = GemmPrecision::kF32);
 
 // Rows [row0, row0 + count) of w in f32, [count, cols]: the values
 // DequantizeRow gives, vectorized (several GB/s of FP8 where DequantizeRow

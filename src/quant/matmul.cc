@@ -28,7 +28,8 @@ void MatMul(const QuantMatrix& w, const float* x, int64_t tokens, float* y, Thre
   if (tokens <= kMatVecMaxTokens) {
     MatVec(w, x, tokens, y, pool, DecodeFor(w, tokens));
   } else {
-    MatMulTiled(w, x, tokens, y, pool);
+    MatMulTiled(w, x, tokens, y, pool,
+                w.bf16_activations ? GemmPrecision::kBf16 : GemmPrecision::kF32);
   }
 }
 

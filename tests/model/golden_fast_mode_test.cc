@@ -1,12 +1,13 @@
-// The fast mode (bf16 activations in the FP8 matmuls) against the same
-// reference outputs as golden_test.cc. It does not meet the fixtures'
-// figure for a fast path (worst row relative error <= 1e-2): on these
-// random-weight models a few decoded rows pick a different expert than the
-// reference, where two experts' scores are closer than bf16 rounding moves
-// them, and the logits of that row and of the rows that attend to its cache
-// entries then differ by tens of percent. That is why the mode is opt-in and
-// the default keeps f32 activations; this test pins what it measured, as
-// quantized_model_test.cc does for INT4.
+// The fast mode (bf16 activations in the FP8 matmuls, prefill and decode)
+// against the same reference outputs as golden_test.cc. It is far from the
+// fixtures' figure for a fast path (worst row relative error <= 1e-2): these
+// random-weight models route every token among experts whose scores lie
+// close together, so bf16 rounding sends some tokens to other experts, and
+// the logits of those rows, and of the rows that attend to their cache
+// entries, then differ by tens of percent. That is why the mode is opt-in
+// and the default keeps f32 activations (DeepSeek's own inference code
+// rounds these activations further still, to FP8 with a scale per 128). This
+// test pins what the mode measured, as quantized_model_test.cc does for INT4.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -90,13 +91,13 @@ TEST_P(FastModeGoldenTest, PrefillThenDecodeStaysWithinItsMeasuredTolerance) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FastModeGoldenTest,
-                         // Measured with the bf16 dot on (Zen 5): tiny-a worst 0.638,
-                         // mean 0.014, top-1 0.982, 3 of 16 decoded rows rerouted;
-                         // tiny-v3 0.549, 0.0104, 0.984, 1 of 16. tiny-b's weights
-                         // are BF16, which keep f32 activations: 1.1e-6.
-                         ::testing::Values(Case{"tiny-a", 0.02, 0.8, 0.97},
+                         // Measured with the bf16 dot on (Zen 5): tiny-a row error
+                         // mean 0.065, worst 0.81, top-1 0.884, 8 of 16 decoded rows
+                         // rerouted; tiny-v3 0.014, 0.55, 0.969, 1 of 16. tiny-b's
+                         // weights are BF16, which keep f32 activations: 1.1e-6.
+                         ::testing::Values(Case{"tiny-a", 0.08, 1.0, 0.86},
                                            Case{"tiny-b", 1e-5, 1e-5, 0.99},
-                                           Case{"tiny-v3", 0.02, 0.8, 0.97}),
+                                           Case{"tiny-v3", 0.02, 1.0, 0.95}),
                          [](const auto& info) {
                            std::string name = info.param.fixture;
                            std::replace(name.begin(), name.end(), '-', '_');

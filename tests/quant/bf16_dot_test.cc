@@ -110,6 +110,52 @@ TEST(Fp8Bf16DotEdgeTest, DeclinesWhatItDoesNotCover) {
   for (float v : y) EXPECT_EQ(v, -1.0f);
 }
 
+// MatMulTiled with GemmPrecision::kBf16: the dequantized weights and the
+// activations both rounded to bf16, exact products, f32 sums. Shapes cover
+// an odd number of columns (a last pair with one column), columns past one
+// block of 512, rows past one tile and token counts past one panel of 64
+// and a half panel.
+class Bf16GemmTest
+    : public ::testing::TestWithParam<std::tuple<WeightFormat, int64_t, int64_t, int64_t>> {};
+
+TEST_P(Bf16GemmTest, MatchesBf16RoundedReference) {
+  if (!Bf16GemmAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  const auto [format, rows, cols, tokens] = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(rows * 31 + cols * 3 + tokens));
+  const TestMatrix w =
+      RandomMatrix(format, rows, cols, format == WeightFormat::kInt4 ? 32 : 128, false, rng);
+  const std::vector<float> x = RandomVector(tokens * cols, rng);
+  std::vector<float> row(static_cast<size_t>(cols));
+  std::vector<double> want(static_cast<size_t>(tokens * rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    DequantizeRow(w.m, r, row.data());
+    for (int64_t t = 0; t < tokens; ++t) {
+      double sum = 0.0;
+      for (int64_t k = 0; k < cols; ++k) {
+        sum += static_cast<double>(BF16ToF32(F32ToBF16(row[static_cast<size_t>(k)]))) *
+               BF16ToF32(F32ToBF16(x[static_cast<size_t>(t * cols + k)]));
+      }
+      want[static_cast<size_t>(t * rows + r)] = sum;
+    }
+  }
+  const std::vector<float> scale = AbsDot(w.m, x.data(), tokens);
+  ThreadPool pool(2);
+  std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
+  MatMulTiled(w.m, x.data(), tokens, y.data(), &pool, GemmPrecision::kBf16);
+  for (size_t i = 0; i < y.size(); ++i) {
+    EXPECT_NEAR(y[i], want[i], 2e-6 * scale[i] + 1e-30) << "index " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Bf16GemmTest,
+    ::testing::Values(std::tuple{WeightFormat::kFp8Block, int64_t{7}, int64_t{129}, int64_t{13}},
+                      std::tuple{WeightFormat::kFp8Block, int64_t{50}, int64_t{700}, int64_t{70}},
+                      std::tuple{WeightFormat::kFp8Block, int64_t{24}, int64_t{1100}, int64_t{100}},
+                      std::tuple{WeightFormat::kBF16, int64_t{30}, int64_t{257}, int64_t{33}},
+                      std::tuple{WeightFormat::kInt4, int64_t{25}, int64_t{96}, int64_t{20}},
+                      std::tuple{WeightFormat::kF32, int64_t{49}, int64_t{64}, int64_t{600}}));
+
 // MatMul takes the bf16 path only for matrices that allow it: with the flag
 // the error is that of bf16 activations, without it that of f32 sums.
 TEST(Fp8Bf16DotEdgeTest, MatMulRoundsOnlyWhereTheMatrixAllows) {
