@@ -35,7 +35,9 @@ std::string ModelName(const Options& o) {
 
 int Serve(const Options& o) {
   dsv32_model* model = nullptr;
-  if (dsv32_model_load(o.model.c_str(), nullptr, &model) != DSV32_OK)
+  dsv32_model_params model_params = dsv32_model_default_params();
+  model_params.activations = o.bf16_activations ? DSV32_ACTIVATIONS_BF16 : DSV32_ACTIVATIONS_F32;
+  if (dsv32_model_load(o.model.c_str(), &model_params, &model) != DSV32_OK)
     return Fail(std::string("loading the model: ") + dsv32_last_error());
   dsv32_model_info info{};
   info.struct_size = sizeof info;

@@ -9,9 +9,11 @@ const char kUsage[] =
     "usage: dsv32-server --model DIR --port P [--host 127.0.0.1] [--tokenizer DIR]\n"
     "                    [--threads N] [--max-concurrency N] [--max-body-bytes N]\n"
     "                    [--max-context N] [--served-model-name NAME] [--speculative K]\n"
+    "                    [--activations f32|bf16]\n"
     "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models,\n"
     "/health, /metrics. --port 0 takes a free port and prints it. --speculative K drafts\n"
-    "up to K (1 .. 16) tokens per step with the model's MTP layer (needs the layer).\n";
+    "up to K (1 .. 16) tokens per step with the model's MTP layer (needs the layer).\n"
+    "--activations bf16 rounds the FP8 matmuls' activations to bf16 (faster; f32 is exact).\n";
 
 namespace {
 
@@ -74,6 +76,12 @@ std::optional<Options> ParseOptions(int argc, char** argv, std::string* error) {
         *error = "--speculative: at most 16 drafts per step";
         return std::nullopt;
       }
+    } else if (flag == "--activations") {
+      if (std::strcmp(value, "f32") != 0 && std::strcmp(value, "bf16") != 0) {
+        *error = std::string("--activations: expected f32 or bf16, got '") + value + "'";
+        return std::nullopt;
+      }
+      o.bf16_activations = std::strcmp(value, "bf16") == 0;
     } else if (flag == "--served-model-name") {
       o.served_model_name = value;
     } else if (flag == "--echo-completion") {

@@ -9,8 +9,17 @@ source "$(dirname "$0")/server_common.sh"
 rm -rf "$work" && mkdir -p "$work"
 cd "$work"
 
+# A bad option value is refused before anything loads.
+if "$server_bin" --model "$model" --port 0 --activations fp16 > bad_option.log 2>&1; then
+  fail "--activations fp16 was accepted"
+fi
+grep -q -- "--activations" bad_option.log || fail "no message about --activations: $(cat bad_option.log)"
+echo "ok: bad --activations refused"
+
+# The fast mode (bf16 activations) serves every endpoint below.
 start_server server.log "$server_bin" --model "$model" --tokenizer "$tokenizer" \
-  --served-model-name tiny --threads 2 --max-concurrency 1 --max-body-bytes 65536
+  --served-model-name tiny --threads 2 --max-concurrency 1 --max-body-bytes 65536 \
+  --activations bf16
 
 # Requests sample greedily or with top_k: sampling from the whole vocabulary
 # sorts all of it each token, which a sanitized build makes slow.
