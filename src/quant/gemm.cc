@@ -571,9 +571,7 @@ void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* ou
 constexpr int64_t kMaxPassTokens = 512;
 
 bool Bf16GemmAvailable() {
-  static const bool available =
-      Fp8Bf16DotAvailable() && HWY_DYNAMIC_DISPATCH(Bf16GemmCompiledImpl)();
-  return available;
+  return Fp8Bf16DotAvailable() && HWY_DYNAMIC_DISPATCH(Bf16GemmCompiledImpl)();
 }
 
 void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,

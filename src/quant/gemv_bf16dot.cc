@@ -267,9 +267,13 @@ HWY_EXPORT(Bf16KernelCompiledImpl);
 HWY_EXPORT(MatVecFp8Bf16Impl);
 
 bool Fp8Bf16DotAvailable() {
-  static const bool available =
-      __builtin_cpu_supports("avx512bf16") && HWY_DYNAMIC_DISPATCH(Bf16KernelCompiledImpl)();
-  return available;
+#if defined(__x86_64__)
+  static const bool cpu = __builtin_cpu_supports("avx512bf16");
+#else
+  constexpr bool cpu = false;
+#endif
+  // Not cached: tests narrow the targets Highway dispatches to.
+  return cpu && HWY_DYNAMIC_DISPATCH(Bf16KernelCompiledImpl)();
 }
 
 bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
