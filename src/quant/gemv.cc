@@ -278,7 +278,7 @@ struct ChunkSums {
   bool first, last;     // whether the column block is the row's first, last
 };
 
-// The same sums for three to eight tokens, where the FMAs per weight
+// The same sums for groups of two to four tokens, where the FMAs per weight
 // outnumber the decode work: each step of weights is decoded once and
 // multiplied into every token, with one accumulator per row and token
 // (there are enough of them to hide the FMA latency). Rows are decoded
@@ -330,12 +330,12 @@ HWY_INLINE void MultiTokenBlock(const Rows& w, int64_t c0, int64_t c1, const Act
   StoreSums(w, acc, extra, 0, a, r0, t0, y, y_stride);
 }
 
-// Up to four tokens share four rows' decoded weights; five to eight, two.
+// The tokens of a group share four rows' decoded weights.
 template <int kTokens, class Rows>
 HWY_INLINE void MultiTokenRows(const Rows& w, int64_t c0, int64_t c1, const Activations& a,
                                int64_t r, int64_t r_end, int64_t t0, float* y, int64_t y_stride,
                                const ChunkSums& sums) {
-  constexpr int kRows = kTokens <= 4 ? 4 : 2;
+  constexpr int kRows = 4;
   for (; r + kRows <= r_end; r += kRows) {
     MultiTokenBlock<kRows, kTokens>(w, c0, c1, a, r, t0, y, y_stride, sums);
   }
@@ -347,18 +347,14 @@ HWY_INLINE void MultiTokenGroup(const Rows& w, int64_t c0, int64_t c1, const Act
                                 int64_t r, int64_t r_end, int64_t t0, int64_t count, float* y,
                                 int64_t y_stride, const ChunkSums& sums) {
   switch (count) {
+    case 1:
+      return MultiTokenRows<1>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
+    case 2:
+      return MultiTokenRows<2>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     case 3:
       return MultiTokenRows<3>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
-    case 4:
-      return MultiTokenRows<4>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
-    case 5:
-      return MultiTokenRows<5>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
-    case 6:
-      return MultiTokenRows<6>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
-    case 7:
-      return MultiTokenRows<7>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
     default:
-      return MultiTokenRows<8>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
+      return MultiTokenRows<4>(w, c0, c1, a, r, r_end, t0, y, y_stride, sums);
   }
 }
 
@@ -371,12 +367,19 @@ HWY_INLINE void TokenGroup(const Rows& w, int64_t c0, int64_t c1, const Activati
 }
 
 // Rows are taken kGemvRowChunk at a time and, past two tokens, their columns in
-// blocks whose activations (for the up to eight tokens of a group) fit in
+// blocks whose activations (for the up to four tokens of a group) fit in
 // 16 KiB, so each block of x is read from L1 by every row of the chunk
 // rather than from L2 by every row.
 constexpr int64_t kBlockFloats = 4096;
 constexpr int64_t kGemvPairRowBytes = 512;
-constexpr int64_t kMaxGroupTokens = 8;
+// Groups of at most four tokens, each decoding the chunk's weights again
+// (from L1 or L2): with the weights in L2 (FP8 512 x 7168, one thread,
+// Zen 5), groups of up to eight ran 8 tokens at 5.7 GB/s, 12 at 3.8 and 6 at
+// 7.9; groups of four at 9.8, 6.4 and 11.7, four tokens level (18.6). Eight
+// tokens in one group had two rows of sixteen accumulators, and a block's
+// prologue and epilogue (its partial sums loaded and stored) came every
+// sixteen steps of 32 FMAs.
+constexpr int64_t kMaxGroupTokens = 4;
 
 // Rows [begin, end) of y for every token.
 template <class Rows>
@@ -384,7 +387,7 @@ void RunRows(const Rows& w, int64_t begin, int64_t end, int64_t cols, const Acti
              int64_t tokens, float* y) {
   const int64_t rows = w.rows;
   const int64_t granule = w.Granule();
-  // Tokens are split into as few groups of at most eight as there can be,
+  // Tokens are split into as few groups of at most four as there can be,
   // of even sizes; each group decodes the weights once.
   const int64_t groups = (tokens + kMaxGroupTokens - 1) / kMaxGroupTokens;
   const int64_t group_tokens = (tokens + groups - 1) / groups;

@@ -27,8 +27,9 @@ enum class Fp8Decode { kBits, kTable, kBf16Dot };
 // Where the CPU or the group size has no int8 kernel, kInt8 runs kF32.
 enum class Int4Dot { kInt8, kF32 };
 
-// Decode kernel: streams W once, each decoded weight used for every token of
-// a group of up to eight. Best for a handful of tokens. Rows are split over
+// Decode kernel: streams W once from memory, each decoded weight used for
+// every token of a group of up to four (further groups decode a chunk of
+// rows again from cache). Best for a handful of tokens. Rows are split over
 // the pool.
 void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
             Fp8Decode fp8_decode = Fp8Decode::kBits, Int4Dot int4_dot = Int4Dot::kInt8);
@@ -81,10 +82,14 @@ void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* ou
 // each head multiplies by its slice of kv_b_proj transposed).
 void MatVecTransposed(const QuantMatrix& w, const float* x, float* y);
 
-// Above this many tokens MatMul uses MatMulTiled. Measured: MatVec's cost
-// grows with every token while MatMulTiled pays for 32 tokens from the
-// first; they cross at about 14.
-inline constexpr int64_t kMatVecMaxTokens = 12;
+// Above this many tokens MatMul uses MatMulTiled. MatVec's cost grows with
+// every token while MatMulTiled pays for 32 tokens from the first. Measured
+// on FP8 2048 x 7168 from memory, two threads (Zen 5), ms per call, MatVec
+// against MatMulTiled: 12 tokens 1.5 / 3.9, 24 tokens 3.0 / 3.9, 32 tokens
+// 4.4 / 4.3, 48 tokens 5.8 / 5.9, 64 8.9 / 6.4; the bf16 kernels of the
+// fast mode alike (24: 2.5 / 3.3, 32: 3.6 / 3.5), BF16 (24: 3.5 / 4.8, 32:
+// 4.6 / 5.0) and INT4 with groups of 32 (24: 2.6 / 4.2, 32: 3.7 / 4.6).
+inline constexpr int64_t kMatVecMaxTokens = 24;
 
 // The target Highway dispatches to now, e.g. "AVX3" (for logs and benchmarks).
 const char* ChosenKernelTarget();
