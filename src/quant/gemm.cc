@@ -5,6 +5,9 @@
 // vectors of tokens, kMR x kNV accumulators that live in registers for the
 // whole column block. Partial sums stay in a [row][token] buffer per slab of
 // tiles and are written to y transposed at the end of the slab.
+// The fast mode's variant (GemmPrecision::kBf16) rounds the dequantized tile
+// and the packed tokens to bf16 pairs of columns and runs the same blocking
+// on VDPBF16PS, two columns per step.
 #include <algorithm>
 #include <atomic>
 #include <functional>
