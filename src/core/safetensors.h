@@ -24,6 +24,9 @@ class MappedFile {
   const std::byte* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Maps every page of the file in now (MADV_POPULATE_READ, else a read of
+  // each page), so later reads take no page faults.
+  void Populate() const;
 
  private:
   MappedFile() = default;
@@ -43,6 +46,7 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& path() const { return file_->path(); }
   const TensorView* Find(const std::string& name) const;
+  void Populate() const { file_->Populate(); }
 
  private:
   std::shared_ptr<MappedFile> file_;
