@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -68,6 +69,17 @@ TEST_F(SafetensorsTest, RoundTrip) {
   EXPECT_EQ(a->as<float>()[5], 6.0f);
   EXPECT_EQ((*f)->Find("b")->dtype, DType::kBF16);
   EXPECT_EQ((*f)->Find("missing"), nullptr);
+}
+
+// Mapping every page in ahead of use leaves the tensors as they were.
+TEST_F(SafetensorsTest, PopulateKeepsTheBytes) {
+  auto f = SafetensorsFile::Open(WriteValid());
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  const TensorView* a = (*f)->Find("a");
+  ASSERT_NE(a, nullptr);
+  const std::vector<std::byte> before(a->data, a->data + a->nbytes);
+  (*f)->Populate();
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), a->data));
 }
 
 TEST_F(SafetensorsTest, TruncatedFilesAreFormatErrors) {
