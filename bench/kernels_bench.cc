@@ -386,7 +386,7 @@ void RegisterAll() {
   }
   // FP8 on bf16 dot products against bf16-rounded activations (the fast
   // mode), where the CPU has them.
-  if (Fp8Bf16DotAvailable()) {
+  if (Bf16DotAvailable()) {
     const std::pair<const char*, Fp8Decode> paths[] = {{"fp8_bf16dot", Fp8Decode::kBf16Dot}};
     for (const auto& [name, decode] : paths) {
       for (const ModelShape& s : kDecodeShapes) {
@@ -465,7 +465,7 @@ void RegisterAll() {
                                  GemvResident, f, rows, kResidentCols, Fp8Decode::kBits,
                                  Int4Dot::kInt8)
         ->MinTime(0.2);
-    if (f == Format::kFp8 && Fp8Bf16DotAvailable()) {
+    if (f == Format::kFp8 && Bf16DotAvailable()) {
       for (const auto& [name, decode] : {std::pair{"fp8_bf16dot", Fp8Decode::kBf16Dot}}) {
         benchmark::RegisterBenchmark(Name("gemv_l2", name, resident, 1, 1).c_str(), GemvResident, f,
                                      rows, kResidentCols, decode, Int4Dot::kInt8)
@@ -482,7 +482,7 @@ void RegisterAll() {
   const Format gemm_formats[] = {Format::kFp8, Format::kBF16, Format::kInt4G32, Format::kF32};
   // The fast mode's bf16 kernel beside the f32 one, where the CPU has it.
   std::vector<std::pair<const char*, GemmPrecision>> fp8_gemms = {{"fp8", GemmPrecision::kF32}};
-  if (Bf16GemmAvailable()) fp8_gemms.push_back({"fp8_bf16", GemmPrecision::kBf16});
+  if (Bf16DotAvailable()) fp8_gemms.push_back({"fp8_bf16", GemmPrecision::kBf16});
   for (const ModelShape& s : kPrefillShapes) {
     for (int64_t tokens : {128, 512}) {
       for (int threads = 1; threads <= kMaxThreads; ++threads) {
@@ -492,7 +492,7 @@ void RegisterAll() {
               ->UseRealTime()
               ->MinTime(0.3);
         }
-        if (Bf16GemmAvailable()) {
+        if (Bf16DotAvailable()) {
           benchmark::RegisterBenchmark(Name("gemm", "fp8_bf16", s, tokens, threads).c_str(), Gemm,
                                        Format::kFp8, s, threads, tokens, GemmPrecision::kBf16)
               ->UseRealTime()

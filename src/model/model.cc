@@ -36,9 +36,9 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir, const BindOpt
   }
   DSV32_ASSIGN_OR_RETURN(model->checkpoint_, Checkpoint::Open(dir));
   auto weights = BindWeights(model->config_, *model->checkpoint_, options);
-  model->activations_ = options.activations;
   if (!weights.ok()) return weights.status().WithContext(dir);
   model->weights_ = std::move(weights).value();
+  model->activations_ = options.activations;
   model->mtp_cache_config_ = model->config_;
   model->mtp_cache_config_.num_hidden_layers = 1;
   model->rope_ = std::make_unique<Rope>(model->config_);

@@ -53,6 +53,22 @@ HWY_INLINE void DecodeFp8Bits(DF df, const uint8_t* HWY_RESTRICT p, VF* w0, VF* 
 #endif
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// The bf16 dot product behind the fast mode's kernels (gemv_bf16dot.cc and
+// MatMulTiled's kBf16). AVX3_DL brings the byte permutes (VBMI) but not the
+// bf16 instructions (Ice Lake has none), so VDPBF16PS is written out, and
+// the kernels run only after a CPUID check (Bf16DotAvailable).
+inline constexpr bool kHasBf16Dot = true;
+
+// acc + per f32 lane the two products of the bf16 pairs of w and x.
+HWY_INLINE __m512 DotBf16(__m512 acc, __m512i w, __m512i x) {
+  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
+  return acc;
+}
+#else
+inline constexpr bool kHasBf16Dot = false;
+#endif
+
 // The exact E4M3 value, gathered from the 256-entry table.
 HWY_INLINE VF DecodeFp8Table(DF df, const uint8_t* HWY_RESTRICT p) {
   const hn::Rebind<uint8_t, DF> du8;

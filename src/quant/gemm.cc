@@ -302,16 +302,9 @@ struct Panel {
 #if HWY_TARGET == HWY_AVX3_DL
 // The bf16 form of the kernel (MatMulTiled's GemmPrecision::kBf16): weights
 // and tokens rounded to bf16 and taken two columns at a time, each step a
-// VDPBF16PS that adds both columns' products into f32 sums, so a step does
-// the work of two FMA steps with the same loads and registers. AVX3_DL
-// brings no bf16 instructions (Ice Lake has none): they are written out and
-// run only after a CPUID check (Fp8Bf16DotAvailable).
-constexpr bool kHasBf16Gemm = true;
-
-HWY_INLINE __m512 DotBf16(__m512 acc, __m512i w, __m512i x) {
-  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
-  return acc;
-}
+// VDPBF16PS (DotBf16, decode-inl.h) that adds both columns' products into
+// f32 sums, so a step does the work of two FMA steps with the same loads and
+// registers.
 
 // 16 floats to bf16, nearest even, as the low halves of 16 32-bit lanes.
 HWY_INLINE __m512i Bf16Lanes(__m512 v) {
@@ -391,18 +384,14 @@ HWY_INLINE void MicroKernelBf16(const uint32_t* HWY_RESTRICT w, int64_t w_stride
     for (int j = 0; j < NV; ++j) _mm512_storeu_ps(c + i * c_stride + j * 16, acc[i][j]);
   }
 }
-#else
-constexpr bool kHasBf16Gemm = false;
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
 }  // namespace
 
-bool Bf16GemmCompiledImpl() { return kHasBf16Gemm; }
-
 void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
                      ThreadPool* pool, bool bf16) {
   // Only the AVX3_DL build has the bf16 kernel; the caller checked the CPU.
-  bf16 = bf16 && kHasBf16Gemm;
+  bf16 = bf16 && kHasBf16Dot;
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const int64_t full_width = kNV * lanes;
@@ -557,7 +546,6 @@ HWY_AFTER_NAMESPACE();
 namespace dsv32 {
 
 HWY_EXPORT(MatMulTiledImpl);
-HWY_EXPORT(Bf16GemmCompiledImpl);
 HWY_EXPORT(KernelTargetName);
 HWY_EXPORT(DequantizeRowsImpl);
 
@@ -573,14 +561,10 @@ void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* ou
 // dequantize the weights again every pass (5% of a pass), run at 512's speed.
 constexpr int64_t kMaxPassTokens = 512;
 
-bool Bf16GemmAvailable() {
-  return Fp8Bf16DotAvailable() && HWY_DYNAMIC_DISPATCH(Bf16GemmCompiledImpl)();
-}
-
 void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
                  GemmPrecision precision) {
   if (tokens <= 0 || w.rows <= 0) return;
-  const bool bf16 = precision == GemmPrecision::kBf16 && Bf16GemmAvailable();
+  const bool bf16 = precision == GemmPrecision::kBf16 && Bf16DotAvailable();
   if (w.cols <= 0) {
     std::fill(y, y + tokens * w.rows, 0.0f);
     return;

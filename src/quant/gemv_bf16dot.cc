@@ -20,6 +20,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "quant/decode-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace dsv32 {
@@ -27,19 +28,8 @@ namespace HWY_NAMESPACE {
 namespace {
 
 #if HWY_TARGET == HWY_AVX3_DL
-// AVX3_DL brings the byte permutes (VBMI); the bf16 instructions are not
-// part of it (Ice Lake has none), so they are written out and run only
-// after a CPUID check.
-constexpr bool kHasBf16Kernel = true;
-
 // Columns per step: one vector of codes.
 constexpr int64_t kStep = 64;
-
-// acc + per f32 lane the two products of the bf16 pairs of w and x.
-HWY_INLINE __m512 DotBf16(__m512 acc, __m512i w, __m512i x) {
-  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
-  return acc;
-}
 
 // The bf16 values of 32 floats, rounded to nearest even: lo in the low half.
 HWY_INLINE __m512i ToBf16(__m512 lo, __m512 hi) {
@@ -218,13 +208,11 @@ void RunRows(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs, int64
   }
 }
 
-#else
-constexpr bool kHasBf16Kernel = false;
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
 }  // namespace
 
-bool Bf16KernelCompiledImpl() { return kHasBf16Kernel; }
+bool Bf16KernelCompiledImpl() { return kHasBf16Dot; }
 
 bool MatVecFp8Bf16Impl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
                        ThreadPool* pool) {
@@ -266,7 +254,7 @@ namespace dsv32 {
 HWY_EXPORT(Bf16KernelCompiledImpl);
 HWY_EXPORT(MatVecFp8Bf16Impl);
 
-bool Fp8Bf16DotAvailable() {
+bool Bf16DotAvailable() {
 #if defined(__x86_64__)
   static const bool cpu = __builtin_cpu_supports("avx512bf16");
 #else
@@ -278,7 +266,7 @@ bool Fp8Bf16DotAvailable() {
 
 bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
                    ThreadPool* pool) {
-  if (!Fp8Bf16DotAvailable()) return false;
+  if (!Bf16DotAvailable()) return false;
   return HWY_DYNAMIC_DISPATCH(MatVecFp8Bf16Impl)(w, x, tokens, y, pool);
 }
 

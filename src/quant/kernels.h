@@ -45,9 +45,10 @@ void RoundActivationsToInt8(const float* x, int64_t tokens, int64_t cols, float*
 bool MatVecInt4Int8(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
                     ThreadPool* pool);
 
-// Whether this CPU runs MatVecFp8Bf16: the AVX3_DL target and AVX-512 BF16
+// Whether this CPU runs the bf16 dot kernels (MatVecFp8Bf16 and
+// MatMulTiled's GemmPrecision::kBf16): the AVX3_DL target and AVX-512 BF16
 // (Sapphire Rapids, Zen 4 and later).
-bool Fp8Bf16DotAvailable();
+bool Bf16DotAvailable();
 
 // The kBf16Dot path itself: y as MatVec gives it, except that x times each
 // block scale is rounded to bf16 (nearest even) before it is multiplied.
@@ -56,9 +57,6 @@ bool Fp8Bf16DotAvailable();
 bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
                    ThreadPool* pool);
 
-// Prefill kernel: dequantizes W tile by tile to f32 once and reuses each
-// tile for every token with a register-blocked inner loop. Tiles of rows are
-// split over the pool.
 // How MatMulTiled multiplies. kF32: weights dequantized to f32, FMAs.
 // kBf16 (the fast mode's prefill): the dequantized weights (the FP8 value
 // times its block scale, exact in bf16 when the scales are powers of two, as
@@ -66,9 +64,9 @@ bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* 
 // columns per VDPBF16PS, f32 sums; on CPUs without AVX-512 BF16 it is kF32.
 enum class GemmPrecision { kF32, kBf16 };
 
-// Whether GemmPrecision::kBf16 runs as bf16 on this CPU.
-bool Bf16GemmAvailable();
-
+// Prefill kernel: dequantizes W tile by tile to f32 once and reuses each
+// tile for every token with a register-blocked inner loop. Tiles of rows are
+// split over the pool.
 void MatMulTiled(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
                  GemmPrecision precision = GemmPrecision::kF32);
 
