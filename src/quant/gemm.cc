@@ -336,27 +336,61 @@ void PanelToBf16Pairs(float* panel, int64_t cols, int64_t width) {
   }
 }
 
-// Rows of the dequantized tile (`depth` columns of kc) as bf16 pairs, kc / 2
-// to a row; a missing last column is zero.
-void TileToBf16Pairs(const float* wt, int64_t kc, int64_t depth, uint32_t* out) {
-  const int64_t pairs = (depth + 1) / 2;
-  for (int64_t i = 0; i < kTileRows; ++i) {
-    const float* row = wt + i * kc;
-    uint32_t* dst = out + i * (kc / 2);
-    int64_t k2 = 0;
-    for (; 2 * k2 + 32 <= depth; k2 += 16) {
-      // Columns 2 k2 .. 2 k2 + 31: even ones in the low halves.
-      const __m512 lo = _mm512_loadu_ps(row + 2 * k2);
-      const __m512 hi = _mm512_loadu_ps(row + 2 * k2 + 16);
-      const __m512i idx_even =
-          _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-      const __m512i idx_odd = _mm512_add_epi32(idx_even, _mm512_set1_epi32(1));
-      _mm512_storeu_si512(dst + k2, Bf16Pairs(_mm512_permutex2var_ps(lo, idx_even, hi),
-                                              _mm512_permutex2var_ps(lo, idx_odd, hi)));
+// 32 floats as 32 bf16 in order (a's 16 first), nearest even: one
+// VCVTNE2PS2BF16 does what Bf16Pairs does with two conversions, a widening
+// each, a shift and an or.
+HWY_INLINE __m512i Bf16Run(__m512 a, __m512 b) {
+  __m512i r;
+  asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(r) : "v"(b), "v"(a));
+  return r;
+}
+
+// Columns [c0, c0 + n) of row r, dequantized and rounded to bf16, in column
+// order, which is MicroKernelBf16's pairs of columns (2 k2 in the low half);
+// an odd n gets a zero after the last column to complete its pair. FP8 and
+// BF16 go straight from the weights; F32 and INT4 through `scratch` (room
+// for n floats plus an INT4 chunk). Rounding to bf16 once after the f32
+// dequantization, FP8 gives the same values as before, when the tile was
+// dequantized to f32 first and converted afterwards, but without writing
+// and reading the f32 tile: in bf16 prefill that round trip and its
+// permutes were about a quarter of the time.
+void DequantizeSpanBf16(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, uint16_t* out,
+                        float* scratch) {
+  const DF df;
+  int64_t c = c0;
+  const int64_t end = c0 + n;
+  if (n % 2 != 0) out[n] = 0;
+  switch (m.format) {
+    case WeightFormat::kBF16: {
+      const uint16_t* src = static_cast<const uint16_t*>(m.data) + r * m.cols;
+      std::copy(src + c0, src + end, out);
+      return;
     }
-    for (; k2 < pairs; ++k2) {
-      const float odd = 2 * k2 + 1 < depth ? row[2 * k2 + 1] : 0.0f;
-      dst[k2] = F32ToBF16(row[2 * k2]) | static_cast<uint32_t>(F32ToBF16(odd)) << 16;
+    case WeightFormat::kFp8Block: {
+      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
+      const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
+      for (int64_t b = c0 / m.block_cols; c < end; ++b) {
+        const int64_t block_end = std::min(end, (b + 1) * m.block_cols);
+        const VF s = hn::Set(df, scales[b] * kFp8BitsScale);
+        for (; c + 32 <= block_end; c += 32) {
+          VF w0, w1;
+          DecodeFp8Bits(df, src + c, &w0, &w1);
+          _mm512_storeu_si512(out + c - c0, Bf16Run(hn::Mul(w0, s).raw, hn::Mul(w1, s).raw));
+        }
+        for (; c < block_end; ++c) out[c - c0] = F32ToBF16(Fp8E4M3ToF32(src[c]) * scales[b]);
+      }
+      return;
+    }
+    case WeightFormat::kF32:
+    case WeightFormat::kInt4: {
+      DequantizeSpan(m, r, c0, n, scratch);
+      int64_t k = 0;
+      for (; k + 32 <= n; k += 32) {
+        _mm512_storeu_si512(
+            out + k, Bf16Run(_mm512_loadu_ps(scratch + k), _mm512_loadu_ps(scratch + k + 16)));
+      }
+      for (; k < n; ++k) out[k] = F32ToBF16(scratch[k]);
+      return;
     }
   }
 }
@@ -463,11 +497,22 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
         for (int64_t tile = slab; tile < slab_end; ++tile) {
           const int64_t r0 = tile * kTileRows;
           const int64_t live_rows = std::min(kTileRows, m.rows - r0);
-          for (int64_t i = 0; i < live_rows; ++i) {
-            DequantizeSpan(m, r0 + i, c0, depth, wt + i * kc);
+#if HWY_TARGET == HWY_AVX3_DL
+          if (bf16) {
+            auto* const rows_bf16 = reinterpret_cast<uint16_t*>(wt_pairs);
+            for (int64_t i = 0; i < live_rows; ++i) {
+              DequantizeSpanBf16(m, r0 + i, c0, depth, rows_bf16 + i * kc, wt);
+            }
+            std::fill(rows_bf16 + live_rows * kc, rows_bf16 + kTileRows * kc, uint16_t{0});
           }
-          // Rows past the matrix multiply as zeros.
-          std::fill(wt + live_rows * kc, wt + kTileRows * kMaxKC, 0.0f);
+#endif
+          if (!bf16) {
+            for (int64_t i = 0; i < live_rows; ++i) {
+              DequantizeSpan(m, r0 + i, c0, depth, wt + i * kc);
+            }
+            // Rows past the matrix multiply as zeros.
+            std::fill(wt + live_rows * kc, wt + kTileRows * kMaxKC, 0.0f);
+          }
           // The next tile's weights arrive while this one computes; the jump
           // between rows defeats the hardware prefetchers.
           const int64_t next_rows = std::min(kTileRows, m.rows - r0 - kTileRows);
@@ -477,7 +522,6 @@ void MatMulTiledImpl(const QuantMatrix& m, const float* x, int64_t tokens, float
           float* tile_acc = acc + (tile - slab) * kTileRows * padded_tokens;
 #if HWY_TARGET == HWY_AVX3_DL
           if (bf16) {
-            TileToBf16Pairs(wt, kc, depth, wt_pairs);
             const int64_t pairs = (depth + 1) / 2;
             for (int64_t i = 0; i < kTileRows; i += kMR) {
               for (const Panel& p : panels) {
