@@ -65,6 +65,14 @@ HWY_INLINE __m512 DotBf16(__m512 acc, __m512i w, __m512i x) {
   asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(w), "v"(x));
   return acc;
 }
+
+// The bf16 values of 32 floats, rounded to nearest even, in order: lo's 16
+// first (VCVTNE2PS2BF16).
+HWY_INLINE __m512i ToBf16(__m512 lo, __m512 hi) {
+  __m512i out;
+  asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(out) : "v"(hi), "v"(lo));
+  return out;
+}
 #else
 inline constexpr bool kHasBf16Dot = false;
 #endif

@@ -336,24 +336,13 @@ void PanelToBf16Pairs(float* panel, int64_t cols, int64_t width) {
   }
 }
 
-// 32 floats as 32 bf16 in order (a's 16 first), nearest even: one
-// VCVTNE2PS2BF16 does what Bf16Pairs does with two conversions, a widening
-// each, a shift and an or.
-HWY_INLINE __m512i Bf16Run(__m512 a, __m512 b) {
-  __m512i r;
-  asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(r) : "v"(b), "v"(a));
-  return r;
-}
-
 // Columns [c0, c0 + n) of row r, dequantized and rounded to bf16, in column
 // order, which is MicroKernelBf16's pairs of columns (2 k2 in the low half);
 // an odd n gets a zero after the last column to complete its pair. FP8 and
 // BF16 go straight from the weights; F32 and INT4 through `scratch` (room
-// for n floats plus an INT4 chunk). Rounding to bf16 once after the f32
-// dequantization, FP8 gives the same values as before, when the tile was
-// dequantized to f32 first and converted afterwards, but without writing
-// and reading the f32 tile: in bf16 prefill that round trip and its
-// permutes were about a quarter of the time.
+// for n floats plus an INT4 chunk). The values are DequantizeSpan's rounded
+// to bf16; writing them straight into the tile, one VCVTNE2PS2BF16 per 32
+// columns, saves storing, reloading and permuting a tile of floats.
 void DequantizeSpanBf16(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, uint16_t* out,
                         float* scratch) {
   const DF df;
@@ -375,7 +364,7 @@ void DequantizeSpanBf16(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, 
         for (; c + 32 <= block_end; c += 32) {
           VF w0, w1;
           DecodeFp8Bits(df, src + c, &w0, &w1);
-          _mm512_storeu_si512(out + c - c0, Bf16Run(hn::Mul(w0, s).raw, hn::Mul(w1, s).raw));
+          _mm512_storeu_si512(out + c - c0, ToBf16(hn::Mul(w0, s).raw, hn::Mul(w1, s).raw));
         }
         for (; c < block_end; ++c) out[c - c0] = F32ToBF16(Fp8E4M3ToF32(src[c]) * scales[b]);
       }
@@ -387,7 +376,7 @@ void DequantizeSpanBf16(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, 
       int64_t k = 0;
       for (; k + 32 <= n; k += 32) {
         _mm512_storeu_si512(
-            out + k, Bf16Run(_mm512_loadu_ps(scratch + k), _mm512_loadu_ps(scratch + k + 16)));
+            out + k, ToBf16(_mm512_loadu_ps(scratch + k), _mm512_loadu_ps(scratch + k + 16)));
       }
       for (; k < n; ++k) out[k] = F32ToBF16(scratch[k]);
       return;

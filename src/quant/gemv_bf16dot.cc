@@ -31,13 +31,6 @@ namespace {
 // Columns per step: one vector of codes.
 constexpr int64_t kStep = 64;
 
-// The bf16 values of 32 floats, rounded to nearest even: lo in the low half.
-HWY_INLINE __m512i ToBf16(__m512 lo, __m512 hi) {
-  __m512i out;
-  asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(out) : "v"(hi), "v"(lo));
-  return out;
-}
-
 // The high and low bytes of the bf16 bits of every E4M3 magnitude (codes
 // 0..127), as the two 64-byte halves VPERMI2B picks from.
 struct Fp8Bf16Tables {
