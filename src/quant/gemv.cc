@@ -236,18 +236,20 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
       extra[i][t] = 0.0f;
     }
   }
-  const int64_t ahead = std::max<int64_t>(kRows, GemvPrefetchRows(w.RowBytes()));
+  // One core keeps too few misses in flight on its own to stream at full
+  // speed, so the next block of rows is requested as this one is read.
+  const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
+  GemvStreamPrefetch prefetch(w.Bytes(r0, 0), kRows * w.RowBytes(),
+                              (w.StepsEnd(df, c0, c1) - c0) / step,
+                              static_cast<const uint8_t*>(w.Bytes(0, 0)) + w.rows * w.RowBytes());
   const int64_t steps_end = ForEachStep(w, c0, c1, [&](int64_t k, int64_t k0, int64_t k1) {
     VF x0[kTokens], x1[kTokens];
     for (int t = 0; t < kTokens; ++t) {
       x0[t] = hn::LoadU(df, x[t] + k0);
       x1[t] = hn::LoadU(df, x[t] + k1);
     }
+    prefetch.Step();
     for (int i = 0; i < kRows; ++i) {
-      // One core keeps too few misses in flight on its own to stream at
-      // full speed, so the same columns of rows further on (the next
-      // block, or kGemvPrefetchBytes ahead) are requested now.
-      hwy::Prefetch(w.Bytes(std::min(r0 + i + ahead, w.rows - 1), k));
       VF w0, w1;
       w.Decode(df, r0 + i, k, &w0, &w1);
       for (int t = 0; t < kTokens; ++t) {
@@ -482,15 +484,14 @@ HWY_INLINE void Int4RowBlock(const Int4Rows& w, const Activations& a, int64_t r0
   constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DF()));
   const int64_t chunks = w.row_bytes / kInt4ChunkBytes;
   const int64_t group_chunks = kGroupChunks ? kGroupChunks : w.group / kInt4Chunk;
-  const int64_t ahead = std::max<int64_t>(kRows, GemvPrefetchRows(w.row_bytes));
   const uint8_t* row[kRows];
-  const uint8_t* next[kRows];
   const float* scale[kRows];
   for (int i = 0; i < kRows; ++i) {
     row[i] = w.packed + (r0 + i) * w.row_bytes;
-    next[i] = w.packed + std::min(r0 + i + ahead, w.rows - 1) * w.row_bytes;
     scale[i] = w.scales + (r0 + i) * w.groups;
   }
+  GemvStreamPrefetch prefetch(row[0], kRows * w.row_bytes, chunks * (kInt4ChunkBytes / kLanes),
+                              w.packed + w.rows * w.row_bytes);
   VF a0[kRows][kTokens], a1[kRows][kTokens];
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) a0[i][t] = a1[i][t] = hn::Zero(df);
@@ -509,8 +510,8 @@ HWY_INLINE void Int4RowBlock(const Int4Rows& w, const Activations& a, int64_t r0
           x0[t] = hn::LoadU(df, xt);
           x1[t] = hn::LoadU(df, xt + kInt4ChunkBytes);
         }
+        prefetch.Step();
         for (int i = 0; i < kRows; ++i) {
-          hwy::Prefetch(next[i] + byte);
           VF lo, hi;
           DecodeInt4(df, row[i] + byte, scale[i][g], &lo, &hi);
           for (int t = 0; t < kTokens; ++t) {

@@ -17,7 +17,6 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/gemv_bf16dot.cc"
-#include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/decode-inl.h"
@@ -118,28 +117,26 @@ HWY_INLINE __m512i LoadCodes(const uint8_t* p, int64_t valid) {
 // stays hidden; more tokens have enough chains in their rows.
 template <int kRows, int kTokens>
 HWY_INLINE void RowBlock(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs,
-                         int64_t x_stride, int64_t r0, int64_t t0, int64_t ahead, float* y) {
+                         int64_t x_stride, int64_t r0, int64_t t0, float* y) {
   constexpr int kChains = kTokens <= 2 ? 2 : 1;
   const auto* fp8 = static_cast<const uint8_t*>(m.data);
   const int64_t cols = m.cols;
   const uint8_t* row[kRows];
-  const uint8_t* next[kRows];
-  for (int i = 0; i < kRows; ++i) {
-    row[i] = fp8 + (r0 + i) * cols;
-    next[i] = fp8 + std::min(r0 + i + ahead, m.rows - 1) * cols;
-  }
+  for (int i = 0; i < kRows; ++i) row[i] = fp8 + (r0 + i) * cols;
   __m512 acc[kRows][kTokens][kChains];
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) {
       for (int c = 0; c < kChains; ++c) acc[i][t][c] = _mm512_setzero_ps();
     }
   }
+  // One core keeps too few misses in flight to stream at full speed alone,
+  // so the next block of rows is requested as this one is read.
+  GemvStreamPrefetch prefetch(row[0], kRows * cols, (cols + kStep - 1) / kStep,
+                              fp8 + m.rows * cols);
   const auto step = [&](int64_t k, auto tail) {
     constexpr bool kTail = decltype(tail)::value;
+    prefetch.Step();
     for (int i = 0; i < kRows; ++i) {
-      // One core keeps too few misses in flight to stream at full speed
-      // alone, so the same columns of rows further on are requested now.
-      hwy::Prefetch(next[i] + k);
       __m512i w0, w1;
       dec.Decode(LoadCodes<kTail>(row[i] + k, cols - k), &w0, &w1);
       for (int t = 0; t < kTokens; ++t) {
@@ -166,9 +163,8 @@ HWY_INLINE void RowBlock(const QuantMatrix& m, const Decoder& dec, const uint16_
 template <int kTokens>
 HWY_INLINE void Rows(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs, int64_t x_stride,
                      int64_t r, int64_t end, int64_t t0, float* y) {
-  const int64_t ahead = std::max<int64_t>(4, GemvPrefetchRows(m.cols));
-  for (; r + 4 <= end; r += 4) RowBlock<4, kTokens>(m, dec, xs, x_stride, r, t0, ahead, y);
-  for (; r < end; ++r) RowBlock<1, kTokens>(m, dec, xs, x_stride, r, t0, ahead, y);
+  for (; r + 4 <= end; r += 4) RowBlock<4, kTokens>(m, dec, xs, x_stride, r, t0, y);
+  for (; r < end; ++r) RowBlock<1, kTokens>(m, dec, xs, x_stride, r, t0, y);
 }
 
 // Tokens go in groups of at most four over each chunk of rows, whose

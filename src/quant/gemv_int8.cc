@@ -14,7 +14,6 @@
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "quant/gemv_int8.cc"
-#include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/decode-inl.h"
@@ -184,9 +183,9 @@ HWY_INLINE hn::Vec<DF32> ChunkScales(DF32 df, const float* HWY_RESTRICT scales, 
 template <int kRows, int kTokens, int kGroupChunks, class DU8>
 HWY_INLINE void AccumulateChunks(DU8 du8, const RoundedActivations& a, int64_t t0,
                                  const uint8_t* const (&row)[kRows],
-                                 const uint8_t* const (&next)[kRows],
                                  const float* const (&scale)[kRows], int64_t chunk0,
-                                 int64_t chunk_end, float (&sums)[kRows][kTokens]) {
+                                 int64_t chunk_end, GemvStreamPrefetch* prefetch,
+                                 float (&sums)[kRows][kTokens]) {
   const hn::Repartition<int8_t, DU8> di8;
   const hn::Repartition<float, DU8> df;
   using VF32 = hn::Vec<decltype(df)>;
@@ -207,10 +206,8 @@ HWY_INLINE void AccumulateChunks(DU8 du8, const RoundedActivations& a, int64_t t
       xhi[t] = hn::LoadU(di8, a.hi.data() + at);
       xs[t] = hn::LoadU(df, a.scale.data() + ((t0 + t) * chunks_per_token + c) * 4);
     }
+    prefetch->Step();
     for (int i = 0; i < kRows; ++i) {
-      // One core keeps too few misses in flight to stream at full speed
-      // alone, so the rows further on are requested now.
-      hwy::Prefetch(next[i] + byte);
       const auto bytes = hn::LoadU(du8, row[i] + byte);
       const VF32 ws = ChunkScales<kGroupChunks>(df, scale[i], c);
       for (int t = 0; t < kTokens; ++t) {
@@ -224,28 +221,11 @@ HWY_INLINE void AccumulateChunks(DU8 du8, const RoundedActivations& a, int64_t t
   }
 }
 
-// How far past a row's bytes its requests go: the same columns of the rows
-// a block on (at least kGemvPrefetchBytes of the stream), except for rows of
-// kLongRowBytes and more (16384 columns: o_proj, the dense down_proj), where
-// a block of rows lies 32 KiB or more ahead and its lines wait in L1 too
-// long; those are requested kLongRowAheadBytes further along the same row.
-// Measured in pairs on o_proj (7168 x 16384), groups of 32 and of 128, one
-// and two threads: 7-15% faster. On the other decode shapes, whose rows are
-// 1-3.5 KiB, the same change was 8-36% slower (kv_b_proj's 256-byte rows
-// level), so shorter rows keep the rows-ahead request.
-constexpr int64_t kLongRowBytes = 8192;
-constexpr int64_t kLongRowAheadBytes = 2048;
-
-int64_t Int8PrefetchBytes(int64_t row_bytes) {
-  if (row_bytes >= kLongRowBytes) return kLongRowAheadBytes;
-  return std::max<int64_t>(4, GemvPrefetchRows(row_bytes)) * row_bytes;
-}
-
 // Rows r0 .. r0 + kRows of y for tokens t0 .. t0 + kTokens: whole vectors
 // of chunks, then the chunks left over 16 bytes at a time.
 template <int kRows, int kTokens, int kGroupChunks>
 HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, int64_t r0,
-                             int64_t t0, int64_t ahead_bytes, float* y) {
+                             int64_t t0, float* y) {
   const hn::ScalableTag<uint8_t> du8;
   const hn::CappedTag<uint8_t, 16> du8_chunk;
   constexpr int64_t kChunks = static_cast<int64_t>(hn::MaxLanes(du8)) / kInt4ChunkBytes;
@@ -254,20 +234,21 @@ HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, 
   const int64_t chunks = row_bytes / kInt4ChunkBytes;
   const int64_t groups = m.scale_cols();
   const uint8_t* row[kRows];
-  const uint8_t* next[kRows];
   const float* scale[kRows];
   for (int i = 0; i < kRows; ++i) {
     row[i] = packed + (r0 + i) * row_bytes;
-    // Never past the last row's start: the last rows ask for it again.
-    next[i] = packed + std::min((r0 + i) * row_bytes + ahead_bytes, (m.rows - 1) * row_bytes);
     scale[i] = m.scales + (r0 + i) * groups;
   }
   float sums[kRows][kTokens] = {};
   const int64_t whole = chunks / kChunks * kChunks;
-  AccumulateChunks<kRows, kTokens, kGroupChunks>(du8, a, t0, row, next, scale, 0, whole, sums);
+  // One core keeps too few misses in flight to stream at full speed alone,
+  // so the next block of rows is requested as this one is read.
+  GemvStreamPrefetch prefetch(row[0], kRows * row_bytes, whole / kChunks + (chunks - whole),
+                              packed + m.rows * row_bytes);
+  AccumulateChunks<kRows, kTokens, kGroupChunks>(du8, a, t0, row, scale, 0, whole, &prefetch, sums);
   if (whole < chunks) {
-    AccumulateChunks<kRows, kTokens, kGroupChunks>(du8_chunk, a, t0, row, next, scale, whole,
-                                                   chunks, sums);
+    AccumulateChunks<kRows, kTokens, kGroupChunks>(du8_chunk, a, t0, row, scale, whole, chunks,
+                                                   &prefetch, sums);
   }
   for (int i = 0; i < kRows; ++i) {
     const uint8_t* zeros = m.zeros ? m.zeros + (r0 + i) * groups : nullptr;
@@ -284,27 +265,26 @@ HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, 
 // activations stay in registers.
 template <int kTokens, int kGroupChunks>
 HWY_INLINE void Int8Rows(const QuantMatrix& m, const RoundedActivations& a, int64_t r, int64_t end,
-                         int64_t t0, int64_t ahead_bytes, float* y) {
+                         int64_t t0, float* y) {
   constexpr int kRows = kTokens <= 2 ? 4 : 2;
   for (; r + kRows <= end; r += kRows) {
-    Int8RowBlock<kRows, kTokens, kGroupChunks>(m, a, r, t0, ahead_bytes, y);
+    Int8RowBlock<kRows, kTokens, kGroupChunks>(m, a, r, t0, y);
   }
-  for (; r < end; ++r) Int8RowBlock<1, kTokens, kGroupChunks>(m, a, r, t0, ahead_bytes, y);
+  for (; r < end; ++r) Int8RowBlock<1, kTokens, kGroupChunks>(m, a, r, t0, y);
 }
 
 template <int kGroupChunks>
 HWY_INLINE void Int8TokenGroup(const QuantMatrix& m, const RoundedActivations& a, int64_t r,
-                               int64_t end, int64_t t0, int64_t count, int64_t ahead_bytes,
-                               float* y) {
+                               int64_t end, int64_t t0, int64_t count, float* y) {
   switch (count) {
     case 1:
-      return Int8Rows<1, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
+      return Int8Rows<1, kGroupChunks>(m, a, r, end, t0, y);
     case 2:
-      return Int8Rows<2, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
+      return Int8Rows<2, kGroupChunks>(m, a, r, end, t0, y);
     case 3:
-      return Int8Rows<3, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
+      return Int8Rows<3, kGroupChunks>(m, a, r, end, t0, y);
     default:
-      return Int8Rows<4, kGroupChunks>(m, a, r, end, t0, ahead_bytes, y);
+      return Int8Rows<4, kGroupChunks>(m, a, r, end, t0, y);
   }
 }
 
@@ -317,13 +297,12 @@ template <int kGroupChunks>
 void RunInt8(const QuantMatrix& m, const RoundedActivations& a, int64_t tokens, float* y,
              ThreadPool* pool) {
   const int64_t groups = (tokens + kMaxGroupTokens - 1) / kMaxGroupTokens;
-  const int64_t ahead_bytes = Int8PrefetchBytes(a.chunk_bytes);
   auto body = [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; chunk += kGemvRowChunk) {
       const int64_t chunk_end = std::min(end, chunk + kGemvRowChunk);
       for (int64_t t0 = 0, g = 0; g < groups; ++g) {
         const int64_t count = (tokens - t0) / (groups - g);
-        Int8TokenGroup<kGroupChunks>(m, a, chunk, chunk_end, t0, count, ahead_bytes, y);
+        Int8TokenGroup<kGroupChunks>(m, a, chunk, chunk_end, t0, count, y);
         t0 += count;
       }
     }
