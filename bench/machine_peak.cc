@@ -25,12 +25,25 @@ namespace dsv32 {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Four independent sums so the adds never wait on each other.
-float ReadSum(const float* p, size_t n) {
+// Four independent sums so the adds never wait on each other. With
+// `prefetch`, each line is also requested into L2 kReadAheadBytes before it
+// is read: one core of an AMD EPYC (family 25) streamed 24-25 GB/s that way
+// against 21-23 on its hardware prefetchers alone, so the reference the
+// kernels are read against is the better of the two.
+constexpr size_t kReadAheadBytes = 4096;
+
+float ReadSum(const float* p, size_t n, bool prefetch) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   auto a = hn::Zero(d), b = a, c = a, e = a;
+  constexpr size_t kAheadFloats = kReadAheadBytes / sizeof(float);
   for (size_t i = 0; i + 4 * lanes <= n; i += 4 * lanes) {
+    if (prefetch) {
+      // Lines past the end are not read; a request there is harmless.
+      for (size_t line = 0; line < 4 * lanes * sizeof(float); line += 64) {
+        __builtin_prefetch(reinterpret_cast<const char*>(p + i + kAheadFloats) + line, 0, 2);
+      }
+    }
     a = hn::Add(a, hn::Load(d, p + i));
     b = hn::Add(b, hn::Load(d, p + i + lanes));
     c = hn::Add(c, hn::Load(d, p + i + 2 * lanes));
@@ -81,14 +94,18 @@ double BestTimeOnThreads(int threads, const std::function<void(int)>& fn) {
   return best;
 }
 
-// Bytes/s of `threads` threads summing disjoint parts of buffer[0, n).
+// Bytes/s of `threads` threads summing disjoint parts of buffer[0, n), the
+// better of the sums without and with software prefetch.
 double ReadBandwidthOf(const float* buffer, size_t n, int threads) {
   const size_t per_thread = n / static_cast<size_t>(threads) / 1024 * 1024;
   std::vector<float> sums(static_cast<size_t>(threads));
-  const double seconds = BestTimeOnThreads(threads, [&](int t) {
-    sums[static_cast<size_t>(t)] =
-        HWY_DYNAMIC_DISPATCH(ReadSum)(buffer + static_cast<size_t>(t) * per_thread, per_thread);
-  });
+  double seconds = 1e30;
+  for (const bool prefetch : {false, true}) {
+    seconds = std::min(seconds, BestTimeOnThreads(threads, [&](int t) {
+                         sums[static_cast<size_t>(t)] = HWY_DYNAMIC_DISPATCH(ReadSum)(
+                             buffer + static_cast<size_t>(t) * per_thread, per_thread, prefetch);
+                       }));
+  }
   return static_cast<double>(per_thread * static_cast<size_t>(threads) * sizeof(float)) / seconds;
 }
 

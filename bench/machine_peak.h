@@ -10,7 +10,7 @@ namespace dsv32 {
 
 // Streaming read bandwidth in bytes/s: `threads` threads summing disjoint
 // parts of a buffer of `bytes` (far larger than the last-level cache). Best
-// of a few passes.
+// of a few passes, with and without software prefetch.
 double MeasureReadBandwidth(int threads, std::size_t bytes);
 
 // The read bandwidth again, on a buffer kept between calls, for a figure
@@ -22,7 +22,7 @@ class ReadBandwidthProbe {
   // Allocates the buffer and touches every page, so the passes read and
   // never fault.
   explicit ReadBandwidthProbe(std::size_t bytes);
-  // Bytes/s of `threads` threads, best of three passes.
+  // Bytes/s of `threads` threads, as MeasureReadBandwidth.
   double Measure(int threads);
 
  private:
