@@ -387,7 +387,8 @@ void RegisterAll() {
   // FP8 on bf16 dot products against bf16-rounded activations (the fast
   // mode), where the CPU has them.
   if (Bf16DotAvailable()) {
-    const std::pair<const char*, Fp8Decode> paths[] = {{"fp8_bf16dot", Fp8Decode::kBf16Dot}};
+    const std::pair<const char*, Fp8Decode> paths[] = {{"fp8_bf16dot", Fp8Decode::kBf16Dot},
+                                                       {"fp8_bf16split", Fp8Decode::kBf16Split}};
     for (const auto& [name, decode] : paths) {
       for (const ModelShape& s : kDecodeShapes) {
         for (int threads = 1; threads <= kMaxThreads; ++threads) {
@@ -398,7 +399,7 @@ void RegisterAll() {
         }
       }
       for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
-        for (int64_t tokens : {4, 8}) {
+        for (int64_t tokens : {2, 4, 8}) {
           benchmark::RegisterBenchmark(Name("gemv", name, s, tokens, 2).c_str(), Gemv, Format::kFp8,
                                        s, 2, tokens, decode, Int4Dot::kInt8)
               ->UseRealTime()
@@ -416,7 +417,7 @@ void RegisterAll() {
           ->UseRealTime()
           ->MinTime(0.2);
     }
-    for (int64_t tokens : {4, 8}) {
+    for (int64_t tokens : {2, 4, 8}) {
       benchmark::RegisterBenchmark(Name("gemv", "fp8", s, tokens, 2).c_str(), Gemv, Format::kFp8, s,
                                    2, tokens, Fp8Decode::kBits, Int4Dot::kInt8)
           ->UseRealTime()
@@ -466,7 +467,8 @@ void RegisterAll() {
                                  Int4Dot::kInt8)
         ->MinTime(0.2);
     if (f == Format::kFp8 && Bf16DotAvailable()) {
-      for (const auto& [name, decode] : {std::pair{"fp8_bf16dot", Fp8Decode::kBf16Dot}}) {
+      for (const auto& [name, decode] : {std::pair{"fp8_bf16dot", Fp8Decode::kBf16Dot},
+                                         std::pair{"fp8_bf16split", Fp8Decode::kBf16Split}}) {
         benchmark::RegisterBenchmark(Name("gemv_l2", name, resident, 1, 1).c_str(), GemvResident, f,
                                      rows, kResidentCols, decode, Int4Dot::kInt8)
             ->MinTime(0.2);

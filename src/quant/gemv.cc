@@ -614,8 +614,9 @@ void MatVec(const QuantMatrix& w, const float* x, int64_t tokens, float* y, Thre
       MatVecInt4Int8(w, x, tokens, y, pool)) {
     return;
   }
-  if (w.format == WeightFormat::kFp8Block && fp8_decode == Fp8Decode::kBf16Dot &&
-      MatVecFp8Bf16(w, x, tokens, y, pool)) {
+  if (w.format == WeightFormat::kFp8Block &&
+      (fp8_decode == Fp8Decode::kBf16Dot || fp8_decode == Fp8Decode::kBf16Split) &&
+      MatVecFp8Bf16(w, x, tokens, y, pool, fp8_decode == Fp8Decode::kBf16Split)) {
     return;
   }
   HWY_DYNAMIC_DISPATCH(MatVecImpl)(w, x, tokens, y, pool, fp8_decode == Fp8Decode::kTable);

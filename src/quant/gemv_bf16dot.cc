@@ -1,12 +1,12 @@
-// FP8 GEMV on bf16 dot products, for the fast mode (QuantMatrix's
-// bf16_activations). E4M3 values have at most four significant bits and
-// exponents well inside bf16's, so every code is exactly a bf16 number; two
-// byte-table lookups (VPERMI2B, 128 entries, the low seven bits of the code)
-// give its high and low bytes, and VDPBF16PS multiplies 32 of them into
-// bf16 activations with f32 sums. Per 64 weights that is two lookups, a
-// sign merge, two byte interleaves and two dot products, where the f32 path
-// takes about twenty instructions; the only rounding is that of the block-
-// scaled activations to bf16.
+// FP8 GEMV on bf16 dot products: for the fast mode (QuantMatrix's
+// bf16_activations), and in the default mode for one token, with the
+// activations split into three bf16 parts (exact). E4M3 values have at most four significant bits
+// and exponents well inside bf16's, so every code is exactly a bf16 number; two byte-table lookups
+// (VPERMI2B, 128 entries, the low seven bits of the code) give its high and low bytes, and
+// VDPBF16PS multiplies 32 of them into bf16 activations with f32 sums. Per 64 weights that is two
+// lookups, a sign merge, two byte interleaves and two dot products, where the f32 path takes about
+// twenty instructions; the only rounding is that of the block- scaled activations to bf16, none
+// when they are split (three dot products instead of one).
 #include <algorithm>
 #include <vector>
 
@@ -74,9 +74,30 @@ struct Decoder {
   }
 };
 
+// The bf16 parts of 16 floats: one, v rounded to nearest even, or three,
+// whose sum is exactly v: the first two keep eight significant bits each
+// (truncated), the third the at most eight left. Each part times an E4M3
+// value (four significant bits) is exact in f32. Parts below 2^-126, which
+// VCVTNE2PS2BF16 and VDPBF16PS flush to zero, would need |v| < 2^-110.
+template <int kParts>
+HWY_INLINE void SplitBf16(__m512 v, __m512 (&parts)[kParts]) {
+  if constexpr (kParts == 1) {
+    parts[0] = v;
+  } else {
+    static_assert(kParts == 3);
+    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+    parts[0] = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v), high));
+    const __m512 rest = _mm512_sub_ps(v, parts[0]);
+    parts[1] = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(rest), high));
+    parts[2] = _mm512_sub_ps(rest, parts[1]);
+  }
+}
+
 // One token's activations for one block of rows: x times the block scale of
-// its columns, rounded to bf16, in the decode's order, 64 columns to 128
-// bytes, zero past the last column.
+// its columns as kParts bf16 parts (SplitBf16), in the decode's order. Each
+// step of 64 columns takes kParts * 64 values, part by part, zero past the
+// last column.
+template <int kParts>
 void ScaleActivations(const float* x, int64_t cols, const float* scales, int64_t block_cols,
                       uint16_t* out) {
   alignas(64) static constexpr uint16_t kFirstHalves[32] = {
@@ -86,17 +107,20 @@ void ScaleActivations(const float* x, int64_t cols, const float* scales, int64_t
   const __m512i second = _mm512_add_epi16(first, _mm512_set1_epi16(8));
   for (int64_t c0 = 0; c0 < cols; c0 += kStep) {
     const __m512 s = _mm512_set1_ps(scales[c0 / block_cols]);
-    __m512 v[4];
+    __m512 v[4][kParts];
     for (int j = 0; j < 4; ++j) {
       const int64_t c = c0 + 16 * j;
       const int64_t n = std::clamp<int64_t>(cols - c, 0, 16);
       const __mmask16 live = static_cast<__mmask16>((1u << n) - 1);
-      v[j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + std::min(c, cols - 1)), s);
+      SplitBf16(_mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + std::min(c, cols - 1)), s), v[j]);
     }
-    const __m512i a = ToBf16(v[0], v[1]);  // columns 0..31 of the step
-    const __m512i b = ToBf16(v[2], v[3]);  // columns 32..63
-    _mm512_storeu_si512(out + 2 * c0, _mm512_permutex2var_epi16(a, first, b));
-    _mm512_storeu_si512(out + 2 * c0 + 32, _mm512_permutex2var_epi16(a, second, b));
+    for (int p = 0; p < kParts; ++p) {
+      const __m512i a = ToBf16(v[0][p], v[1][p]);  // columns 0..31 of the step
+      const __m512i b = ToBf16(v[2][p], v[3][p]);  // columns 32..63
+      uint16_t* dst = out + kParts * c0 + p * kStep;
+      _mm512_storeu_si512(dst, _mm512_permutex2var_epi16(a, first, b));
+      _mm512_storeu_si512(dst + 32, _mm512_permutex2var_epi16(a, second, b));
+    }
   }
 }
 
@@ -115,7 +139,7 @@ HWY_INLINE __m512i LoadCodes(const uint8_t* p, int64_t valid) {
 // scaled activations xs (a token's at xs + t * x_stride). One or two tokens
 // keep two accumulators per row and token, so the dot products' latency
 // stays hidden; more tokens have enough chains in their rows.
-template <int kRows, int kTokens>
+template <int kRows, int kTokens, int kParts>
 HWY_INLINE void RowBlock(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs,
                          int64_t x_stride, int64_t r0, int64_t t0, float* y) {
   constexpr int kChains = kTokens <= 2 ? 2 : 1;
@@ -140,11 +164,13 @@ HWY_INLINE void RowBlock(const QuantMatrix& m, const Decoder& dec, const uint16_
       __m512i w0, w1;
       dec.Decode(LoadCodes<kTail>(row[i] + k, cols - k), &w0, &w1);
       for (int t = 0; t < kTokens; ++t) {
-        const uint16_t* x = xs + (t0 + t) * x_stride + 2 * k;
+        const uint16_t* x = xs + (t0 + t) * x_stride + kParts * k;
         __m512& a0 = acc[i][t][0];
         __m512& a1 = acc[i][t][kChains - 1];
-        a0 = DotBf16(a0, w0, _mm512_loadu_si512(x));
-        a1 = DotBf16(a1, w1, _mm512_loadu_si512(x + 32));
+        for (int p = 0; p < kParts; ++p) {
+          a0 = DotBf16(a0, w0, _mm512_loadu_si512(x + p * kStep));
+          a1 = DotBf16(a1, w1, _mm512_loadu_si512(x + p * kStep + 32));
+        }
       }
     }
   };
@@ -160,17 +186,18 @@ HWY_INLINE void RowBlock(const QuantMatrix& m, const Decoder& dec, const uint16_
   }
 }
 
-template <int kTokens>
+template <int kTokens, int kParts>
 HWY_INLINE void Rows(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs, int64_t x_stride,
                      int64_t r, int64_t end, int64_t t0, float* y) {
-  for (; r + 4 <= end; r += 4) RowBlock<4, kTokens>(m, dec, xs, x_stride, r, t0, y);
-  for (; r < end; ++r) RowBlock<1, kTokens>(m, dec, xs, x_stride, r, t0, y);
+  for (; r + 4 <= end; r += 4) RowBlock<4, kTokens, kParts>(m, dec, xs, x_stride, r, t0, y);
+  for (; r < end; ++r) RowBlock<1, kTokens, kParts>(m, dec, xs, x_stride, r, t0, y);
 }
 
 // Tokens go in groups of at most four over each chunk of rows, whose
 // weights stay in L1 or L2 for the next group.
 constexpr int64_t kMaxGroupTokens = 4;
 
+template <int kParts>
 void RunRows(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs, int64_t x_stride,
              int64_t begin, int64_t end, int64_t tokens, float* y) {
   const int64_t groups = (tokens + kMaxGroupTokens - 1) / kMaxGroupTokens;
@@ -180,16 +207,16 @@ void RunRows(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs, int64
       const int64_t count = (tokens - t0) / (groups - g);
       switch (count) {
         case 1:
-          Rows<1>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
+          Rows<1, kParts>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
           break;
         case 2:
-          Rows<2>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
+          Rows<2, kParts>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
           break;
         case 3:
-          Rows<3>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
+          Rows<3, kParts>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
           break;
         default:
-          Rows<4>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
+          Rows<4, kParts>(m, dec, xs, x_stride, chunk, chunk_end, t0, y);
           break;
       }
       t0 += count;
@@ -203,14 +230,12 @@ void RunRows(const QuantMatrix& m, const Decoder& dec, const uint16_t* xs, int64
 
 bool Bf16KernelCompiledImpl() { return kHasBf16Dot; }
 
-bool MatVecFp8Bf16Impl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
-                       ThreadPool* pool) {
 #if HWY_TARGET == HWY_AVX3_DL
-  // Each step of 64 columns must lie in one block of scales.
-  if (m.format != WeightFormat::kFp8Block || m.block_cols % kStep != 0) return false;
+template <int kParts>
+void RunFp8(const QuantMatrix& m, const float* x, int64_t tokens, float* y, ThreadPool* pool) {
   const Decoder dec;
   const int64_t cols = m.cols;
-  const int64_t x_stride = (cols + kStep - 1) / kStep * 2 * kStep;
+  const int64_t x_stride = (cols + kStep - 1) / kStep * kParts * kStep;
   ForGemvRows(m.rows, pool, [&](int64_t begin, int64_t end) {
     // Rows of one block of rows share their scales, so each worker scales
     // the activations once per block of rows it covers.
@@ -220,15 +245,29 @@ bool MatVecFp8Bf16Impl(const QuantMatrix& m, const float* x, int64_t tokens, flo
       const int64_t block_end = std::min(end, (r / m.block_rows + 1) * m.block_rows);
       const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
       for (int64_t t = 0; t < tokens; ++t) {
-        ScaleActivations(x + t * cols, cols, scales, m.block_cols, scaled.data() + t * x_stride);
+        ScaleActivations<kParts>(x + t * cols, cols, scales, m.block_cols,
+                                 scaled.data() + t * x_stride);
       }
-      RunRows(m, dec, scaled.data(), x_stride, r, block_end, tokens, y);
+      RunRows<kParts>(m, dec, scaled.data(), x_stride, r, block_end, tokens, y);
       r = block_end;
     }
   });
+}
+#endif
+
+bool MatVecFp8Bf16Impl(const QuantMatrix& m, const float* x, int64_t tokens, float* y,
+                       ThreadPool* pool, bool split) {
+#if HWY_TARGET == HWY_AVX3_DL
+  // Each step of 64 columns must lie in one block of scales.
+  if (m.format != WeightFormat::kFp8Block || m.block_cols % kStep != 0) return false;
+  if (split) {
+    RunFp8<3>(m, x, tokens, y, pool);
+  } else {
+    RunFp8<1>(m, x, tokens, y, pool);
+  }
   return true;
 #else
-  (void)m, (void)x, (void)tokens, (void)y, (void)pool;
+  (void)m, (void)x, (void)tokens, (void)y, (void)pool, (void)split;
   return false;
 #endif
 }
@@ -253,10 +292,10 @@ bool Bf16DotAvailable() {
   return cpu && HWY_DYNAMIC_DISPATCH(Bf16KernelCompiledImpl)();
 }
 
-bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
-                   ThreadPool* pool) {
+bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+                   bool split) {
   if (!Bf16DotAvailable()) return false;
-  return HWY_DYNAMIC_DISPATCH(MatVecFp8Bf16Impl)(w, x, tokens, y, pool);
+  return HWY_DYNAMIC_DISPATCH(MatVecFp8Bf16Impl)(w, x, tokens, y, pool, split);
 }
 
 }  // namespace dsv32

@@ -15,8 +15,11 @@ class ThreadPool;
 // 256-entry table. Both are exact against f32 activations; the benchmark
 // compares their speed. kBf16Dot looks the codes up as bf16 (exact too) and
 // multiplies them into the block-scaled activations rounded to bf16 with bf16
-// dot products, f32 sums (MatVecFp8Bf16); where the CPU has none it is kBits.
-enum class Fp8Decode { kBits, kTable, kBf16Dot };
+// dot products, f32 sums (MatVecFp8Bf16); kBf16Split does the same against
+// the activations split into three bf16 parts that add up to them exactly,
+// so it rounds only its f32 sums, as kBits does. Where the CPU has no bf16
+// dot product both are kBits.
+enum class Fp8Decode { kBits, kTable, kBf16Dot, kBf16Split };
 
 // How the INT4 decode kernel multiplies. kInt8 rounds the activations to
 // int8, one scale (max |x| / 127) per 32 columns, and sums nibble-times-int8
@@ -51,11 +54,12 @@ bool MatVecInt4Int8(const QuantMatrix& w, const float* x, int64_t tokens, float*
 bool Bf16DotAvailable();
 
 // The kBf16Dot path itself: y as MatVec gives it, except that x times each
-// block scale is rounded to bf16 (nearest even) before it is multiplied.
+// block scale is rounded to bf16 (nearest even) before it is multiplied;
+// with `split`, the kBf16Split path, which rounds nothing but its sums.
 // False (and y untouched) where it does not apply: no bf16 dot on this CPU,
 // or w is not FP8 with blocks a multiple of 64 columns wide.
-bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
-                   ThreadPool* pool);
+bool MatVecFp8Bf16(const QuantMatrix& w, const float* x, int64_t tokens, float* y, ThreadPool* pool,
+                   bool split = false);
 
 // How MatMulTiled multiplies. kF32: weights dequantized to f32, FMAs.
 // kBf16 (the fast mode's prefill): the dequantized weights (the FP8 value

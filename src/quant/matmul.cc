@@ -4,20 +4,23 @@
 namespace dsv32 {
 namespace {
 
-// In the fast mode, FP8 rows of at most this many bytes take the bf16 dot
-// path at one or two tokens. Measured (kernels_bench, one thread, Zen 5):
-// q_b_proj's 1536-byte rows and kv_b_proj's 512 level to 10% faster than the
-// f32 path, down_proj's 2048 level, but the 7168- and 16384-byte rows of
-// gate/up_proj and o_proj 15-20% slower (21-23 GB/s against 25-27), although
-// in L2 the bf16 path decodes twice as fast (65-69 GB/s against 32). From
-// three tokens on it is faster on every shape measured (two threads: 4
-// tokens 30 GB/s against 17-29, 8 tokens 12-17 against 7.6-7.9).
-constexpr int64_t kBf16DotMaxRowBytesFewTokens = 4096;
-
+// FP8 on the bf16 dot kernel where it pays. Measured with kernels_bench on
+// AMD EPYC family 25, where the f32 path is bound by its decode (17 GB/s
+// with the weights in L2, below the read bandwidth):
+// - The fast mode rounds the activations and takes it at every token count.
+//   With the next rows requested in memory order (GemvStreamPrefetch) it
+//   streams one token at 18-22 GB/s on one thread against 14-17 on the f32
+//   path; before that change its long rows streamed slower, and one or two
+//   tokens kept the f32 path on rows over 4 KiB.
+// - The default mode takes the split form (three bf16 parts, products exact,
+//   f32 sums as the f32 path) for one token only: 26 GB/s in L2, from
+//   memory 16-21 GB/s on one thread against 13-16 and level or ahead on
+//   two; at two tokens level, from four on behind (its three dot products
+//   per pair of weights and token outweigh the decode it saves).
 Fp8Decode DecodeFor(const QuantMatrix& w, int64_t tokens) {
-  if (!w.bf16_activations || w.format != WeightFormat::kFp8Block) return Fp8Decode::kBits;
-  if (tokens <= 2 && w.cols > kBf16DotMaxRowBytesFewTokens) return Fp8Decode::kBits;
-  return Fp8Decode::kBf16Dot;
+  if (w.format != WeightFormat::kFp8Block) return Fp8Decode::kBits;
+  if (w.bf16_activations) return Fp8Decode::kBf16Dot;
+  return tokens == 1 ? Fp8Decode::kBf16Split : Fp8Decode::kBits;
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // The FP8 bf16-dot GEMV (the fast mode's decode kernel) against a plain
 // definition of what it computes: each activation times its block scale,
-// rounded to bf16 (nearest even), times the exact E4M3 value, summed.
+// rounded to bf16 (nearest even), times the exact E4M3 value, summed; and
+// its split form (Fp8Decode::kBf16Split), which must give the sums of the
+// unrounded products, as the f32 path does.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,9 +20,10 @@
 namespace dsv32 {
 namespace {
 
-// y[t][r] with the activations rounded as the kernel rounds them, in double.
+// y[t][r] in double, with the scaled activations rounded to bf16 as the
+// kernel rounds them, or (round false) as f32.
 std::vector<double> RoundedReference(const QuantMatrix& m, const std::vector<float>& x,
-                                     int64_t tokens) {
+                                     int64_t tokens, bool round = true) {
   const auto* codes = static_cast<const uint8_t*>(m.data);
   std::vector<double> y(static_cast<size_t>(tokens * m.rows));
   for (int64_t t = 0; t < tokens; ++t) {
@@ -28,7 +31,8 @@ std::vector<double> RoundedReference(const QuantMatrix& m, const std::vector<flo
       double sum = 0.0;
       for (int64_t k = 0; k < m.cols; ++k) {
         const float s = m.scales[(r / m.block_rows) * m.scale_cols() + k / m.block_cols];
-        const float xs = BF16ToF32(F32ToBF16(x[static_cast<size_t>(t * m.cols + k)] * s));
+        const float scaled = x[static_cast<size_t>(t * m.cols + k)] * s;
+        const float xs = round ? BF16ToF32(F32ToBF16(scaled)) : scaled;
         sum += static_cast<double>(Fp8E4M3ToF32(codes[r * m.cols + k])) * xs;
       }
       y[static_cast<size_t>(t * m.rows + r)] = sum;
@@ -56,6 +60,30 @@ TEST_P(Fp8Bf16DotTest, MatchesRoundedActivationsReference) {
       // f32 sums of exact products: a few ulps of the terms' magnitude.
       EXPECT_NEAR(y[i], want[i], 1e-6 * scale[i] + 1e-30)
           << "index " << i << (p ? ", 3 threads" : "");
+    }
+  }
+}
+
+// Split into three bf16 parts the activations lose nothing: the error is
+// that of the f32 sums alone, as on MatVec's f32 path.
+TEST_P(Fp8Bf16DotTest, SplitMatchesExactActivationsReference) {
+  if (!Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  const auto [rows, cols, block, tokens] = GetParam();
+  std::mt19937 rng(static_cast<unsigned>(rows * 37 + cols * 5 + tokens));
+  const TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, rows, cols, block, false, rng);
+  const std::vector<float> x = RandomVector(tokens * cols, rng);
+  const std::vector<float> scale = AbsDot(w.m, x.data(), tokens);
+  ThreadPool pool(3);
+  const std::vector<double> want = RoundedReference(w.m, x, tokens, /*round=*/false);
+  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+    std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
+    ASSERT_TRUE(MatVecFp8Bf16(w.m, x.data(), tokens, y.data(), p, /*split=*/true));
+    std::vector<float> f32_path(y.size());
+    MatVec(w.m, x.data(), tokens, f32_path.data(), p, Fp8Decode::kBits);
+    for (size_t i = 0; i < y.size(); ++i) {
+      EXPECT_NEAR(y[i], want[i], 1e-6 * scale[i] + 1e-30)
+          << "index " << i << (p ? ", 3 threads" : "");
+      EXPECT_NEAR(y[i], f32_path[i], 2e-6 * scale[i] + 1e-30) << "index " << i;
     }
   }
 }
@@ -94,6 +122,17 @@ TEST(Fp8Bf16DotEdgeTest, EveryCodeDecodesExactly) {
   for (int c = 0; c < 256; ++c) {
     if ((c & 0x7f) == 0x7f) continue;  // NaN codes, never in weights
     EXPECT_EQ(y[static_cast<size_t>(c)], Fp8E4M3ToF32(static_cast<uint8_t>(c)) * 0.5f)
+        << "code " << c;
+  }
+  // Split, an activation with bits in all three parts: 1 + 2^-10 + 2^-20
+  // loses 2^-20 in the first two, so only the third part gets it right.
+  const double one_plus = 1.0 + std::ldexp(1.0, -10) + std::ldexp(1.0, -20);
+  const std::vector<float> x_split(kCols, static_cast<float>(one_plus));
+  ASSERT_TRUE(MatVecFp8Bf16(m, x_split.data(), 1, y.data(), nullptr, /*split=*/true));
+  for (int c = 0; c < 256; ++c) {
+    if ((c & 0x7f) == 0x7f) continue;
+    const double want = Fp8E4M3ToF32(static_cast<uint8_t>(c)) * 0.5 * one_plus;
+    EXPECT_NEAR(y[static_cast<size_t>(c)], want, std::abs(want) * std::ldexp(1.0, -23))
         << "code " << c;
   }
 }
@@ -158,10 +197,13 @@ INSTANTIATE_TEST_SUITE_P(
 
 // MatMul takes the bf16 path only for matrices that allow it: with the flag
 // the error is that of bf16 activations, without it that of f32 sums.
-TEST(Fp8Bf16DotEdgeTest, MatMulRoundsOnlyWhereTheMatrixAllows) {
+// One token (the split kernel in the default mode) and several (the f32 path).
+class MatMulBf16PolicyTest : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(MatMulBf16PolicyTest, RoundsOnlyWhereTheMatrixAllows) {
   std::mt19937 rng(5);
   TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, 64, 512, 128, false, rng);
-  constexpr int64_t kTokens = 4;
+  const int64_t kTokens = GetParam();
   const std::vector<float> x = RandomVector(kTokens * 512, rng);
   std::vector<float> exact(static_cast<size_t>(kTokens * 64)), y(exact.size());
   MatMulReference(w.m, x.data(), kTokens, exact.data());
@@ -181,6 +223,8 @@ TEST(Fp8Bf16DotEdgeTest, MatMulRoundsOnlyWhereTheMatrixAllows) {
     EXPECT_GT(worst_fast, worst_exact);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Tokens, MatMulBf16PolicyTest, ::testing::Values(int64_t{1}, int64_t{4}));
 
 }  // namespace
 }  // namespace dsv32
