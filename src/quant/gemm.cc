@@ -57,6 +57,30 @@ constexpr int64_t kMaxKC = 512;
 // would be 1 MiB; 1024 at 128 tokens was no faster than 512.
 int64_t ColumnBlock(int64_t padded_tokens) { return padded_tokens <= 256 ? kMaxKC : 256; }
 
+// Columns [c0, c0 + n) of FP8 row r, dequantized, block by block so each
+// scale is looked up once: vec(c, w0, w1) for each whole pair of vectors
+// from column c inside one scale block, scalar(c, value) for the rest.
+template <class Vec, class Scalar>
+HWY_INLINE void ForEachFp8Span(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n,
+                               const Vec& vec, const Scalar& scalar) {
+  const DF df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
+  const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
+  const int64_t end = c0 + n;
+  int64_t c = c0;
+  for (int64_t b = c0 / m.block_cols; c < end; ++b) {
+    const int64_t block_end = std::min(end, (b + 1) * m.block_cols);
+    const VF s = hn::Set(df, scales[b] * kFp8BitsScale);
+    for (; c + 2 * lanes <= block_end; c += 2 * lanes) {
+      VF w0, w1;
+      DecodeFp8Bits(df, src + c, &w0, &w1);
+      vec(c, hn::Mul(w0, s), hn::Mul(w1, s));
+    }
+    for (; c < block_end; ++c) scalar(c, Fp8E4M3ToF32(src[c]) * scales[b]);
+  }
+}
+
 // Writes columns [c0, c0 + n) of row r, dequantized, to out. Vectorized
 // where a vector lies inside one scale block; scalar elsewhere.
 void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, float* out) {
@@ -76,23 +100,15 @@ void DequantizeSpan(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, floa
       for (; c < end; ++c) out[c - c0] = BF16ToF32(src[c]);
       return;
     }
-    case WeightFormat::kFp8Block: {
-      // Block by block, so each scale is looked up once.
-      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
-      const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
-      for (int64_t b = c0 / m.block_cols; c < end; ++b) {
-        const int64_t block_end = std::min(end, (b + 1) * m.block_cols);
-        const VF s = hn::Set(df, scales[b] * kFp8BitsScale);
-        for (; c + 2 * lanes <= block_end; c += 2 * lanes) {
-          VF w0, w1;
-          DecodeFp8Bits(df, src + c, &w0, &w1);
-          hn::StoreU(hn::Mul(w0, s), df, out + c - c0);
-          hn::StoreU(hn::Mul(w1, s), df, out + c + lanes - c0);
-        }
-        for (; c < block_end; ++c) out[c - c0] = Fp8E4M3ToF32(src[c]) * scales[b];
-      }
+    case WeightFormat::kFp8Block:
+      ForEachFp8Span(
+          m, r, c0, n,
+          [&](int64_t k, VF w0, VF w1) {
+            hn::StoreU(w0, df, out + k - c0);
+            hn::StoreU(w1, df, out + k + lanes - c0);
+          },
+          [&](int64_t k, float v) { out[k - c0] = v; });
       return;
-    }
     case WeightFormat::kInt4: {
       // c0 is a multiple of the column block and so of the chunk; whole chunks are
       // written, the padding as zeros, so `out` must have room up to the
@@ -345,31 +361,21 @@ void PanelToBf16Pairs(float* panel, int64_t cols, int64_t width) {
 // columns, saves storing, reloading and permuting a tile of floats.
 void DequantizeSpanBf16(const QuantMatrix& m, int64_t r, int64_t c0, int64_t n, uint16_t* out,
                         float* scratch) {
-  const DF df;
-  int64_t c = c0;
-  const int64_t end = c0 + n;
   if (n % 2 != 0) out[n] = 0;
   switch (m.format) {
     case WeightFormat::kBF16: {
       const uint16_t* src = static_cast<const uint16_t*>(m.data) + r * m.cols;
-      std::copy(src + c0, src + end, out);
+      std::copy(src + c0, src + c0 + n, out);
       return;
     }
-    case WeightFormat::kFp8Block: {
-      const uint8_t* src = static_cast<const uint8_t*>(m.data) + r * m.cols;
-      const float* scales = m.scales + (r / m.block_rows) * m.scale_cols();
-      for (int64_t b = c0 / m.block_cols; c < end; ++b) {
-        const int64_t block_end = std::min(end, (b + 1) * m.block_cols);
-        const VF s = hn::Set(df, scales[b] * kFp8BitsScale);
-        for (; c + 32 <= block_end; c += 32) {
-          VF w0, w1;
-          DecodeFp8Bits(df, src + c, &w0, &w1);
-          _mm512_storeu_si512(out + c - c0, ToBf16(hn::Mul(w0, s).raw, hn::Mul(w1, s).raw));
-        }
-        for (; c < block_end; ++c) out[c - c0] = F32ToBF16(Fp8E4M3ToF32(src[c]) * scales[b]);
-      }
+    case WeightFormat::kFp8Block:
+      ForEachFp8Span(
+          m, r, c0, n,
+          [&](int64_t k, VF w0, VF w1) {
+            _mm512_storeu_si512(out + k - c0, ToBf16(w0.raw, w1.raw));
+          },
+          [&](int64_t k, float v) { out[k - c0] = F32ToBF16(v); });
       return;
-    }
     case WeightFormat::kF32:
     case WeightFormat::kInt4: {
       DequantizeSpan(m, r, c0, n, scratch);

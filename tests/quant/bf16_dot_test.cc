@@ -41,65 +41,55 @@ std::vector<double> RoundedReference(const QuantMatrix& m, const std::vector<flo
   return y;
 }
 
-class Fp8Bf16DotTest
-    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t, int64_t>> {};
+using Shape = std::tuple<int64_t, int64_t, int64_t, int64_t>;  // rows, cols, block, tokens
 
-TEST_P(Fp8Bf16DotTest, MatchesRoundedActivationsReference) {
-  if (!Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
-  const auto [rows, cols, block, tokens] = GetParam();
-  std::mt19937 rng(static_cast<unsigned>(rows * 131 + cols * 7 + tokens));
+// MatVecFp8Bf16 on random weights and activations, on one thread and three,
+// against the double reference: f32 sums of exact products, so within a few
+// ulps of the terms' magnitude. Split, the activations lose nothing, so the
+// result also matches MatVec's f32 path to its own rounding.
+void ExpectMatchesReference(const Shape& shape, bool split) {
+  const auto [rows, cols, block, tokens] = shape;
+  std::mt19937 rng(static_cast<unsigned>(rows * 131 + cols * 7 + tokens + (split ? 1 : 0)));
   const TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, rows, cols, block, false, rng);
   const std::vector<float> x = RandomVector(tokens * cols, rng);
   const std::vector<float> scale = AbsDot(w.m, x.data(), tokens);
   ThreadPool pool(3);
-  const std::vector<double> want = RoundedReference(w.m, x, tokens);
+  const std::vector<double> want = RoundedReference(w.m, x, tokens, /*round=*/!split);
   for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
     std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
-    ASSERT_TRUE(MatVecFp8Bf16(w.m, x.data(), tokens, y.data(), p));
+    ASSERT_TRUE(MatVecFp8Bf16(w.m, x.data(), tokens, y.data(), p, split));
+    std::vector<float> f32_path(y.size());
+    if (split) MatVec(w.m, x.data(), tokens, f32_path.data(), p, Fp8Decode::kBits);
     for (size_t i = 0; i < y.size(); ++i) {
-      // f32 sums of exact products: a few ulps of the terms' magnitude.
       EXPECT_NEAR(y[i], want[i], 1e-6 * scale[i] + 1e-30)
           << "index " << i << (p ? ", 3 threads" : "");
+      if (split) {
+        EXPECT_NEAR(y[i], f32_path[i], 2e-6 * scale[i] + 1e-30) << "index " << i;
+      }
     }
   }
 }
 
-// Split into three bf16 parts the activations lose nothing: the error is
-// that of the f32 sums alone, as on MatVec's f32 path.
+class Fp8Bf16DotTest : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(Fp8Bf16DotTest, MatchesRoundedActivationsReference) {
+  if (!Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  ExpectMatchesReference(GetParam(), /*split=*/false);
+}
+
 TEST_P(Fp8Bf16DotTest, SplitMatchesExactActivationsReference) {
   if (!Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
-  const auto [rows, cols, block, tokens] = GetParam();
-  std::mt19937 rng(static_cast<unsigned>(rows * 37 + cols * 5 + tokens));
-  const TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, rows, cols, block, false, rng);
-  const std::vector<float> x = RandomVector(tokens * cols, rng);
-  const std::vector<float> scale = AbsDot(w.m, x.data(), tokens);
-  ThreadPool pool(3);
-  const std::vector<double> want = RoundedReference(w.m, x, tokens, /*round=*/false);
-  for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-    std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
-    ASSERT_TRUE(MatVecFp8Bf16(w.m, x.data(), tokens, y.data(), p, /*split=*/true));
-    std::vector<float> f32_path(y.size());
-    MatVec(w.m, x.data(), tokens, f32_path.data(), p, Fp8Decode::kBits);
-    for (size_t i = 0; i < y.size(); ++i) {
-      EXPECT_NEAR(y[i], want[i], 1e-6 * scale[i] + 1e-30)
-          << "index " << i << (p ? ", 3 threads" : "");
-      EXPECT_NEAR(y[i], f32_path[i], 2e-6 * scale[i] + 1e-30) << "index " << i;
-    }
-  }
+  ExpectMatchesReference(GetParam(), /*split=*/true);
 }
 
 // Columns: whole steps of 64, a partial last step, one block and several;
 // rows: a few, past one block of rows (128) and not a multiple of four;
 // tokens: one, two, a group of four and groups of uneven size.
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Fp8Bf16DotTest,
-    ::testing::Values(std::tuple<int64_t, int64_t, int64_t, int64_t>{1, 64, 64, 1},
-                      std::tuple<int64_t, int64_t, int64_t, int64_t>{5, 100, 128, 1},
-                      std::tuple<int64_t, int64_t, int64_t, int64_t>{9, 128, 128, 2},
-                      std::tuple<int64_t, int64_t, int64_t, int64_t>{37, 300, 128, 3},
-                      std::tuple<int64_t, int64_t, int64_t, int64_t>{133, 513, 128, 4},
-                      std::tuple<int64_t, int64_t, int64_t, int64_t>{257, 256, 64, 7},
-                      std::tuple<int64_t, int64_t, int64_t, int64_t>{70, 1000, 128, 12}));
+INSTANTIATE_TEST_SUITE_P(Shapes, Fp8Bf16DotTest,
+                         ::testing::Values(Shape{1, 64, 64, 1}, Shape{5, 100, 128, 1},
+                                           Shape{9, 128, 128, 2}, Shape{37, 300, 128, 3},
+                                           Shape{133, 513, 128, 4}, Shape{257, 256, 64, 7},
+                                           Shape{70, 1000, 128, 12}));
 
 TEST(Fp8Bf16DotEdgeTest, EveryCodeDecodesExactly) {
   if (!Bf16DotAvailable()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
