@@ -57,6 +57,12 @@ dsv32_status dsv32_model_load(const char* dir, const dsv32_model_params* params,
                                                         std::to_string(p.activations) +
                                                         " is not a dsv32_activations value");
     }
+    if (p.populate != 0 && p.populate != 1) {
+      return SetError(DSV32_ERR_INVALID_ARGUMENT, "dsv32_model_load: params->populate " +
+                                                      std::to_string(p.populate) +
+                                                      " is neither 0 nor 1");
+    }
+    options.populate = p.populate == 1;
     auto model = dsv32::Model::Load(dir, options, progress);
     if (!model.ok()) return FromStatus(model.status());
     auto handle = std::make_unique<dsv32_model>();

@@ -37,6 +37,7 @@ int Serve(const Options& o) {
   dsv32_model* model = nullptr;
   dsv32_model_params model_params = dsv32_model_default_params();
   model_params.activations = o.bf16_activations ? DSV32_ACTIVATIONS_BF16 : DSV32_ACTIVATIONS_F32;
+  model_params.populate = o.populate ? 1 : 0;
   if (dsv32_model_load(o.model.c_str(), &model_params, &model) != DSV32_OK)
     return Fail(std::string("loading the model: ") + dsv32_last_error());
   dsv32_model_info info{};

@@ -9,11 +9,13 @@ const char kUsage[] =
     "usage: dsv32-server --model DIR --port P [--host 127.0.0.1] [--tokenizer DIR]\n"
     "                    [--threads N] [--max-concurrency N] [--max-body-bytes N]\n"
     "                    [--max-context N] [--served-model-name NAME] [--speculative K]\n"
-    "                    [--activations f32|bf16]\n"
+    "                    [--activations f32|bf16] [--populate]\n"
     "An OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models,\n"
     "/health, /metrics. --port 0 takes a free port and prints it. --speculative K drafts\n"
     "up to K (1 .. 16) tokens per step with the model's MTP layer (needs the layer).\n"
-    "--activations bf16 rounds the FP8 matmuls' activations to bf16 (faster; f32 is exact).\n";
+    "--activations bf16 rounds the FP8 matmuls' activations to bf16 (faster; f32 is exact).\n"
+    "--populate reads all the weights in before listening, so the first requests run at\n"
+    "full speed.\n";
 
 namespace {
 
@@ -32,6 +34,10 @@ std::optional<Options> ParseOptions(int argc, char** argv, std::string* error) {
     if (flag == "--help" || flag == "-h") {
       error->clear();
       return std::nullopt;
+    }
+    if (flag == "--populate") {  // the one option without a value
+      o.populate = true;
+      continue;
     }
     if (i + 1 >= argc) {
       *error = flag + " needs a value";

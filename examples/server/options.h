@@ -18,6 +18,7 @@ struct Options {
   int64_t max_context = 4096;
   int64_t speculative_tokens = 0;  // drafts per step with the model's MTP layer; 0: none
   bool bf16_activations = false;   // --activations bf16: the fast mode
+  bool populate = false;           // --populate: read the weights in before serving
   std::string served_model_name;   // empty: the model directory's name
   std::string echo_completion;     // testing: a file whose tokens replace the model's
 };

@@ -85,6 +85,10 @@ typedef struct dsv32_model_params {
   dsv32_progress_fn progress; /* may be NULL */
   void* progress_user_data;
   int32_t activations; /* a dsv32_activations; default DSV32_ACTIVATIONS_F32 */
+  /* 1: read every page of the weights in before dsv32_model_load returns,
+   * so loading takes as long as reading the files and the first requests
+   * run at full speed; 0 (default): pages come in as they are first used. */
+  int32_t populate;
 } dsv32_model_params;
 
 /* Fills the first `struct_size` bytes of *params with the defaults (no

@@ -38,6 +38,7 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& dir, const BindOpt
   auto weights = BindWeights(model->config_, *model->checkpoint_, options);
   if (!weights.ok()) return weights.status().WithContext(dir);
   model->weights_ = std::move(weights).value();
+  if (options.populate) model->checkpoint_->Populate();
   model->activations_ = options.activations;
   model->mtp_cache_config_ = model->config_;
   model->mtp_cache_config_.num_hidden_layers = 1;

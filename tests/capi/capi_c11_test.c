@@ -77,6 +77,16 @@ int main(int argc, char** argv) {
   CHECK(dsv32_model_load(argv[1], &wrong, &model) == DSV32_OK);
   dsv32_model_free(model);
   model = NULL;
+  /* populate is 0 or 1, nothing else. */
+  CHECK(wrong.populate == 0);
+  wrong.populate = 2;
+  CHECK(dsv32_model_load(argv[1], &wrong, &model) == DSV32_ERR_INVALID_ARGUMENT);
+  CHECK(model == NULL);
+  CHECK(strstr(dsv32_last_error(), "populate") != NULL);
+  wrong.populate = 1;
+  CHECK(dsv32_model_load(argv[1], &wrong, &model) == DSV32_OK);
+  dsv32_model_free(model);
+  model = NULL;
 
   float progress = -1.0f;
   dsv32_model_params mp = dsv32_model_default_params();

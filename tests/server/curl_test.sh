@@ -16,10 +16,11 @@ fi
 grep -q -- "--activations" bad_option.log || fail "no message about --activations: $(cat bad_option.log)"
 echo "ok: bad --activations refused"
 
-# The fast mode (bf16 activations) serves every endpoint below.
+# The fast mode (bf16 activations), with the weights read in at start,
+# serves every endpoint below.
 start_server server.log "$server_bin" --model "$model" --tokenizer "$tokenizer" \
   --served-model-name tiny --threads 2 --max-concurrency 1 --max-body-bytes 65536 \
-  --activations bf16
+  --activations bf16 --populate
 
 # Requests sample greedily or with top_k: sampling from the whole vocabulary
 # sorts all of it each token, which a sanitized build makes slow.
