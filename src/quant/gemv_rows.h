@@ -1,5 +1,5 @@
-// What the GEMV kernels (gemv.cc, gemv_int8.cc) share: how their rows are
-// split over the threads and how their weights are requested ahead.
+// What the GEMV kernels (gemv.cc, gemv_int8.cc, gemv_bf16dot.cc) share: how
+// their rows are split over the threads and how their weights are requested.
 #pragma once
 
 #include <cstdint>
