@@ -88,7 +88,7 @@ int RunChat(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "tokenizer", "system", "max-tokens", "temperature", "top-p", "seed",
              "threads", "max-context", "activations"},
-            {"thinking", "quiet"});
+            {"thinking", "quiet", "populate"});
   const std::string dir = args.Require("model");
   const int64_t max_tokens = args.Int("max-tokens", 512);
   const int64_t threads = args.Int("threads", 0);

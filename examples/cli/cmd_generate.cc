@@ -117,7 +117,7 @@ int RunGenerate(int argc, char** argv) {
   Args args(argc, argv,
             {"model", "prompt-ids", "prompt", "tokenizer", "max-tokens", "temperature", "top-p",
              "top-k", "seed", "threads", "export-kv", "import-kv", "speculative", "activations"},
-            {"quiet"});
+            {"quiet", "populate"});
   const std::string dir = args.Require("model");
   const auto prompt_ids = args.Get("prompt-ids");
   const auto prompt_text = args.Get("prompt");

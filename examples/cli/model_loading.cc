@@ -14,6 +14,7 @@ Result<BindOptions> BindOptionsFromArgs(const Args& args) {
     if (!parsed.ok()) return parsed.status().WithContext("--activations");
     options.activations = *parsed;
   }
+  options.populate = args.Has("populate");
   return options;
 }
 

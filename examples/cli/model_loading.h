@@ -13,7 +13,8 @@
 namespace dsv32::cli {
 
 // The weight binding the command line asks for: --activations f32 (the
-// default, exact) or bf16 (the fast mode).
+// default, exact) or bf16 (the fast mode); --populate, where the command
+// takes it, reads the weights in at load.
 Result<BindOptions> BindOptionsFromArgs(const Args& args);
 
 // Loads `dir`, drawing a bar on stderr unless `quiet`.
