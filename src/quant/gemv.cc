@@ -239,9 +239,8 @@ HWY_INLINE void RowBlock(const Rows& w, int64_t c0, int64_t c1, const Activation
   // One core keeps too few misses in flight on its own to stream at full
   // speed, so the next block of rows is requested as this one is read.
   const int64_t step = 2 * static_cast<int64_t>(hn::Lanes(df));
-  GemvStreamPrefetch prefetch(w.Bytes(r0, 0), kRows * w.RowBytes(),
-                              (w.StepsEnd(df, c0, c1) - c0) / step,
-                              static_cast<const uint8_t*>(w.Bytes(0, 0)) + w.rows * w.RowBytes());
+  GemvStreamPrefetch prefetch(w.Bytes(0, 0), w.RowBytes(), w.rows, r0, kRows,
+                              (w.StepsEnd(df, c0, c1) - c0) / step);
   const int64_t steps_end = ForEachStep(w, c0, c1, [&](int64_t k, int64_t k0, int64_t k1) {
     VF x0[kTokens], x1[kTokens];
     for (int t = 0; t < kTokens; ++t) {
@@ -490,8 +489,8 @@ HWY_INLINE void Int4RowBlock(const Int4Rows& w, const Activations& a, int64_t r0
     row[i] = w.packed + (r0 + i) * w.row_bytes;
     scale[i] = w.scales + (r0 + i) * w.groups;
   }
-  GemvStreamPrefetch prefetch(row[0], kRows * w.row_bytes, chunks * (kInt4ChunkBytes / kLanes),
-                              w.packed + w.rows * w.row_bytes);
+  GemvStreamPrefetch prefetch(w.packed, w.row_bytes, w.rows, r0, kRows,
+                              chunks * (kInt4ChunkBytes / kLanes));
   VF a0[kRows][kTokens], a1[kRows][kTokens];
   for (int i = 0; i < kRows; ++i) {
     for (int t = 0; t < kTokens; ++t) a0[i][t] = a1[i][t] = hn::Zero(df);

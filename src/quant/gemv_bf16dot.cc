@@ -1,12 +1,14 @@
 // FP8 GEMV on bf16 dot products: for the fast mode (QuantMatrix's
 // bf16_activations), and in the default mode for one token, with the
-// activations split into three bf16 parts (exact). E4M3 values have at most four significant bits
-// and exponents well inside bf16's, so every code is exactly a bf16 number; two byte-table lookups
-// (VPERMI2B, 128 entries, the low seven bits of the code) give its high and low bytes, and
-// VDPBF16PS multiplies 32 of them into bf16 activations with f32 sums. Per 64 weights that is two
-// lookups, a sign merge, two byte interleaves and two dot products, where the f32 path takes about
-// twenty instructions; the only rounding is that of the block- scaled activations to bf16, none
-// when they are split (three dot products instead of one).
+// activations split into three bf16 parts (exact). E4M3 values have at most
+// four significant bits and exponents well inside bf16's, so every code is
+// exactly a bf16 number; two byte-table lookups (VPERMI2B, 128 entries, the
+// low seven bits of the code) give its high and low bytes, and VDPBF16PS
+// multiplies 32 of them into bf16 activations with f32 sums. Per 64 weights
+// that is two lookups, a sign merge, two byte interleaves and two dot
+// products, where the f32 path takes about twenty instructions. The only
+// rounding is that of the block-scaled activations to bf16, and none when
+// they are split (three dot products instead of one).
 #include <algorithm>
 #include <vector>
 
@@ -155,8 +157,7 @@ HWY_INLINE void RowBlock(const QuantMatrix& m, const Decoder& dec, const uint16_
   }
   // One core keeps too few misses in flight to stream at full speed alone,
   // so the next block of rows is requested as this one is read.
-  GemvStreamPrefetch prefetch(row[0], kRows * cols, (cols + kStep - 1) / kStep,
-                              fp8 + m.rows * cols);
+  GemvStreamPrefetch prefetch(fp8, cols, m.rows, r0, kRows, (cols + kStep - 1) / kStep);
   const auto step = [&](int64_t k, auto tail) {
     constexpr bool kTail = decltype(tail)::value;
     prefetch.Step();

@@ -243,8 +243,8 @@ HWY_INLINE void Int8RowBlock(const QuantMatrix& m, const RoundedActivations& a, 
   const int64_t whole = chunks / kChunks * kChunks;
   // One core keeps too few misses in flight to stream at full speed alone,
   // so the next block of rows is requested as this one is read.
-  GemvStreamPrefetch prefetch(row[0], kRows * row_bytes, whole / kChunks + (chunks - whole),
-                              packed + m.rows * row_bytes);
+  GemvStreamPrefetch prefetch(packed, row_bytes, m.rows, r0, kRows,
+                              whole / kChunks + (chunks - whole));
   AccumulateChunks<kRows, kTokens, kGroupChunks>(du8, a, t0, row, scale, 0, whole, &prefetch, sums);
   if (whole < chunks) {
     AccumulateChunks<kRows, kTokens, kGroupChunks>(du8_chunk, a, t0, row, scale, whole, chunks,

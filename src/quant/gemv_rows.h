@@ -25,14 +25,17 @@ inline constexpr int64_t kGemvL1PrefetchBlockBytes = 4096;
 // current one and the activations; those go to L2.
 class GemvStreamPrefetch {
  public:
-  // The block being read starts at `block`, is `block_bytes` long and is
-  // read in `steps` steps; requests stop at `end`, the matrix's end.
-  GemvStreamPrefetch(const void* block, int64_t block_bytes, int64_t steps, const void* end)
-      : next_(static_cast<const char*>(block) + block_bytes),
+  // The kernel reads rows [r0, r0 + block_rows) of a matrix of `rows` rows
+  // of `row_bytes` each from `data`, in `steps` steps; requests stop at the
+  // matrix's end.
+  GemvStreamPrefetch(const void* data, int64_t row_bytes, int64_t rows, int64_t r0,
+                     int64_t block_rows, int64_t steps)
+      : next_(static_cast<const char*>(data) + (r0 + block_rows) * row_bytes),
         target_(next_),
-        end_(static_cast<const char*>(end)),
-        per_step_(steps > 0 ? (block_bytes + steps - 1) / steps : block_bytes),
-        to_l1_(block_bytes <= kGemvL1PrefetchBlockBytes) {}
+        end_(static_cast<const char*>(data) + rows * row_bytes),
+        per_step_(steps > 0 ? (block_rows * row_bytes + steps - 1) / steps
+                            : block_rows * row_bytes),
+        to_l1_(block_rows * row_bytes <= kGemvL1PrefetchBlockBytes) {}
 
   // Called once per step: requests the lines of the next block that keep it
   // as far ahead of the current block's reads.
