@@ -103,12 +103,13 @@ int RunBench(int argc, char** argv) {
 
   auto bind = BindOptionsFromArgs(args);
   if (!bind.ok()) return Fail("bench", bind.status().message());
+  // The weights are read in before the timed passes, so the prefill does
+  // not pay each page's first-touch fault (a server without --populate pays
+  // them on its first requests): on the 7168-wide model they were 132
+  // thousand faults.
+  bind->populate = true;
   auto model = Model::Load(dir, *bind);
   if (!model.ok()) return Fail("bench", model.status().message());
-  // The weights are mapped in before the timed passes, so the prefill does
-  // not pay each page's first-touch fault (a server pays them once, on its
-  // first requests): on the 7168-wide model they were 132 thousand faults.
-  (*model)->checkpoint().Populate();
   const ModelConfig& c = (*model)->config();
   if (prompt_len + gen_len > c.max_position_embeddings)
     return Fail("bench", "prompt and generation exceed max_position_embeddings");
