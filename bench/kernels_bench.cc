@@ -408,6 +408,25 @@ void RegisterAll() {
       }
     }
   }
+  // FP8 decoded to f32 by integer shifts alone (what MatMul takes where
+  // Fp8F32BitsPays), on every CPU for comparison with `fp8`.
+  for (const ModelShape& s : kDecodeShapes) {
+    for (int threads = 1; threads <= kMaxThreads; ++threads) {
+      benchmark::RegisterBenchmark(Name("gemv", "fp8_f32bits", s, 1, threads).c_str(), Gemv,
+                                   Format::kFp8, s, threads, int64_t{1}, Fp8Decode::kF32Bits,
+                                   Int4Dot::kInt8)
+          ->UseRealTime()
+          ->MinTime(0.2);
+    }
+  }
+  for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
+    for (int64_t tokens : {2, 4, 8}) {
+      benchmark::RegisterBenchmark(Name("gemv", "fp8_f32bits", s, tokens, 2).c_str(), Gemv,
+                                   Format::kFp8, s, 2, tokens, Fp8Decode::kF32Bits, Int4Dot::kInt8)
+          ->UseRealTime()
+          ->MinTime(0.2);
+    }
+  }
   // The FP8 decode by table, for comparison with the bit decode above, and a
   // few multi-token decode steps.
   for (const ModelShape& s : {kDecodeShapes[5], kDecodeShapes[7]}) {
@@ -466,6 +485,12 @@ void RegisterAll() {
                                  GemvResident, f, rows, kResidentCols, Fp8Decode::kBits,
                                  Int4Dot::kInt8)
         ->MinTime(0.2);
+    if (f == Format::kFp8) {
+      benchmark::RegisterBenchmark(Name("gemv_l2", "fp8_f32bits", resident, 1, 1).c_str(),
+                                   GemvResident, f, rows, kResidentCols, Fp8Decode::kF32Bits,
+                                   Int4Dot::kInt8)
+          ->MinTime(0.2);
+    }
     if (f == Format::kFp8 && Bf16DotAvailable()) {
       for (const auto& [name, decode] : {std::pair{"fp8_bf16dot", Fp8Decode::kBf16Dot},
                                          std::pair{"fp8_bf16split", Fp8Decode::kBf16Split}}) {

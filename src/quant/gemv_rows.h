@@ -6,6 +6,10 @@
 
 #include "core/thread_pool.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace dsv32 {
 
 // Rows go to threads, and through the kernels, in chunks of this many.
@@ -57,6 +61,17 @@ class GemvStreamPrefetch {
   int64_t per_step_;
   bool to_l1_;
 };
+
+// Whether this thread treats subnormal inputs as zero (MXCSR.DAZ, set by
+// code built with -ffast-math among others), which would zero the subnormal
+// codes that DecodeFp8F32Bits makes f32 subnormals.
+inline bool FlushesSubnormalInputs() {
+#if defined(__x86_64__) || defined(__i386__)
+  return (_mm_getcsr() & 0x40) != 0;
+#else
+  return true;  // unknown: take the decode that never makes one
+#endif
+}
 
 // Splits the rows over the pool's threads, each a contiguous range.
 template <class Body>

@@ -18,8 +18,23 @@ class ThreadPool;
 // dot products, f32 sums (MatVecFp8Bf16); kBf16Split does the same against
 // the activations split into three bf16 parts that add up to them exactly,
 // so it rounds only its f32 sums, as kBits does. Where the CPU has no bf16
-// dot product both are kBits.
-enum class Fp8Decode { kBits, kTable, kBf16Dot, kBf16Split };
+// dot product both are kBits. kF32Bits rebuilds the codes as f32 with
+// integer shifts alone, four codes to each 32-bit lane, against activations
+// rearranged to match (exact too); where it does not apply (MatVecFp8F32Bits)
+// it is kBits.
+enum class Fp8Decode { kBits, kTable, kBf16Dot, kBf16Split, kF32Bits };
+
+// Whether kF32Bits is the faster exact FP8 decode on this CPU (AMD with the
+// AVX2 target: Zen 2 and 3).
+bool Fp8F32BitsPays();
+
+// The kF32Bits path itself; false (and y untouched) where it does not apply:
+// w is not FP8, its blocks are not a multiple of the decode's step wide (32
+// columns on AVX2), the target has no vectors, or this thread flushes
+// subnormal inputs. Blocks of rows whose scaled activations would overflow
+// run on the kBits decode within it.
+bool MatVecFp8F32Bits(const QuantMatrix& w, const float* x, int64_t tokens, float* y,
+                      ThreadPool* pool);
 
 // How the INT4 decode kernel multiplies. kInt8 rounds the activations to
 // int8, one scale (max |x| / 127) per 32 columns, and sums nibble-times-int8

@@ -17,8 +17,11 @@ namespace {
 //   memory 16-21 GB/s on one thread against 13-16 and level or ahead on
 //   two; at two tokens level, from four on behind (its three dot products
 //   per pair of weights and token outweigh the decode it saves).
+// Without the bf16 dot product both modes take the f32 path, with the
+// f32-bits decode where that is the faster one (kernels.h, gemv.cc).
 Fp8Decode DecodeFor(const QuantMatrix& w, int64_t tokens) {
   if (w.format != WeightFormat::kFp8Block) return Fp8Decode::kBits;
+  if (!Bf16DotAvailable()) return Fp8F32BitsPays() ? Fp8Decode::kF32Bits : Fp8Decode::kBits;
   if (w.bf16_activations) return Fp8Decode::kBf16Dot;
   return tokens == 1 ? Fp8Decode::kBf16Split : Fp8Decode::kBits;
 }

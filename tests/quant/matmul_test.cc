@@ -147,6 +147,14 @@ TEST_P(MatMulTest, MatVecWithFp8TableMatchesReference) {
                 {1, 3, 5}, {std::begin(kShapes), std::end(kShapes)}, Int4Activations::kInt8Dot);
 }
 
+// FP8 on the f32-bits decode where it applies (blocks of 128) and the f16
+// decode where not (blocks of 40); every other format as MatVec's default.
+TEST_P(MatMulTest, MatVecWithFp8F32BitsMatchesReference) {
+  ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
+                   float* y) { MatVec(w, x, tokens, y, nullptr, Fp8Decode::kF32Bits); },
+                kFewTokens, {std::begin(kShapes), std::end(kShapes)}, Int4Activations::kInt8Dot);
+}
+
 TEST_P(MatMulTest, MatMulTiledMatchesReference) {
   ExpectMatches([](const QuantMatrix& w, const float* x, int64_t tokens,
                    float* y) { MatMulTiled(w, x, tokens, y, nullptr); },
