@@ -230,7 +230,7 @@ void GemvResident(benchmark::State& state, Format f, int64_t rows, int64_t cols,
 // V3.2's sizes), for all 128 heads. `transposed` runs MatVecTransposed on
 // each head's rows; otherwise the rows are dequantized 16 at a time and
 // added up with axpys, for comparison. Counts the bytes of the W_kb halves.
-void GemvTransposedKvB(benchmark::State& state, Format f, bool transposed) {
+void GemvTransposedKvB(benchmark::State& state, Format f, bool transposed, Fp8Decode decode) {
   constexpr ModelShape kKvB = kDecodeShapes[3];
   constexpr int64_t kHeadRows = 256, kNope = 128, kChunk = 16;
   const auto& copies = RotatingCopies(f, kKvB);
@@ -242,7 +242,7 @@ void GemvTransposedKvB(benchmark::State& state, Format f, bool transposed) {
     const QuantMatrix& m = copies[i++ % copies.size()]->m;
     for (int64_t h = 0; h < kKvB.rows / kHeadRows; ++h) {
       if (transposed) {
-        MatVecTransposed(RowsOf(m, h * kHeadRows, kNope), x.data(), y.data());
+        MatVecTransposed(RowsOf(m, h * kHeadRows, kNope), x.data(), y.data(), decode);
       } else {
         std::fill(y.begin(), y.end(), 0.0f);
         for (int64_t r0 = 0; r0 < kNope; r0 += kChunk) {
@@ -471,7 +471,14 @@ void RegisterAll() {
           Name("gemv_transposed", (format + (transposed ? "" : "_dequantize_axpy")).c_str(), kb, 1,
                1)
               .c_str(),
-          GemvTransposedKvB, f, transposed)
+          GemvTransposedKvB, f, transposed, Fp8Decode::kBits)
+          ->UseRealTime()
+          ->MinTime(0.2);
+    }
+    // The f32-bits decode, which MLA takes where Fp8F32BitsPays.
+    if (f == Format::kFp8) {
+      benchmark::RegisterBenchmark(Name("gemv_transposed", "fp8_f32bits", kb, 1, 1).c_str(),
+                                   GemvTransposedKvB, f, true, Fp8Decode::kF32Bits)
           ->UseRealTime()
           ->MinTime(0.2);
     }

@@ -9,6 +9,7 @@
 #include "core/ops.h"
 #include "core/thread_pool.h"
 #include "quant/kernels.h"
+#include "quant/matrix.h"
 
 namespace dsv32 {
 
@@ -253,6 +254,7 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
   // its rows can be viewed on their own (FP8: where they start on a block
   // of rows, as at V3.2's sizes); elsewhere through dequantized chunks.
   bool kb_views = true, vb_views = true;
+  const Fp8Decode kb_decode = Fp8F32BitsPays() ? Fp8Decode::kF32Bits : Fp8Decode::kBits;
   for (int64_t h = 0; h < d.heads; ++h) {
     kb_views = kb_views && HasRowsView(kv_b, h * kv_width, d.nope);
     vb_views = vb_views && HasRowsView(kv_b, h * kv_width + d.nope, d.v);
@@ -271,7 +273,7 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
           const float* qh = q + (g0 * d.heads + h) * d.qk;
           float* qc = &q_cat[static_cast<size_t>(h * width)];
           for (int64_t r = 0; r < d.nope; ++r) q_scaled[static_cast<size_t>(r)] = qh[r] * scale;
-          MatVecTransposed(RowsOf(kv_b, h * kv_width, d.nope), q_scaled.data(), qc);
+          MatVecTransposed(RowsOf(kv_b, h * kv_width, d.nope), q_scaled.data(), qc, kb_decode);
           for (int64_t r = 0; r < d.rope; ++r) qc[d.kv_lora + r] = qh[d.nope + r] * scale;
         }
         return;
@@ -308,8 +310,9 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
     // out[i][h] = W_vb[h] o_latent[i][h].
     ParallelFor(ctx.pool, d.heads, [&](int64_t h_begin, int64_t h_end) {
       if (vb_views) {
-        // Each head's W_vb is a matrix of its own, decoded by MatVec once
-        // for the whole group of tokens.
+        // Each head's W_vb is a matrix of its own, decoded once for the
+        // whole group of tokens (MatMul's decode kernel and its choice of
+        // FP8 decode).
         std::vector<float> x(static_cast<size_t>(group * d.kv_lora));
         std::vector<float> y(static_cast<size_t>(group * d.v));
         for (int64_t h = h_begin; h < h_end; ++h) {
@@ -317,7 +320,7 @@ void AbsorbedAttention(const AttentionContext& ctx, const QuantMatrix& kv_b, int
             const float* o = &o_latent[static_cast<size_t>((g * d.heads + h) * d.kv_lora)];
             std::copy(o, o + d.kv_lora, &x[static_cast<size_t>(g * d.kv_lora)]);
           }
-          MatVec(RowsOf(kv_b, h * kv_width + d.nope, d.v), x.data(), group, y.data(), nullptr);
+          MatMul(RowsOf(kv_b, h * kv_width + d.nope, d.v), x.data(), group, y.data(), nullptr);
           for (int64_t g = 0; g < group; ++g) {
             std::copy(&y[static_cast<size_t>(g * d.v)], &y[static_cast<size_t>((g + 1) * d.v)],
                       out + ((g0 + g) * d.heads + h) * d.v);

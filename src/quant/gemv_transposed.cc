@@ -5,9 +5,11 @@
 // bytes (8 KiB of FP8 at V3.2's 512 columns) stay in L1 while the segments
 // pass over them.
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 #include <vector>
 
+#include "quant/gemv_rows.h"
 #include "quant/kernels.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -76,12 +78,43 @@ HWY_INLINE void Segment(DF df, int vectors, int64_t r0, int64_t r1, const Decode
   }
 }
 
+// Whether FP8 `m` can run on DecodeFp8F32Bits: rows of whole steps and
+// blocks of scales that are too (so no segment splits a step), a thread that
+// keeps subnormals, and x times every scale times 2^120 finite (bounded by
+// max |x| times max |scale|).
+bool Fp8F32BitsFits(DF df, const QuantMatrix& m, const float* x) {
+  const int64_t step = Fp8F32BitsStep(df);
+  if (!kHasFp8F32Bits || m.cols % step != 0 || m.block_cols % step != 0 ||
+      FlushesSubnormalInputs()) {
+    return false;
+  }
+  float x_max = 0.0f, scale_max = 0.0f;
+  for (int64_t r = 0; r < m.rows; ++r) x_max = std::max(x_max, std::abs(x[r]));
+  for (int64_t i = 0; i < m.scale_rows() * m.scale_cols(); ++i) {
+    scale_max = std::max(scale_max, std::abs(m.scales[i]));
+  }
+  return x_max * scale_max < 128.0f;
+}
+
+// y's steps back in column order from DecodeFp8F32Bits' lane order.
+void RestoreColumnOrder(DF df, int64_t cols, float* HWY_RESTRICT y) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  for (int64_t c = 0; c < cols; c += Fp8F32BitsStep(df)) {
+    const VF v0 = hn::LoadU(df, y + c), v1 = hn::LoadU(df, y + c + lanes);
+    const VF v2 = hn::LoadU(df, y + c + 2 * lanes), v3 = hn::LoadU(df, y + c + 3 * lanes);
+    hn::StoreInterleaved4(v0, v1, v2, v3, df, y + c);
+  }
+}
+
 }  // namespace
 
-void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
+void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y, bool f32_bits) {
   const DF df;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
   const int64_t cols = m.cols;
+  // With the f32-bits decode each step of y is summed in its lane order
+  // (lane L of vector j is column 4 L + j) and put back in order at the end.
+  f32_bits = f32_bits && m.format == WeightFormat::kFp8Block && Fp8F32BitsFits(df, m, x);
   const int64_t element_bytes = m.format == WeightFormat::kF32    ? 4
                                 : m.format == WeightFormat::kBF16 ? 2
                                                                   : 1;
@@ -126,12 +159,12 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
       const int64_t b1 = std::min(cols, b0 + block_cols);
       const int64_t vector_end = b0 + (b1 - b0) / (2 * lanes) * (2 * lanes);
       if (m.format == WeightFormat::kFp8Block) {
-        // x times each row's scale in this block of columns, and the 2^8 the
-        // decoder leaves out.
+        // x times each row's scale in this block of columns, and the factor
+        // the decoder leaves out.
+        const float left_out = f32_bits ? kFp8F32BitsScale : kFp8BitsScale;
         for (int64_t r = r0; r < r1; ++r) {
           x_scaled[static_cast<size_t>(r - r0)] =
-              x[r] * m.scales[(r / m.block_rows) * m.scale_cols() + b0 / m.block_cols] *
-              kFp8BitsScale;
+              x[r] * m.scales[(r / m.block_rows) * m.scale_cols() + b0 / m.block_cols] * left_out;
         }
       }
       for (int64_t c0 = b0; c0 < vector_end; c0 += segment_cols) {
@@ -160,6 +193,17 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
                 df, vectors, r0, r1,
                 [&](int64_t r, VF* w, auto v) {
                   PrefetchBytes(ahead(r, c0), v * lanes);
+#if HWY_TARGET != HWY_SCALAR
+                  // Segments of whole steps: Fp8F32BitsFits.
+                  if constexpr (decltype(v)::value % 4 == 0) {
+                    if (f32_bits) {
+                      for (int j = 0; j < v; j += 4) {
+                        DecodeFp8F32Bits(df, src + r * cols + j * lanes, &w[j]);
+                      }
+                      return x_scaled[static_cast<size_t>(r - r0)];
+                    }
+                  }
+#endif
                   for (int j = 0; j < v; j += 2) {
                     DecodeFp8Bits(df, src + r * cols + j * lanes, &w[j], &w[j + 1]);
                   }
@@ -182,6 +226,7 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y) {
       }
     }
   }
+  if (f32_bits) RestoreColumnOrder(df, cols, y);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -193,13 +238,13 @@ namespace dsv32 {
 
 HWY_EXPORT(MatVecTransposedImpl);
 
-void MatVecTransposed(const QuantMatrix& w, const float* x, float* y) {
+void MatVecTransposed(const QuantMatrix& w, const float* x, float* y, Fp8Decode fp8_decode) {
   if (w.cols <= 0) return;
   if (w.rows <= 0) {
     std::fill(y, y + w.cols, 0.0f);
     return;
   }
-  HWY_DYNAMIC_DISPATCH(MatVecTransposedImpl)(w, x, y);
+  HWY_DYNAMIC_DISPATCH(MatVecTransposedImpl)(w, x, y, fp8_decode == Fp8Decode::kF32Bits);
 }
 
 }  // namespace dsv32

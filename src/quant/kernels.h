@@ -96,8 +96,12 @@ void DequantizeRows(const QuantMatrix& w, int64_t row0, int64_t count, float* ou
 
 // y[0, cols) = W^T x for x[0, rows): the transposed product of one vector,
 // the weights read once in blocks of rows (for MLA's absorbed decode, where
-// each head multiplies by its slice of kv_b_proj transposed).
-void MatVecTransposed(const QuantMatrix& w, const float* x, float* y);
+// each head multiplies by its slice of kv_b_proj transposed). FP8 takes
+// kF32Bits where it applies (rows and blocks of whole 32-column steps on
+// AVX2, a thread that keeps subnormals, x times the scales far from
+// overflow), else kBits; other decodes are kBits.
+void MatVecTransposed(const QuantMatrix& w, const float* x, float* y,
+                      Fp8Decode fp8_decode = Fp8Decode::kBits);
 
 // Above this many tokens MatMul uses MatMulTiled. MatVec's cost grows with
 // every token while MatMulTiled pays for 32 tokens from the first. Measured

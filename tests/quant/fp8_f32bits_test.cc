@@ -121,6 +121,44 @@ TEST_P(Fp8F32BitsTest, DeclinesWhatItDoesNotCover) {
   ExpectNearReference(fp8.m, x, 1, y);
 }
 
+// y = W^T x (MLA's absorbed decode) with the f32-bits decode, against the
+// sum over rows of the dequantized weights in double: rows of whole steps
+// (512 columns as in V3.2's kv_b_proj, 256, 128), rows that are not (96, a
+// block of 40: the f16 decode), and x large enough that 2^120 would
+// overflow it (the f16 decode as well).
+TEST_P(Fp8F32BitsTest, TransposedMatchesReference) {
+  std::mt19937 rng(14);
+  struct Case {
+    int64_t rows, cols, block;
+    float x_scale;
+  };
+  for (const Case& c :
+       {Case{40, 512, 128, 1.0f}, Case{133, 256, 128, 1.0f}, Case{300, 128, 128, 1.0f},
+        Case{20, 96, 128, 1.0f}, Case{17, 120, 40, 1.0f}, Case{40, 512, 128, 1e5f}}) {
+    const TestMatrix w = RandomMatrix(WeightFormat::kFp8Block, c.rows, c.cols, c.block, false, rng);
+    std::vector<float> x = RandomVector(c.rows, rng);
+    for (float& v : x) v *= c.x_scale;
+    std::vector<double> want(static_cast<size_t>(c.cols)), scale(want.size());
+    std::vector<float> row(static_cast<size_t>(c.cols));
+    for (int64_t r = 0; r < c.rows; ++r) {
+      DequantizeRow(w.m, r, row.data());
+      for (int64_t k = 0; k < c.cols; ++k) {
+        const double term = double{x[static_cast<size_t>(r)]} * row[static_cast<size_t>(k)];
+        want[static_cast<size_t>(k)] += term;
+        scale[static_cast<size_t>(k)] += std::abs(term);
+      }
+    }
+    std::vector<float> got(static_cast<size_t>(c.cols), -1.0f);
+    MatVecTransposed(w.m, x.data(), got.data(), Fp8Decode::kF32Bits);
+    for (int64_t k = 0; k < c.cols; ++k) {
+      ASSERT_NEAR(got[static_cast<size_t>(k)], want[static_cast<size_t>(k)],
+                  1e-5 * scale[static_cast<size_t>(k)] + 1e-30)
+          << c.rows << "x" << c.cols << " block " << c.block << " col " << k << " on "
+          << ChosenKernelTarget();
+    }
+  }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 // With denormals-are-zero set, as -ffast-math code sets it, the decode
 // would read subnormal codes as zero: it declines, and MatVec's f16 decode
