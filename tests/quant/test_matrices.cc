@@ -1,5 +1,7 @@
 #include "test_matrices.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 
 #include "quant/int4.h"
@@ -89,6 +91,17 @@ std::vector<float> AbsDot(const QuantMatrix& w, const float* x, int64_t tokens) 
     }
   }
   return out;
+}
+
+void ExpectDeclines(const OneTokenPath& path, int64_t fp8_block) {
+  std::mt19937 rng(3);
+  const TestMatrix fp8 = RandomMatrix(WeightFormat::kFp8Block, 8, 96, fp8_block, false, rng);
+  const TestMatrix bf16 = RandomMatrix(WeightFormat::kBF16, 8, 128, 128, false, rng);
+  const std::vector<float> x = RandomVector(128, rng);
+  std::vector<float> y(8, -1.0f);
+  EXPECT_FALSE(path(fp8.m, x.data(), y.data())) << "FP8 blocks of " << fp8_block;
+  EXPECT_FALSE(path(bf16.m, x.data(), y.data())) << "BF16";
+  for (float v : y) EXPECT_EQ(v, -1.0f);
 }
 
 }  // namespace dsv32

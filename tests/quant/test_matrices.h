@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -27,5 +28,11 @@ std::vector<float> RandomVector(int64_t n, std::mt19937& rng);
 // sum_k |W[r, k] x[t, k]|: the scale against which f32 rounding error of a
 // dot product is measured (for INT4, of the terms the kernels add up).
 std::vector<float> AbsDot(const QuantMatrix& w, const float* x, int64_t tokens);
+
+// A special-purpose FP8 kernel's path (true where it ran) on matrices it
+// must decline: FP8 with blocks of `fp8_block` columns, and BF16. Expects
+// false and y untouched for both.
+using OneTokenPath = std::function<bool(const QuantMatrix&, const float* x, float* y)>;
+void ExpectDeclines(const OneTokenPath& path, int64_t fp8_block);
 
 }  // namespace dsv32
