@@ -93,13 +93,28 @@ HWY_INLINE void DecodeFp8F32Bits(DF df, const uint8_t* HWY_RESTRICT p, VF* w) {
 inline constexpr bool kHasFp8F32Bits = false;
 #endif
 
-// Rearranges one step's activations (Fp8F32BitsStep(df) of them) into the
-// order DecodeFp8F32Bits' lanes take them.
+// Activations times a block scale stay below this for the decode's 2^120
+// to leave them finite (below 2^127, with room to spare).
+inline constexpr float kFp8F32BitsMaxScaled = 128.0f;
+
+// One step of values (Fp8F32BitsStep(df) of them) from column order at `in`
+// into the order DecodeFp8F32Bits' lanes take them, at `out`.
 HWY_INLINE void Fp8F32BitsOrder(DF df, const float* HWY_RESTRICT in, float* HWY_RESTRICT out) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  for (int64_t j = 0; j < 4; ++j) {
-    for (int64_t lane = 0; lane < lanes; ++lane) out[j * lanes + lane] = in[4 * lane + j];
-  }
+  VF v0, v1, v2, v3;
+  hn::LoadInterleaved4(df, in, v0, v1, v2, v3);
+  hn::StoreU(v0, df, out);
+  hn::StoreU(v1, df, out + lanes);
+  hn::StoreU(v2, df, out + 2 * lanes);
+  hn::StoreU(v3, df, out + 3 * lanes);
+}
+
+// The inverse, in place: one step of sums in lane order back in column order.
+HWY_INLINE void Fp8F32BitsRestoreOrder(DF df, float* HWY_RESTRICT p) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
+  const VF v0 = hn::LoadU(df, p), v1 = hn::LoadU(df, p + lanes);
+  const VF v2 = hn::LoadU(df, p + 2 * lanes), v3 = hn::LoadU(df, p + 3 * lanes);
+  hn::StoreInterleaved4(v0, v1, v2, v3, df, p);
 }
 
 #if HWY_TARGET == HWY_AVX3_DL

@@ -1,7 +1,6 @@
 // MatVec: the decode-time kernel. Each worker walks its rows once, decodes a
 // step of two or four vectors of weights at a time and multiplies them into
-// every token,
-// so the weights cross the memory bus exactly once per call.
+// every token, so the weights cross the memory bus exactly once per call.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -525,14 +524,7 @@ struct Fp8F32BitsActivations {
       const float* xt = x + t * cols;
       float* out = ordered.data() + t * cols;
       int64_t c = 0;
-      for (; c + step <= cols; c += step) {
-        VF v0, v1, v2, v3;
-        hn::LoadInterleaved4(df, xt + c, v0, v1, v2, v3);
-        hn::StoreU(v0, df, out + c);
-        hn::StoreU(v1, df, out + c + lanes);
-        hn::StoreU(v2, df, out + c + 2 * lanes);
-        hn::StoreU(v3, df, out + c + 3 * lanes);
-      }
+      for (; c + step <= cols; c += step) Fp8F32BitsOrder(df, xt + c, out + c);
       std::copy(xt + c, xt + cols, out + c);
       for (int64_t seg = 0; seg < segs; ++seg) {
         const int64_t c1 = std::min(cols, (seg + 1) * m.block_cols);
@@ -547,15 +539,16 @@ struct Fp8F32BitsActivations {
     }
   }
 
-  // Whether x times row r's block scales, times 2^120, stays finite (below
-  // 2^127, with room to spare) where x is. Infinite and NaN activations give
-  // the same sums on either decode.
+  // Whether x times row r's block scales, times 2^120, stays finite where x
+  // is (kFp8F32BitsMaxScaled). Infinite and NaN activations give the same
+  // sums on either decode.
   bool FitsRow(const QuantMatrix& m, int64_t tokens, int64_t r) const {
     const int64_t segs = m.scale_cols();
     const float* s = m.scales + (r / m.block_rows) * segs;
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t seg = 0; seg < segs; ++seg) {
-        if (!(max_abs[static_cast<size_t>(t * segs + seg)] * std::abs(s[seg]) < 128.0f)) {
+        if (!(max_abs[static_cast<size_t>(t * segs + seg)] * std::abs(s[seg]) <
+              kFp8F32BitsMaxScaled)) {
           return false;
         }
       }

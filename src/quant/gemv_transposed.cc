@@ -93,17 +93,7 @@ bool Fp8F32BitsFits(DF df, const QuantMatrix& m, const float* x) {
   for (int64_t i = 0; i < m.scale_rows() * m.scale_cols(); ++i) {
     scale_max = std::max(scale_max, std::abs(m.scales[i]));
   }
-  return x_max * scale_max < 128.0f;
-}
-
-// y's steps back in column order from DecodeFp8F32Bits' lane order.
-void RestoreColumnOrder(DF df, int64_t cols, float* HWY_RESTRICT y) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(df));
-  for (int64_t c = 0; c < cols; c += Fp8F32BitsStep(df)) {
-    const VF v0 = hn::LoadU(df, y + c), v1 = hn::LoadU(df, y + c + lanes);
-    const VF v2 = hn::LoadU(df, y + c + 2 * lanes), v3 = hn::LoadU(df, y + c + 3 * lanes);
-    hn::StoreInterleaved4(v0, v1, v2, v3, df, y + c);
-  }
+  return x_max * scale_max < kFp8F32BitsMaxScaled;
 }
 
 }  // namespace
@@ -226,7 +216,9 @@ void MatVecTransposedImpl(const QuantMatrix& m, const float* x, float* y, bool f
       }
     }
   }
-  if (f32_bits) RestoreColumnOrder(df, cols, y);
+  if (f32_bits) {
+    for (int64_t c = 0; c < cols; c += Fp8F32BitsStep(df)) Fp8F32BitsRestoreOrder(df, y + c);
+  }
 }
 
 }  // namespace HWY_NAMESPACE
